@@ -1,0 +1,30 @@
+# Set-up and everyday commands.  A fresh machine needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# The CPU build of torch installs from this machine's local disk; an unpinned `torch`
+# would pull a multi-GB CUDA build.  Override on a GPU machine: make TORCH_SPEC=torch
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install demo test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+install: $(PY)
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[test]"
+
+# The main job.  Until the language-model task lands it is the recurrent speed benchmark.
+demo: install
+	$(PY) benchmarks/recurrent_speed.py --quick
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) benchmarks/recurrent_speed.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

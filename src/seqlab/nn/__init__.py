@@ -1,0 +1,27 @@
+"""seqlab.nn: recurrent layers with hand-derived BPTT, drop-in for torch.nn.RNN/LSTM/GRU."""
+from seqlab.nn.cell import Cell
+from seqlab.nn.elman import ElmanCell
+from seqlab.nn.gru import GRUCell, GRUResetBeforeCell
+from seqlab.nn.lstm import CoupledLSTMCell, LSTMCell, NoForgetLSTMCell, PeepholeLSTMCell
+from seqlab.nn.probe import gradient_flow
+from seqlab.nn.recurrent import GRU, LSTM, RNN
+from seqlab.nn.scan import scan
+from seqlab.nn.tbptt import clip_grad_norm_, detach_state
+
+__all__ = [
+    "Cell",
+    "ElmanCell",
+    "LSTMCell",
+    "PeepholeLSTMCell",
+    "CoupledLSTMCell",
+    "NoForgetLSTMCell",
+    "GRUCell",
+    "GRUResetBeforeCell",
+    "scan",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "gradient_flow",
+    "detach_state",
+    "clip_grad_norm_",
+]

@@ -1,0 +1,89 @@
+"""The cell contract: what every recurrent cell provides to the generic driver.
+
+A cell is one time step of a recurrent network, written twice: forward, and its
+hand-derived backward step (back-propagation through time, BPTT).  The generic
+driver in :mod:`seqlab.nn.scan` runs any cell over a sequence; adding a cell
+never edits the driver.
+
+Notation (per time step t, batch B, hidden size H, G gate blocks):
+
+* ``xp``  -- the input projection ``W_ih x_t + input_bias``, shape (B, G*H).  The
+  driver computes it for all t in one matmul before the loop.  ``input_bias`` holds
+  every bias that is simply added to the pre-activation: b_ih + b_hh by default, so
+  the step need not add b_hh again (GRUs keep b_hh apart: b_hn sits inside r * (...)).
+* ``state`` -- a tuple of ``num_states`` tensors of shape (B, H); ``state[0]`` is
+  always ``h``, the output of the step (LSTMs add ``c``).
+* ``u`` -- the recurrent input, ``h_{t-1}`` times the variational-dropout mask
+  (just ``h_{t-1}`` without it).  Every recurrent matmul reads ``u``; elementwise
+  state updates (``c = f*c_prev + ...``, ``h = z*h_prev + ...``) read ``state``.
+* ``w`` -- the recurrent parameters, ``(w_hh, b_hh, *extra)`` where ``extra`` are
+  the tensors named in ``extra_params`` (e.g. peephole weights).
+* ``hp`` -- the recurrent pre-activation ``W_hh u + b_hh``, shape (B, G*H).
+
+A cell must provide:
+
+``num_gates`` (G) and ``num_states``
+    class attributes: sizes of the projections and of the state tuple.
+``input_bias(b_ih, w) -> Tensor``
+    the bias folded into ``xp`` (default ``b_ih + b_hh``).
+``extra_params(hidden_size) -> dict[name, shape]``
+    recurrent parameters beyond ``weight_hh``/``bias_hh`` (empty for most cells).
+``step(xp, state, u, w) -> (state, cache)``
+    one forward step; ``cache`` is a tuple of tensors kept for the backward step.
+``step_backward(d_state, cache, u, w) -> (d_xp, d_hp, d_u, d_state_prev)``
+    the hand-derived backward step: given dL/d(state_t) it returns dL/d(xp_t),
+    dL/d(hp_t), dL/du_t and the *direct* part of dL/d(state_{t-1}) (entries may be
+    ``None`` when the state enters the step only through ``u``).
+``param_grads(d_hp, u, caches, w) -> tuple``
+    gradients of ``w`` from all time steps at once, after the backward loop;
+    ``d_hp`` and ``u`` are stacked over time, (T, B, G*H) and (T, B, H).  The
+    default is the one-matmul sum of the notes, dL/dW_hh = sum_t d_hp_t u_t^T.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+State = tuple[Tensor, ...]
+
+# dL/da for s = sigmoid(a) or s = tanh(a), given dL/ds and s, each one fused kernel:
+#   sigmoid_backward(d, s) = d * s * (1 - s),   tanh_backward(d, s) = d * (1 - s^2)
+sigmoid_backward = torch.ops.aten.sigmoid_backward
+tanh_backward = torch.ops.aten.tanh_backward
+
+
+def flat(t: Tensor) -> Tensor:
+    """(T, B, K) -> (T*B, K): all time steps as one batch, for one matmul."""
+    return t.reshape(-1, t.shape[-1])
+
+
+class Cell:
+    """Base class of all cells; see the module docstring for the contract."""
+
+    num_gates: int = 1
+    num_states: int = 1
+
+    def extra_params(self, hidden_size: int) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def input_bias(self, b_ih: Tensor, w: State) -> Tensor:
+        return b_ih + w[1]
+
+    def step(self, xp: Tensor, state: State, u: Tensor, w: State) -> tuple[State, State]:
+        raise NotImplementedError
+
+    def step_backward(self, d_state: State, cache: State, u: Tensor, w: State):
+        raise NotImplementedError
+
+    def param_grads(self, d_hp: Tensor, u: Tensor, caches: list[State], w: State) -> State:
+        d_w_hh = flat(d_hp).t() @ flat(u)  # (G*H, T*B) @ (T*B, H) -> (G*H, H)
+        d_b_hh = flat(d_hp).sum(0)
+        return (d_w_hh, d_b_hh)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def stack_field(caches: list[State], k: int) -> Tensor:
+    """Field ``k`` of every step's cache, stacked over time: (T, B, H)."""
+    return torch.stack([c[k] for c in caches])

@@ -1,0 +1,110 @@
+"""The generic driver: runs any :class:`~seqlab.nn.cell.Cell` over time with hand-written BPTT.
+
+One ``torch.autograd.Function`` does the whole sequence:
+
+forward
+    ``xp = W_ih x + b_ih`` for all T steps in one matmul, then the loop of ``cell.step``.
+backward
+    the loop of ``cell.step_backward`` in reverse time, carrying dL/d(state), then
+    the parameter gradients of the notes in one matmul each over all steps:
+    dL/dW_ih = sum_t d_xp_t x_t^T, dL/dx = d_xp W_ih, and ``cell.param_grads`` for W_hh.
+
+Variable lengths come in as a boolean ``mask`` (T, B, 1), True where step t is
+inside sequence b.  Past its end a sequence's state is carried unchanged and its
+output is zero, as torch does for packed sequences:
+
+    s_t = m_t ? s'_t : s_{t-1},     out_t = m_t ? h'_t : 0
+
+Variational dropout comes in as ``u_mask`` (B, H): the recurrent input is
+u_t = h_{t-1} * u_mask with one mask for all time steps of the sequence.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from seqlab.nn.cell import Cell, State, flat
+
+
+def _mask_carry(mask_t: Tensor, new: State, old: State) -> State:
+    return tuple(torch.where(mask_t, n, o) for n, o in zip(new, old))
+
+
+class _Recurrence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, cell, n_states, x, mask, u_mask, w_ih, b_ih, *tensors):
+        state, w = tuple(tensors[:n_states]), tuple(tensors[n_states:])
+        steps, batch, _ = x.shape
+        xp = torch.addmm(cell.input_bias(b_ih, w), flat(x), w_ih.t()).view(steps, batch, -1)  # (T, B, G*H)
+        outs, caches, us = [], [], []
+        for t in range(steps):
+            u = state[0] if u_mask is None else state[0] * u_mask
+            new, cache = cell.step(xp[t], state, u, w)
+            if mask is None:
+                state, out = new, new[0]
+            else:
+                state, out = _mask_carry(mask[t], new, state), torch.where(mask[t], new[0], 0)
+            outs.append(out)
+            caches.append(cache)
+            us.append(u)
+        ctx.cell, ctx.caches, ctx.us = cell, caches, us
+        ctx.save_for_backward(x, mask, u_mask, w_ih, *w)
+        return (torch.stack(outs),) + state  # (T, B, H), then the final state
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, *d_state):
+        x, mask, u_mask, w_ih, *w = ctx.saved_tensors
+        cell, caches, us = ctx.cell, ctx.caches, ctx.us
+        w = tuple(w)
+        d_xps, d_hps = [], []
+        for t in reversed(range(len(caches))):
+            d_new = (d_state[0] + d_out[t],) + d_state[1:]
+            if mask is not None:
+                carry = tuple(torch.where(mask[t], 0, d) for d in d_state)
+                d_new = tuple(torch.where(mask[t], d, 0) for d in d_new)
+            d_xp, d_hp, d_u, d_prev = cell.step_backward(d_new, caches[t], us[t], w)
+            if u_mask is not None:
+                d_u = d_u * u_mask
+            d_state = (d_u if d_prev[0] is None else d_u + d_prev[0],) + d_prev[1:]
+            if mask is not None:
+                d_state = tuple(d + c for d, c in zip(d_state, carry))
+            d_xps.append(d_xp)
+            d_hps.append(d_hp)
+        return (None, None) + _input_grads(ctx, x, w_ih, d_xps) + d_state + _recurrent_grads(
+            cell, d_xps, d_hps, us, caches, w
+        )
+
+
+def _input_grads(ctx, x: Tensor, w_ih: Tensor, d_xps: list[Tensor]) -> tuple:
+    """dL/dx, dL/dW_ih, dL/db_ih from all steps at once (d_xps is in reverse time)."""
+    d_xp = torch.stack(d_xps[::-1])  # (T, B, G*H)
+    d_x = (flat(d_xp) @ w_ih).view_as(x) if ctx.needs_input_grad[2] else None
+    return (d_x, None, None, flat(d_xp).t() @ flat(x), flat(d_xp).sum(0))
+
+
+def _recurrent_grads(cell: Cell, d_xps, d_hps, us, caches, w) -> State:
+    same = all(a is b for a, b in zip(d_xps, d_hps))
+    d_hp = torch.stack((d_xps if same else d_hps)[::-1])  # (T, B, G*H)
+    return tuple(cell.param_grads(d_hp, torch.stack(us), caches, w))
+
+
+def scan(
+    cell: Cell,
+    x: Tensor,
+    state: State,
+    w_ih: Tensor,
+    b_ih: Tensor,
+    w: State,
+    mask: Tensor | None = None,
+    u_mask: Tensor | None = None,
+) -> tuple[Tensor, State]:
+    """Run ``cell`` over ``x`` (T, B, I) from ``state``; returns outputs (T, B, H) and the final state.
+
+    ``w`` is ``(w_hh, b_hh, *extra)``; ``mask`` (T, B, 1) bool marks valid steps;
+    ``u_mask`` (B, H) is the variational-dropout mask on the recurrent input.
+    No argument is checked here: the layers in :mod:`seqlab.nn.recurrent` validate.
+    """
+    out, *final = _Recurrence.apply(cell, len(state), x, mask, u_mask, w_ih, b_ih, *state, *w)
+    return out, tuple(final)
