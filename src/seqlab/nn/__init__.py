@@ -5,7 +5,7 @@ from seqlab.nn.gru import GRUCell, GRUResetBeforeCell
 from seqlab.nn.lstm import CoupledLSTMCell, LSTMCell, NoForgetLSTMCell, PeepholeLSTMCell
 from seqlab.nn.probe import gradient_flow
 from seqlab.nn.recurrent import GRU, LSTM, RNN
-from seqlab.nn.scan import scan
+from seqlab.nn.scan import autograd_scan, scan
 from seqlab.nn.tbptt import clip_grad_norm_, detach_state
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "GRUCell",
     "GRUResetBeforeCell",
     "scan",
+    "autograd_scan",
     "RNN",
     "LSTM",
     "GRU",

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from seqlab.nn.recurrent import _RecurrentLayer
+from seqlab.nn.scan import autograd_scan
 
 
 def gradient_flow(layer: _RecurrentLayer, input: Tensor, loss_fn: Callable[[Tensor], Tensor], hx=None) -> Tensor:
@@ -32,14 +33,10 @@ def gradient_flow(layer: _RecurrentLayer, input: Tensor, loss_fn: Callable[[Tens
         )
     batch = layer._read_input(input, None)
     state = tuple(s[0] for s in layer._read_state(hx, batch))
-    w_ih, b_ih, w = layer._weights(0)
-    xp = batch.x @ w_ih.t() + layer.cell.input_bias(b_ih, w)  # (T, B, G*H)
-    hs = []
     with torch.enable_grad():
-        for t in range(xp.shape[0]):
-            state, _ = layer.cell.step(xp[t], state, state[0], w)
-            state[0].retain_grad()
-            hs.append(state[0])
+        hs = [s[0] for s in autograd_scan(layer.cell, batch.x, state, *layer._weights(0))]
+        for h in hs:
+            h.retain_grad()
         out = torch.stack(hs)  # (T, B, H)
         loss_fn(out.transpose(0, 1) if layer.batch_first else out).backward()
     return torch.stack([h.grad.norm() if h.grad is not None else h.new_zeros(()) for h in hs]).detach()
