@@ -162,3 +162,15 @@ def test_bad_input_raises_value_error_naming_it(call, match):
 def test_gradient_flow_refuses_stacks():
     with pytest.raises(ValueError, match="num_layers=2"):
         snn.gradient_flow(snn.LSTM(I, H, num_layers=2), torch.randn(T, B, I), lambda o: o.sum())
+
+
+@pytest.mark.parametrize("name", ["lstm", "peephole", "gru_before"])
+def test_inference_path_equals_training_path(name):
+    torch.manual_seed(0)
+    layer = ALL_LAYERS[name](num_layers=2, bidirectional=True, backend="bptt")
+    x = torch.randn(T, B, I)
+    with_grad, _ = layer(x, lengths=LENGTHS)
+    with torch.no_grad():
+        without, _ = layer(x, lengths=LENGTHS)
+    assert with_grad.requires_grad and not without.requires_grad
+    torch.testing.assert_close(without, with_grad.detach(), atol=0, rtol=0)

@@ -31,28 +31,34 @@ def _mask_carry(mask_t: Tensor, new: State, old: State) -> State:
     return tuple(torch.where(mask_t, n, o) for n, o in zip(new, old))
 
 
+def _run(cell: Cell, x: Tensor, state: State, w_ih: Tensor, b_ih: Tensor, w: State, mask, u_mask):
+    """The forward loop: outputs (T, B, H), final state, and what backward needs (xp, caches, us)."""
+    steps, batch, _ = x.shape
+    xp = torch.addmm(cell.input_bias(b_ih, w), flat(x), w_ih.t()).view(steps, batch, -1)  # (T, B, G*H)
+    outs, caches, us = [], [], []
+    for t in range(steps):
+        u = state[0] if u_mask is None else state[0] * u_mask
+        new, cache = cell.step(xp[t], state, u, w)
+        if mask is None:
+            state, out = new, new[0]
+        else:
+            state, out = _mask_carry(mask[t], new, state), torch.where(mask[t], new[0], 0)
+        outs.append(out)
+        caches.append(cache)
+        us.append(u)
+    return torch.stack(outs), state, xp, caches, us
+
+
 class _Recurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, cell, n_states, x, mask, u_mask, w_ih, b_ih, *tensors):
         state, w = tuple(tensors[:n_states]), tuple(tensors[n_states:])
-        steps, batch, _ = x.shape
-        xp = torch.addmm(cell.input_bias(b_ih, w), flat(x), w_ih.t()).view(steps, batch, -1)  # (T, B, G*H)
-        outs, caches, us = [], [], []
-        for t in range(steps):
-            u = state[0] if u_mask is None else state[0] * u_mask
-            new, cache = cell.step(xp[t], state, u, w)
-            if mask is None:
-                state, out = new, new[0]
-            else:
-                state, out = _mask_carry(mask[t], new, state), torch.where(mask[t], new[0], 0)
-            outs.append(out)
-            caches.append(cache)
-            us.append(u)
+        out, state, xp, caches, us = _run(cell, x, state, w_ih, b_ih, w, mask, u_mask)
         # xp is dead after the loop; its buffer will hold dL/dxp, so backward needs no
         # fresh (T, B, G*H) allocation (on CPU the page faults of one cost more than the copy).
         ctx.cell, ctx.caches, ctx.us, ctx.xp = cell, caches, us, xp
         ctx.save_for_backward(x, mask, u_mask, w_ih, *w)
-        return (torch.stack(outs),) + state  # (T, B, H), then the final state
+        return (out,) + state  # (T, B, H), then the final state
 
     @staticmethod
     @once_differentiable
@@ -101,6 +107,10 @@ def scan(
     ``u_mask`` (B, H) is the variational-dropout mask on the recurrent input.
     No argument is checked here: the layers in :mod:`seqlab.nn.recurrent` validate.
     """
+    tensors = (x, w_ih, b_ih, *state, *w)
+    if not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+        with torch.no_grad():  # inference: the same loop, nothing kept for backward
+            return _run(cell, x, state, w_ih, b_ih, w, mask, u_mask)[:2]
     out, *final = _Recurrence.apply(cell, len(state), x, mask, u_mask, w_ih, b_ih, *state, *w)
     return out, tuple(final)
 
