@@ -1,0 +1,23 @@
+"""Character-level LM on tiny shakespeare (nanoGPT's 90/10 split): validation loss against wall time.
+
+Goal on the 2-core CPU: val loss <= 1.50 nats/char within 30 minutes.  For scale
+(SOURCES.md): nanoGPT's CPU recipe reaches about 1.88, its GPU recipe 1.4697.
+
+    python benchmarks/lm_shakespeare.py [--data ../shared/data/char_lm/input.txt] [--minutes 30] [--key=value ...]
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import lm_benchmark  # noqa: E402
+
+from seqlab.errors import UserError  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "char_lm" / "input.txt"
+
+if __name__ == "__main__":
+    try:
+        lm_benchmark("lm_shakespeare", "shakespeare-char", __doc__.splitlines()[0],
+                     {"default_data": DATA, "text": "valid loss <= 1.50 nats/char within 30 min on a 2-core CPU"})
+    except UserError as e:
+        sys.exit(f"error: {e}")

@@ -1,0 +1,1 @@
+"""Data: reading text, vocabularies and tokenizers, batching for truncated BPTT."""

@@ -1,0 +1,69 @@
+"""Sampling from an autoregressive model: greedy, temperature, top-k and nucleus (top-p).
+
+    p_i proportional to exp(logit_i / temperature), restricted to the k most likely tokens (top-k)
+    and to the smallest set whose probability reaches p (top-p, Holtzman et al. 2020).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from seqlab.errors import UserError
+
+
+@dataclass
+class SampleConfig:
+    temperature: float = 1.0  # 0: greedy
+    top_k: int = 0  # 0: off
+    top_p: float = 1.0  # 1: off
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.temperature < 0:
+            raise UserError(f"--temperature must be >= 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise UserError(f"--top-k must be >= 0, got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise UserError(f"--top-p must lie in (0, 1], got {self.top_p}")
+
+
+def next_token(logits: Tensor, cfg: SampleConfig, generator: torch.Generator) -> Tensor:
+    """logits (B, V) -> token ids (B,)."""
+    if cfg.temperature == 0:
+        return logits.argmax(-1)
+    logits = logits / cfg.temperature
+    if cfg.top_k:
+        kth = torch.topk(logits, min(cfg.top_k, logits.shape[-1])).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if cfg.top_p < 1:
+        sorted_logits, order = logits.sort(-1, descending=True)
+        cumulative = sorted_logits.softmax(-1).cumsum(-1)
+        drop = cumulative - sorted_logits.softmax(-1) >= cfg.top_p  # tokens after the nucleus is full
+        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+    probs = logits.softmax(-1)
+    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
+
+
+@torch.no_grad()
+def generate(model, prime: list[int], length: int, cfg: SampleConfig,
+             on_tokens: Callable[[list[int]], None] | None = None) -> list[int]:
+    """Feed ``prime`` and draw ``length`` more tokens; returns the new tokens only.
+
+    ``model.step_logits(token (B,), state) -> (logits (B, V), state)`` is all it needs.
+    """
+    cfg.check()
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(cfg.seed)
+    logits, state = model(torch.tensor([prime], device=device))  # (1, P, V)
+    logits, out = logits[:, -1], []
+    for _ in range(length):
+        token = next_token(logits, cfg, generator)
+        out.append(int(token))
+        if on_tokens is not None:
+            on_tokens(out)
+        logits, state = model.step_logits(token, state)
+    return out

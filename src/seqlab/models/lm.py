@@ -1,0 +1,93 @@
+"""Recurrent language model: tokens -> embedding (or one-hot) -> recurrent stack -> linear decoder.
+
+    e_t = E[x_t]                  (learned embedding; or the one-hot vector of x_t, as the notes contrast)
+    h_t = RNN(e_t, h_{t-1})       (any seqlab.nn layer: RNN, LSTM and its variants, GRU)
+    p(x_{t+1} | x_<=t) = softmax(W_hy h_t + b_y)
+
+Dropout as in Zaremba et al. 2014: on the embedding, between recurrent layers, and
+before the decoder (non-recurrent connections only); ``variational_dropout`` adds the
+per-sequence masks on inputs and recurrent h inside the layers.  ``tie_weights`` shares
+E and W_hy (Press & Wolf 2017; needs embed_size == hidden_size).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import seqlab.nn as snn
+from seqlab.errors import UserError
+
+
+@dataclass
+class ModelConfig:
+    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru
+    variant: str = "standard"  # lstm: standard | peephole | coupled | no_forget;  gru: after | before
+    embedding: str = "learned"  # learned | one_hot
+    embed_size: int = 128
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.0
+    variational_dropout: float = 0.0
+    tie_weights: bool = False
+    init_range: float = 0.0  # > 0: every weight ~ U(-r, r) as Zaremba et al.; 0: torch defaults
+    backend: str = "auto"  # auto | bptt | native
+
+
+def recurrent_layer(cfg: ModelConfig, input_size: int) -> nn.Module:
+    """The seqlab.nn layer that ``cfg`` names, batch_first."""
+    common = dict(num_layers=cfg.num_layers, batch_first=True, variational_dropout=cfg.variational_dropout,
+                  dropout=cfg.dropout if cfg.num_layers > 1 else 0.0, backend=cfg.backend)
+    try:
+        if cfg.cell in ("rnn_tanh", "rnn_relu"):
+            return snn.RNN(input_size, cfg.hidden_size, nonlinearity=cfg.cell[4:], **common)
+        if cfg.cell == "lstm":
+            return snn.LSTM(input_size, cfg.hidden_size, variant=cfg.variant, **common)
+        if cfg.cell == "gru":
+            return snn.GRU(input_size, cfg.hidden_size, reset="after" if cfg.variant == "standard" else cfg.variant,
+                           **common)
+    except ValueError as e:
+        raise UserError(f"model: {e}") from None
+    raise UserError(f"model.cell must be one of ['gru', 'lstm', 'rnn_relu', 'rnn_tanh'], got {cfg.cell!r}")
+
+
+class RecurrentLM(nn.Module):
+    def __init__(self, cfg: ModelConfig, vocab_size: int) -> None:
+        super().__init__()
+        if cfg.embedding not in ("learned", "one_hot"):
+            raise UserError(f"model.embedding must be 'learned' or 'one_hot', got {cfg.embedding!r}")
+        self.vocab_size = vocab_size
+        self.embed = nn.Embedding(vocab_size, cfg.embed_size) if cfg.embedding == "learned" else None
+        self.rnn = recurrent_layer(cfg, cfg.embed_size if self.embed is not None else vocab_size)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.decoder = nn.Linear(cfg.hidden_size, vocab_size)
+        if cfg.tie_weights:
+            if self.embed is None or cfg.embed_size != cfg.hidden_size:
+                raise UserError("model.tie_weights needs a learned embedding with embed_size == hidden_size, "
+                                f"got embedding={cfg.embedding!r}, embed_size={cfg.embed_size}, hidden_size={cfg.hidden_size}")
+            self.decoder.weight = self.embed.weight
+        if cfg.init_range > 0:
+            for p in self.parameters():
+                nn.init.uniform_(p, -cfg.init_range, cfg.init_range)
+
+    def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, object]:
+        """tokens (B, T) -> logits (B, T, V) and the final recurrent state."""
+        if self.embed is None:
+            e = F.one_hot(tokens, self.vocab_size).to(self.decoder.weight.dtype)  # (B, T, V)
+        else:
+            e = self.embed(tokens)  # (B, T, E)
+        h, state = self.rnn(self.drop(e), state)  # (B, T, H)
+        return self.decoder(self.drop(h)), state
+
+    def loss(self, tokens: Tensor, targets: Tensor, state=None) -> tuple[Tensor, object]:
+        """Mean cross-entropy in nats per token, and the final state."""
+        logits, state = self(tokens, state)
+        return F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1)), state
+
+    @torch.no_grad()
+    def step_logits(self, token: Tensor, state=None) -> tuple[Tensor, object]:
+        """One step of generation: token (B,) -> logits (B, V), new state."""
+        logits, state = self(token[:, None], state)
+        return logits[:, -1], state

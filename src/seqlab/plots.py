@@ -1,0 +1,51 @@
+"""Plots written as PNG files (matplotlib, no display needed)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from seqlab.errors import UserError  # noqa: E402
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        raise UserError(f"{run_dir} has no metrics.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_losses(run_dir: str | Path, out: Path | None = None) -> Path:
+    """Training and validation loss against step: ``<run_dir>/loss.png``."""
+    records = read_metrics(run_dir)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for split, style in (("train", "-"), ("valid", "o-")):
+        rows = [r for r in records if r.get("split") == split]
+        if rows:
+            ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], style, label=split, markersize=3)
+    ax.set(xlabel="step", ylabel="cross-entropy (nats / token)", title=f"{Path(run_dir).name}: loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    out = Path(out or Path(run_dir) / "loss.png")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_gradient_flow(norms: dict[str, list[float]], out: Path, title: str) -> Path:
+    """||dL_T/dh_k|| against k, log scale: the notes' vanishing-gradient picture."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, values in norms.items():
+        ax.semilogy(range(1, len(values) + 1), values, label=name)
+    ax.set(xlabel="time step k", ylabel="||dL_T / dh_k||", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return Path(out)

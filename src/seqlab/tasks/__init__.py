@@ -1,0 +1,1 @@
+"""Task recipes: each a top-to-bottom setup -> train -> evaluate -> predict."""

@@ -1,0 +1,158 @@
+"""Language modelling, top to bottom: setup -> train -> evaluate -> generate.
+
+Truncated BPTT over contiguous streams (:mod:`seqlab.data.stream`): the hidden state
+is carried from window to window, detached, and reset at every epoch start.  The
+loss is the mean cross-entropy in nats per token; perplexity = exp(loss) and bits
+per token = loss / ln 2 (bits per character for a character model).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+import seqlab.nn as snn
+from seqlab.data.corpus import DataConfig, load_corpus
+from seqlab.data.stream import batchify, num_windows, windows
+from seqlab.data.text import encode_prime, load_vocab, read_text, save_vocab
+from seqlab.errors import UserError
+from seqlab.generate import SampleConfig, generate
+from seqlab.models.lm import ModelConfig, RecurrentLM
+from seqlab.train import checkpoint
+from seqlab.train.config import apply_dict, to_dict
+from seqlab.train.optim import OptimConfig
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+
+
+@dataclass
+class LMConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+class LMTask:
+    """The trainer's view of language modelling (see :mod:`seqlab.train.trainer`)."""
+
+    def __init__(self, model: RecurrentLM, corpus, cfg: TrainConfig, device: torch.device) -> None:
+        self.model, self.bptt, self.device = model, cfg.bptt, device
+        self.train_streams = batchify(corpus.train, cfg.batch_size, cfg.bptt, "train").to(device)
+        self.valid_streams = batchify(corpus.valid, cfg.eval_batch_size, 1, "valid").to(device)
+        self.steps_per_epoch = num_windows(self.train_streams, cfg.bptt)
+        self.state = None  # the hidden state carried between windows
+
+    def batches(self, position):
+        epoch, offset = position or (0, 0)
+        last = self.train_streams.shape[1] - 1
+        while True:
+            if offset == 0:
+                self.state = None  # each epoch starts from a zero state
+            for i, x, y in windows(self.train_streams, self.bptt, offset):
+                yield ((epoch, i + self.bptt) if i + self.bptt < last else (epoch + 1, 0)), (x, y)
+            epoch, offset = epoch + 1, 0
+
+    def train_step(self, batch):
+        x, y = batch
+        loss, state = self.model.loss(x, y, self.state)
+        self.state = snn.detach_state(state)
+        return loss, x.numel()
+
+    def evaluate(self, streams=None) -> dict:
+        return evaluate_streams(self.model, self.valid_streams if streams is None else streams, self.bptt)
+
+    def state_dict(self) -> dict:
+        return {"state": self.state}
+
+    def load_state_dict(self, d: dict) -> None:
+        state = d["state"]
+        self.state = None if state is None else snn.detach_state(
+            state.to(self.device) if isinstance(state, torch.Tensor) else tuple(s.to(self.device) for s in state)
+        )
+
+
+@torch.no_grad()
+def evaluate_streams(model: RecurrentLM, streams: torch.Tensor, bptt: int) -> dict:
+    model.eval()
+    total, count, state = 0.0, 0, None
+    for _, x, y in windows(streams, bptt):
+        loss, state = model.loss(x, y, state)
+        total, count = total + loss.item() * y.numel(), count + y.numel()
+    loss = total / count
+    return {"loss": loss, "ppl": math.exp(min(loss, 700)), "bits_per_token": loss / math.log(2), "tokens": count}
+
+
+# ------------------------------------------------------------------------ recipes
+def _setup(cfg: LMConfig, run_dir: Path, vocab=None):
+    device = resolve_device(cfg.train.device)
+    checkpoint.seed_everything(cfg.train.seed)
+    corpus = load_corpus(cfg.data, vocab)
+    model = RecurrentLM(cfg.model, len(corpus.vocab)).to(device)
+    return corpus, model, LMTask(model, corpus, cfg.train, device)
+
+
+def train(cfg: LMConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
+    """Train (or resume) a language model in ``run_dir``; returns the final validation metrics."""
+    run_dir = Path(run_dir)
+    vocab = load_vocab(run_dir / "vocab.json") if resume else None
+    corpus, model, task = _setup(cfg, run_dir, vocab)
+    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
+    if resume:
+        trainer.resume()
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
+        save_vocab(corpus.vocab, run_dir / "vocab.json")
+    metrics = trainer.fit()
+    metrics["best_loss"] = trainer.progress.best
+    metrics["steps"] = trainer.progress.step
+    return metrics
+
+
+def load_run(run_dir: str | Path, which: str = "best", device: str = "auto"):
+    """(config, vocab, model in eval mode) of a trained run directory."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise UserError(f"{run_dir} is not a seqlab run directory (no config.json)")
+    cfg = LMConfig()
+    apply_dict(cfg, json.loads((run_dir / "config.json").read_text()))
+    found = checkpoint.find(run_dir / which) or checkpoint.find(run_dir / "last")
+    if found is None:
+        raise UserError(f"{run_dir} has no checkpoint yet (no {which}/ or last/)")
+    vocab = load_vocab(run_dir / "vocab.json")
+    model = RecurrentLM(cfg.model, len(vocab)).to(resolve_device(device))
+    checkpoint.load_weights(found, model)
+    return cfg, vocab, model.eval()
+
+
+def evaluate_file(run_dir, path, batch_size: int = 10, device: str = "auto") -> dict:
+    """Loss, perplexity and bits per token of a trained model on a text file."""
+    cfg, vocab, model = load_run(run_dir, device=device)
+    ids = torch.tensor(vocab.encode(read_text(path)), dtype=torch.long)
+    streams = batchify(ids, batch_size, 1, f"evaluation file {path}").to(next(model.parameters()).device)
+    return evaluate_streams(model, streams, cfg.train.bptt)
+
+
+def sample(run_dir, prime: str, length: int, sampling: SampleConfig, on_text=None, device: str = "auto") -> str:
+    """Continue ``prime`` by ``length`` tokens; ``on_text`` receives the text as it is produced."""
+    if length < 1:
+        raise UserError(f"--length must be at least 1, got {length}")
+    _, vocab, model = load_run(run_dir, device=device)
+    if not prime:
+        raise UserError("--prime must not be empty")
+    ids = encode_prime(vocab, prime)
+    shown = ""
+
+    def stream(all_ids):
+        nonlocal shown
+        text = vocab.decode(all_ids)
+        if on_text is not None:
+            on_text(text[len(shown):])
+        shown = text
+
+    out = generate(model, ids, length, sampling, on_tokens=stream)
+    return vocab.decode(out)

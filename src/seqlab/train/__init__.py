@@ -1,0 +1,1 @@
+"""Training machinery shared by every task: configs, optimizers, schedules, checkpoints, the trainer."""

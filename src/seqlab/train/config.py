@@ -1,0 +1,104 @@
+"""Typed config dataclasses <-> dotted command-line keys and JSON files.
+
+A task's config is a dataclass whose fields are component configs (``data``,
+``model``, ``optim``, ``train``), each a dataclass of plain fields.  Every field is
+reachable from the command line as ``--model.hidden_size=512`` (or
+``--model.hidden_size 512``); an unknown key or a value of the wrong type is a
+UserError that names the key.  A JSON config file holds the same tree.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+
+from seqlab.errors import UserError
+
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def _convert(key: str, kind: type, value):
+    """``value`` (a string from the command line, or a JSON value) as ``kind``."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in _TRUE | _FALSE:
+            return str(value).lower() in _TRUE
+        raise UserError(f"config key {key} expects true or false, got {value!r}")
+    if kind in (int, float):
+        try:
+            number = kind(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None or (kind is int and isinstance(value, float) and value != int(value)):
+            raise UserError(f"config key {key} expects {kind.__name__}, got {value!r}")
+        return number
+    if not isinstance(value, str):
+        raise UserError(f"config key {key} expects a string, got {value!r}")
+    return value
+
+
+def set_key(cfg, key: str, value) -> None:
+    """Set the dotted ``key`` (e.g. ``model.hidden_size``) of ``cfg`` from ``value``."""
+    *path, name = key.split(".")
+    node = cfg
+    for part in path:
+        if not dataclasses.is_dataclass(node) or part not in {f.name for f in dataclasses.fields(node)}:
+            raise UserError(f"unknown config key {key!r} (no section {part!r}); sections: {sections(cfg)}")
+        node = getattr(node, part)
+    fields = {f.name: f for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
+    if name not in fields or dataclasses.is_dataclass(getattr(node, name)):
+        known = ", ".join(sorted(fields)) if fields else sections(cfg)
+        raise UserError(f"unknown config key {key!r}; known here: {known}")
+    kind = typing.get_type_hints(type(node))[name]
+    setattr(node, name, _convert(key, kind, value))
+
+
+def sections(cfg) -> str:
+    return ", ".join(f.name for f in dataclasses.fields(cfg))
+
+
+def apply_dict(cfg, tree: dict, prefix: str = "") -> None:
+    """Apply a nested dict (a JSON config) onto ``cfg``."""
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            apply_dict(cfg, value, f"{prefix}{key}.")
+        else:
+            set_key(cfg, prefix + key, value)
+
+
+def load_json(cfg, path: str | Path) -> None:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--config: no such file: {path}")
+    try:
+        tree = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"--config: {path} is not valid JSON ({e})") from None
+    if not isinstance(tree, dict):
+        raise UserError(f"--config: {path} must hold a JSON object")
+    apply_dict(cfg, tree)
+
+
+def parse_overrides(args: list[str]) -> list[tuple[str, str]]:
+    """``['--a.b=1', '--c.d', '2']`` -> ``[('a.b', '1'), ('c.d', '2')]``."""
+    pairs, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) == 2:
+            raise UserError(f"unexpected argument {arg!r}; config overrides look like --model.hidden_size=256")
+        if "=" in arg:
+            key, value = arg[2:].split("=", 1)
+            i += 1
+        elif i + 1 < len(args):
+            key, value = arg[2:], args[i + 1]
+            i += 2
+        else:
+            raise UserError(f"config key {arg[2:]!r} has no value")
+        pairs.append((key, value))
+    return pairs

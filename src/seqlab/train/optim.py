@@ -1,0 +1,70 @@
+"""Optimizers and learning-rate schedules.
+
+Schedules (``optim.schedule``):
+
+* ``constant``
+* ``cosine``  -- linear warm-up over ``warmup_steps``, then cosine decay to ``min_lr`` at the last step
+* ``step``    -- Zaremba et al. 2014: lr for the first ``decay_start`` epochs, then times
+  ``decay`` after every further epoch (small model: lr 1, decay 0.5 from epoch 5)
+* ``plateau`` -- times ``decay`` whenever the validation loss fails to improve
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from seqlab.errors import UserError
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"  # adamw | sgd
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    beta2: float = 0.99
+    momentum: float = 0.0  # sgd
+    clip: float = 5.0  # max global gradient norm, the notes' theta (0: no clipping)
+    schedule: str = "cosine"  # constant | cosine | step | plateau
+    warmup_steps: int = 0
+    min_lr: float = 0.0
+    decay: float = 0.5  # step / plateau factor
+    decay_start: int = 4  # step: epochs at full lr
+
+
+def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
+    if cfg.lr <= 0:
+        raise UserError(f"optim.lr must be positive, got {cfg.lr}")
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, cfg.beta2), weight_decay=cfg.weight_decay)
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    raise UserError(f"optim.name must be 'adamw' or 'sgd', got {cfg.name!r}")
+
+
+def _cosine(cfg: OptimConfig, max_steps: int):
+    floor = cfg.min_lr / cfg.lr
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, max_steps - cfg.warmup_steps))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def build_scheduler(cfg: OptimConfig, optimizer, max_steps: int, steps_per_epoch: int):
+    """A torch scheduler stepped once per training step (``plateau``: once per evaluation)."""
+    if cfg.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(cfg, max_steps))
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: cfg.decay ** max(0, step // steps_per_epoch + 1 - cfg.decay_start)
+        )
+    if cfg.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.decay, patience=0)
+    raise UserError(f"optim.schedule must be one of ['constant', 'cosine', 'plateau', 'step'], got {cfg.schedule!r}")

@@ -1,0 +1,237 @@
+"""The trainer shared by every task.  It knows nothing about the model or the data.
+
+A task object provides:
+
+``model``                      the nn.Module to train
+``steps_per_epoch``            optimizer steps in one pass over the training data
+``batches(position)``          an endless iterator of ``(next_position, batch)`` from ``position``
+                               (None: the start); positions are what a checkpoint stores
+``train_step(batch)``          forward + loss: returns (mean loss tensor, tokens in the batch)
+``evaluate()``                 validation metrics, a dict with at least ``loss``
+``state_dict()`` / ``load_state_dict(d)``   task-side state for an exact resume (e.g. carried
+                               hidden states)
+
+The trainer does the rest: the optimizer step with gradient clipping, the learning-rate
+schedule, evaluation every ``eval_every`` steps, early stopping, atomic checkpoints
+(``last/`` and ``best/`` in the run directory), exact resume, a progress bar, metrics in
+``metrics.jsonl``, a clean stop on Ctrl-C, and a stop with a clear message on NaN/Inf.
+Named callbacks (``on_eval``) let a task add to it without subclassing.
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from seqlab.errors import TrainingDiverged, UserError
+from seqlab.train import checkpoint
+from seqlab.train.optim import OptimConfig, build_optimizer, build_scheduler
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 32
+    bptt: int = 64  # truncated-BPTT window (LM) / maximum length
+    epochs: float = 0.0  # > 0: train this many passes over the data (overrides max_steps)
+    max_steps: int = 1000
+    max_minutes: float = 0.0  # > 0: stop (evaluated and checkpointed) after this much training time
+    eval_every: int = 0  # steps between evaluations; 0: once per epoch
+    eval_batch_size: int = 10
+    log_every: int = 10
+    patience: int = 0  # early stopping after this many evaluations without improvement; 0: off
+    seed: int = 1337
+    device: str = "auto"  # auto | cpu | cuda
+    progress: bool = True
+    tensorboard: bool = False
+
+
+class Interrupted(UserError):
+    """Ctrl-C: the run stopped between steps and saved a resumable checkpoint."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise UserError(f"train.device must be auto, cpu or cuda, got {name!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"train.device={name!r} but torch sees no CUDA device")
+    return torch.device(name)
+
+
+@contextmanager
+def _sigint_flag():
+    """Turn the first Ctrl-C into a flag the loop checks between steps; a second one aborts."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@dataclass
+class _Progress:
+    step: int = 0
+    position: object = None
+    best: float = math.inf
+    bad_evals: int = 0
+    elapsed: float = 0.0  # training seconds before this process
+    last_eval_step: int = -1
+
+
+class Trainer:
+    def __init__(self, task, train: TrainConfig, optim: OptimConfig, run_dir: Path,
+                 callbacks: dict[str, list[Callable]] | None = None) -> None:
+        self.task, self.cfg, self.run_dir = task, train, Path(run_dir)
+        self.max_steps = round(train.epochs * task.steps_per_epoch) if train.epochs > 0 else train.max_steps
+        if self.max_steps < 1:
+            raise UserError(f"train.max_steps must be at least 1, got {self.max_steps}")
+        self.eval_every = train.eval_every or task.steps_per_epoch
+        self.optimizer = build_optimizer(optim, task.model.parameters())
+        self.scheduler = build_scheduler(optim, self.optimizer, self.max_steps, task.steps_per_epoch)
+        self.clip = optim.clip
+        self.callbacks = callbacks or {}
+        self.progress = _Progress()
+        self._writer = self._tensorboard() if train.tensorboard else None
+
+    # ------------------------------------------------------------ checkpoints
+    def _state(self) -> dict:
+        p = self.progress
+        return {"step": p.step, "position": p.position, "best": p.best, "bad_evals": p.bad_evals,
+                "elapsed": p.elapsed + self._clock(), "last_eval_step": p.last_eval_step,
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "rng": checkpoint.rng_state(), "task": self.task.state_dict()}
+
+    def save(self, name: str = "last") -> Path:
+        return checkpoint.save(self.run_dir / name, self.task.model, self._state())
+
+    def resume(self) -> None:
+        found = checkpoint.find(self.run_dir / "last")
+        if found is None:
+            raise UserError(f"--resume: no checkpoint in {self.run_dir} (expected {self.run_dir / 'last'})")
+        checkpoint.load_weights(found, self.task.model)
+        state = checkpoint.load_trainer_state(found)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        checkpoint.set_rng_state(state["rng"])
+        self.task.load_state_dict(state["task"])
+        self.progress = _Progress(state["step"], state["position"], state["best"], state["bad_evals"],
+                                  state["elapsed"], state["last_eval_step"])
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> dict:
+        """Train to ``max_steps`` (or the time budget, or early stopping); returns the last metrics."""
+        self._start = time.perf_counter()
+        p, metrics = self.progress, {}
+        bar = tqdm(total=self.max_steps, initial=p.step, disable=not self.cfg.progress, dynamic_ncols=True,
+                   desc=self.run_dir.name)
+        tokens, tick = 0, time.perf_counter()
+        with _sigint_flag() as interrupted:
+            for p.position, batch in self.task.batches(p.position):
+                if p.step >= self.max_steps:
+                    break
+                loss, n = self._step(batch)
+                p.step, tokens = p.step + 1, tokens + n
+                bar.update(1)
+                if p.step % self.cfg.log_every == 0:
+                    rate, tokens, tick = tokens / (time.perf_counter() - tick), 0, time.perf_counter()
+                    bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self._lr():.2e}", tok_s=f"{rate:,.0f}")
+                    self._log({"split": "train", "loss": loss, "lr": self._lr(), "tokens_per_s": rate})
+                stop = self._out_of_time() or p.step == self.max_steps
+                if p.step % self.eval_every == 0 or stop:
+                    metrics = self._evaluate()
+                    stop = stop or (self.cfg.patience and p.bad_evals >= self.cfg.patience)
+                if interrupted.is_set():
+                    self.save()
+                    bar.close()
+                    raise Interrupted(f"interrupted at step {p.step}; checkpoint saved in {self.run_dir / 'last'} "
+                                      f"(resume with --resume)")
+                if stop:
+                    break
+        bar.close()
+        if p.last_eval_step != p.step:
+            metrics = self._evaluate()
+        return metrics
+
+    def _step(self, batch) -> float:
+        model = self.task.model
+        model.train()
+        loss, n = self.task.train_step(batch)
+        value = loss.item()
+        if not math.isfinite(value):
+            last = checkpoint.find(self.run_dir / "last")
+            kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
+            raise TrainingDiverged(f"loss is {value} at step {self.progress.step + 1}: training stopped; {kept}. "
+                                   f"Try a lower optim.lr or a smaller optim.clip")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip)
+        self.optimizer.step()
+        if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step()
+        return value, n
+
+    def _evaluate(self) -> dict:
+        p = self.progress
+        self.task.model.eval()
+        with torch.no_grad():
+            metrics = self.task.evaluate()
+        p.last_eval_step = p.step
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(metrics["loss"])
+        improved = metrics["loss"] < p.best
+        p.best, p.bad_evals = (metrics["loss"], 0) if improved else (p.best, p.bad_evals + 1)
+        self._log({"split": "valid", **metrics})
+        self.save("last")
+        if improved:
+            self.save("best")
+        for fn in self.callbacks.get("on_eval", []):
+            fn(self, metrics)
+        return metrics
+
+    # --------------------------------------------------------------- helpers
+    def _clock(self) -> float:
+        return time.perf_counter() - self._start if hasattr(self, "_start") else 0.0
+
+    def _out_of_time(self) -> bool:
+        budget = self.cfg.max_minutes * 60
+        return budget > 0 and self.progress.elapsed + self._clock() >= budget
+
+    def _lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def _log(self, record: dict) -> None:
+        record = {"step": self.progress.step, "time_s": round(self.progress.elapsed + self._clock(), 2), **record}
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._writer is not None:
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key not in ("step",):
+                    self._writer.add_scalar(f"{record['split']}/{key}", value, record["step"])
+
+    def _tensorboard(self):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise UserError("train.tensorboard=true needs the tensorboard package (pip install tensorboard)") from None
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
