@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # would pull a multi-GB CUDA build.  Override on a GPU machine: make TORCH_SPEC=torch
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-lm clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +16,20 @@ install: $(PY)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[test]"
 
-# The main job.  Until the language-model task lands it is the recurrent speed benchmark.
+# The main job: train a character LSTM on the bundled Shakespeare (~2 min), sample, plot.
 demo: install
-	$(PY) benchmarks/recurrent_speed.py --quick
+	$(VENV)/bin/seqlab demo
 
 test: install
 	$(PY) -m pytest
 
 bench: install
 	$(PY) benchmarks/recurrent_speed.py
+
+# Real-data benchmarks (need ../shared/data; about 30 minutes each on a 2-core CPU).
+bench-lm: install
+	$(PY) benchmarks/lm_shakespeare.py
+	$(PY) benchmarks/lm_ptb.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

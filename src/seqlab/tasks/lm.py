@@ -103,6 +103,9 @@ def train(cfg: LMConfig, run_dir: Path, resume: bool = False, callbacks=None) ->
     if resume:
         trainer.resume()
     else:
+        if checkpoint.find(run_dir / "last"):
+            raise UserError(f"{run_dir} already holds a trained run: continue it with --resume {run_dir}, "
+                            "or choose another --name")
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "metrics.jsonl").unlink(missing_ok=True)
         (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")

@@ -172,7 +172,7 @@ class Trainer:
             metrics = self._evaluate()
         return metrics
 
-    def _step(self, batch) -> float:
+    def _step(self, batch) -> tuple[float, int]:
         model = self.task.model
         model.train()
         loss, n = self.task.train_step(batch)

@@ -1,0 +1,85 @@
+"""The seqlab command line: a tiny end-to-end run, and one-line errors for bad input."""
+import subprocess
+import sys
+
+import pytest
+
+from seqlab.cli import main
+
+TEXT = "the rain in spain stays mainly in the plain.\n" * 30
+TINY = ["--model.embed_size=8", "--model.hidden_size=16", "--model.num_layers=1", "--train.batch_size=4",
+        "--train.bptt=16", "--train.max_steps=6", "--train.eval_every=3", "--train.eval_batch_size=2",
+        "--train.progress=false"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "rain.txt"
+    path.write_text(TEXT)
+    return path
+
+
+def test_train_generate_evaluate_plot_end_to_end(corpus, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["train", "lm", "--data", str(corpus), "--runs", str(runs), "--name", "tiny", *TINY]) == 0
+    run = runs / "tiny"
+    assert (run / "loss.png").stat().st_size > 0 and (run / "best" / "model.safetensors").is_file()
+    assert main(["train", "lm", "--resume", str(run), "--train.max_steps=9"]) == 0
+    assert main(["generate", str(run), "--prime", "the ", "--length", "20", "--seed", "1"]) == 0
+    assert main(["evaluate", str(run), "--data", str(corpus)]) == 0
+    assert main(["plot", "gradients", "--data", str(corpus), "--steps", "12", "--out", str(tmp_path / "g.png")]) == 0
+    out = capsys.readouterr().out
+    assert "valid loss" in out and "perplexity" in out and out.count("the ") >= 1
+    assert (tmp_path / "g.png").stat().st_size > 0
+
+
+def test_config_file_and_preset_are_read(corpus, tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text('{"model": {"hidden_size": 12}, "train": {"max_steps": 2}}')
+    args = ["train", "lm", "--preset", "char-lstm-small", "--config", str(config), "--data", str(corpus),
+            "--runs", str(tmp_path), "--name", "p", "--train.bptt=8", "--train.batch_size=2",
+            "--train.eval_batch_size=2", "--train.progress=false"]
+    assert main(args) == 0
+    assert '"hidden_size": 12' in (tmp_path / "p" / "config.json").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "lm", "--data", "{missing}"], "no such file"),
+        (["train", "lm", "--data", "{empty}"], "is empty"),
+        (["train", "lm", "--data", "{latin1}"], "is not UTF-8"),
+        (["train", "lm", "--data", "{short}", "--train.bptt=64"], "too short for batch_size=32 x window 64"),
+        (["train", "lm", "--data", "{corpus}", "--preset", "gpt-17"], "unknown preset 'gpt-17'"),
+        (["train", "lm", "--data", "{corpus}", "--model.hiden_size=3"], "unknown config key 'model.hiden_size'"),
+        (["train", "lm", "--data", "{corpus}", "--model.hidden_size=big"], "model.hidden_size expects int, got 'big'"),
+        (["train", "lm", "--data", "{corpus}", "--model.cell=transformer"], "model.cell must be one of"),
+        (["train", "lm", "--data", "{corpus}", "--model.variant=sideways"], "variant must be one of"),
+        (["train", "lm", "--data", "{corpus}", "--config", "{missing}"], "--config: no such file"),
+        (["train", "lm", "--resume", "{missing}"], "is not a run directory"),
+        (["generate", "{missing}", "--prime", "x"], "is not a seqlab run directory"),
+        (["generate", "{run}", "--prime", "QUIZ", "--length", "5"], "never saw: 'IQUZ'"),
+        (["generate", "{run}", "--prime", "the", "--length", "0"], "--length must be at least 1"),
+        (["evaluate", "{run}", "--data", "{missing}"], "no such file"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, corpus, tmp_path, capsys):
+    files = {"missing": tmp_path / "nope.txt", "empty": tmp_path / "empty.txt", "latin1": tmp_path / "l1.txt",
+             "short": tmp_path / "short.txt", "corpus": corpus, "run": tmp_path / "runs" / "tiny"}
+    files["empty"].write_text("")
+    files["latin1"].write_bytes(b"\xff\xfe caf\xe9")
+    files["short"].write_text("just a few words\n")
+    if "{run}" in args:
+        assert main(["train", "lm", "--data", str(corpus), "--runs", str(tmp_path / "runs"), "--name", "tiny", *TINY]) == 0
+        capsys.readouterr()
+    args = [a.format(**files) for a in args] + ["--runs", str(tmp_path / "r")] * (args[0] == "train")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("seqlab: error:") and "\n" not in err and message in err, err
+
+
+def test_console_entry_point_prints_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "seqlab.cli", "train", "lm", "--data", str(tmp_path / "x.txt")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "no such file" in result.stderr

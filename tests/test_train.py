@@ -1,0 +1,136 @@
+"""The trainer on a tiny corpus: learning, checkpoints, exact resume, Ctrl-C, NaN, sampling."""
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from seqlab.errors import TrainingDiverged
+from seqlab.generate import SampleConfig
+from seqlab.tasks import lm
+from seqlab.train import checkpoint
+from seqlab.train.trainer import Interrupted
+
+TEXT = "to be or not to be, that is the question.\n" * 40
+
+
+def tiny_config(path, **train):
+    cfg = lm.LMConfig()
+    cfg.data.path = str(path)
+    cfg.model.embed_size, cfg.model.hidden_size, cfg.model.num_layers = 16, 32, 1
+    cfg.model.dropout = 0.0
+    cfg.optim.lr, cfg.optim.warmup_steps = 1e-2, 0
+    cfg.train.batch_size, cfg.train.bptt, cfg.train.eval_batch_size = 4, 16, 2
+    cfg.train.max_steps, cfg.train.eval_every, cfg.train.log_every, cfg.train.progress = 12, 4, 1, False
+    for key, value in train.items():
+        setattr(cfg.train, key, value)
+    return cfg
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT)
+    return path
+
+
+def train_losses(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows if r["split"] == "train"}
+
+
+def test_small_lm_learns_a_short_text(corpus, tmp_path):
+    cfg = tiny_config(corpus, max_steps=150, eval_every=50)
+    cfg.model.dropout = 0.1  # exercises dropout too
+    metrics = lm.train(cfg, tmp_path / "run")
+    assert metrics["loss"] < 0.6, metrics  # from ln(18) = 2.9 nats/char at the start
+
+
+def test_checkpoint_round_trip(corpus, tmp_path):
+    lm.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
+    cfg, vocab, model = lm.load_run(tmp_path / "run", which="last")
+    state = checkpoint.load_trainer_state(tmp_path / "run" / "last")
+    assert state["step"] == 4 and state["position"] == (0, 64)
+    other = lm.RecurrentLM(cfg.model, len(vocab))
+    checkpoint.load_weights(tmp_path / "run" / "last", other)
+    for a, b in zip(model.state_dict().values(), other.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_falls_back_to_old_after_a_crash_mid_swap(corpus, tmp_path):
+    lm.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
+    last = tmp_path / "run" / "last"
+    last.rename(tmp_path / "run" / "last.old")  # died between the two renames
+    assert checkpoint.find(last) == tmp_path / "run" / "last.old"
+
+
+def _crash_at(step):
+    def on_eval(trainer, metrics):
+        if trainer.progress.step == step:
+            raise RuntimeError("simulated crash")
+
+    return {"on_eval": [on_eval]}
+
+
+def test_resume_after_a_crash_gives_bit_identical_losses(corpus, tmp_path):
+    cfg = tiny_config(corpus)
+    cfg.model.dropout = 0.3  # the RNG state must be restored too
+    lm.train(cfg, tmp_path / "straight")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        lm.train(cfg, tmp_path / "crashed", callbacks=_crash_at(8))
+    lm.train(cfg, tmp_path / "crashed", resume=True)
+    assert train_losses(tmp_path / "crashed") == train_losses(tmp_path / "straight")
+
+
+def test_sigint_saves_a_resumable_checkpoint(corpus, tmp_path):
+    cfg = tiny_config(corpus)
+    lm.train(cfg, tmp_path / "straight")
+
+    def press_ctrl_c(trainer, metrics):
+        if trainer.progress.step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted, match="interrupted at step 4"):
+        lm.train(cfg, tmp_path / "run", callbacks={"on_eval": [press_ctrl_c]})
+    assert checkpoint.load_trainer_state(tmp_path / "run" / "last")["step"] == 4
+    lm.train(cfg, tmp_path / "run", resume=True)
+    assert train_losses(tmp_path / "run") == train_losses(tmp_path / "straight")
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(corpus, tmp_path):
+    def poison(trainer, metrics):
+        if trainer.progress.step == 4:
+            with torch.no_grad():
+                trainer.task.model.decoder.bias.fill_(float("nan"))
+
+    with pytest.raises(TrainingDiverged, match="loss is nan at step 5.*last good checkpoint is .*last"):
+        lm.train(tiny_config(corpus), tmp_path / "run", callbacks={"on_eval": [poison]})
+    _, _, model = lm.load_run(tmp_path / "run", which="last")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_generation_is_deterministic_under_a_seed(corpus, tmp_path):
+    lm.train(tiny_config(corpus, max_steps=40), tmp_path / "run")
+    cfg = SampleConfig(temperature=1.0, top_k=5, top_p=0.9, seed=7)
+    a = lm.sample(tmp_path / "run", "to be", 60, cfg)
+    b = lm.sample(tmp_path / "run", "to be", 60, cfg)
+    assert a == b and len(a) == 60
+    greedy = lm.sample(tmp_path / "run", "to be", 30, SampleConfig(temperature=0))
+    assert lm.sample(tmp_path / "run", "to be", 30, SampleConfig(top_k=1, seed=3)) == greedy
+    assert lm.sample(tmp_path / "run", "to be", 30, SampleConfig(top_p=1e-6, seed=4)) == greedy
+
+
+def test_streamed_text_equals_returned_text(corpus, tmp_path):
+    lm.train(tiny_config(corpus, max_steps=8), tmp_path / "run")
+    pieces = []
+    out = lm.sample(tmp_path / "run", "to", 25, SampleConfig(seed=1), on_text=pieces.append)
+    assert "".join(pieces) == out
+
+
+def test_fresh_run_refuses_to_overwrite_a_trained_one(corpus, tmp_path):
+    from seqlab.errors import UserError
+
+    lm.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
+    with pytest.raises(UserError, match="already holds a trained run: continue it with --resume"):
+        lm.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
