@@ -50,12 +50,22 @@ def write_results(name: str, figures: dict, wall_time_s: float, out: Path | None
     return path
 
 
-def lm_benchmark(name: str, preset_name: str, description: str, goal: dict, argv=None) -> dict:
+def lm_benchmark(name: str, preset_name: str, description: str, goal: dict, argv=None) -> None:
     """Train a language-model preset on real data and record validation loss against wall time.
 
     Command line: --data PATH (default under ../shared/data), --test FILE (a withheld test
     split, scored with the same code), --minutes M, --run-dir DIR, and any config override.
+    A user error (missing data, bad key) ends the script with its one-line message.
     """
+    from seqlab.errors import UserError
+
+    try:
+        _lm_benchmark(name, preset_name, description, goal, argv)
+    except UserError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+def _lm_benchmark(name: str, preset_name: str, description: str, goal: dict, argv) -> dict:
     import argparse
     import math
     import time

@@ -11,13 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import lm_benchmark  # noqa: E402
 
-from seqlab.errors import UserError  # noqa: E402
-
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "word_lm"
 
 if __name__ == "__main__":
-    try:
-        lm_benchmark("lm_ptb", "ptb-small", __doc__.splitlines()[0],
-                     {"default_data": DATA, "text": "valid perplexity <= 120.7 (Zaremba et al. 2014 small: 120.7 / 114.5)"})
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    lm_benchmark("lm_ptb", "ptb-small", __doc__.splitlines()[0], {"default_data": DATA, "text": "valid perplexity <= 120.7 (Zaremba et al. 2014 small: 120.7 / 114.5)"})
