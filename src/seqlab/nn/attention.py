@@ -63,9 +63,15 @@ class _ScoredAttention(nn.Module):
     def scores(self, query: Tensor, key: Tensor) -> Tensor:  # (B, Tq, Tk)
         raise NotImplementedError
 
+    def prepare(self, key: Tensor) -> Tensor:
+        """What ``scores`` needs of the keys, computed once when many queries come one at a
+        time (a decoder step by step); pass it back as ``key``.  Identity unless overridden."""
+        return key
+
     def forward(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None,
-                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
-        weights = masked_softmax(self.scores(query, key), mask)  # (B, Tq, Tk)
+                need_weights: bool = False, prepared: bool = False) -> tuple[Tensor, Tensor | None]:
+        """``prepared=True``: ``key`` is ``self.prepare(key)``."""
+        weights = masked_softmax(self.scores(query, key if prepared else self.prepare(key)), mask)  # (B, Tq, Tk)
         return weights @ value, (weights if need_weights else None)  # (B, Tq, Dv)
 
 
@@ -78,8 +84,11 @@ class AdditiveAttention(_ScoredAttention):
         self.w_k = nn.Linear(key_size, attn_size, bias=True)
         self.v = nn.Linear(attn_size, 1, bias=False)
 
+    def prepare(self, key: Tensor) -> Tensor:
+        return self.w_k(key)  # (B, Tk, A): W_k k_j does not depend on the query
+
     def scores(self, query: Tensor, key: Tensor) -> Tensor:
-        hidden = torch.tanh(self.w_q(query)[:, :, None] + self.w_k(key)[:, None])  # (B, Tq, Tk, A)
+        hidden = torch.tanh(self.w_q(query)[:, :, None] + key[:, None])  # (B, Tq, Tk, A)
         return self.v(hidden).squeeze(-1)
 
 
@@ -97,8 +106,11 @@ class GeneralAttention(_ScoredAttention):
         super().__init__()
         self.w = nn.Linear(key_size, query_size, bias=False)
 
+    def prepare(self, key: Tensor) -> Tensor:
+        return self.w(key)  # (B, Tk, Dq)
+
     def scores(self, query: Tensor, key: Tensor) -> Tensor:
-        return query @ self.w(key).transpose(1, 2)
+        return query @ key.transpose(1, 2)
 
 
 class ScaledDotProductAttention(_ScoredAttention):
@@ -107,7 +119,7 @@ class ScaledDotProductAttention(_ScoredAttention):
     def scores(self, query: Tensor, key: Tensor) -> Tensor:
         return query @ key.transpose(-2, -1) / math.sqrt(query.shape[-1])
 
-    def forward(self, query, key, value, mask=None, need_weights=False):
+    def forward(self, query, key, value, mask=None, need_weights=False, prepared=False):
         if need_weights or has_empty_rows(mask):
             # the explicit path: it returns the map, and gives fully masked rows zeros, not NaN
             return super().forward(query, key, value, mask, need_weights)

@@ -1,0 +1,191 @@
+"""Translation, top to bottom: parallel data -> encoder-decoder -> BLEU/chrF -> translate.
+
+Training uses teacher forcing and cross-entropy over target subwords (padding ignored,
+optional label smoothing); batches group sentences of similar length
+(:func:`seqlab.data.parallel.bucket_batches`).  Scores come from ``sacrebleu`` on
+detokenised output against the raw reference lines (its default 13a tokenisation,
+case-sensitive).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from seqlab.data.parallel import (bucket_batches, build_vocabs, encode_pairs, load_vocabs, pad_batch,
+                                  read_parallel, save_vocabs)
+from seqlab.errors import UserError
+from seqlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
+from seqlab.search import beam_search, greedy_search
+from seqlab.train import checkpoint
+from seqlab.train.config import apply_dict, to_dict
+from seqlab.train.optim import OptimConfig
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+
+
+@dataclass
+class ParallelDataConfig:
+    path: str = ""  # a directory with train.SRC/train.TGT and val.SRC/val.TGT (Multi30k layout)
+    src: str = "de"
+    tgt: str = "en"
+    vocab_size: int = 8000
+    joint_vocab: bool = True
+    max_len: int = 100  # subwords per sentence (longer ones are cut)
+    max_tokens: int = 4096  # padded target tokens per batch
+    test_src: str = ""  # an explicit test pair, scored at the end
+    test_tgt: str = ""
+
+
+@dataclass
+class DecodeConfig:
+    beam: int = 1  # 1: greedy
+    alpha: float = 1.0  # length normalisation exponent
+    max_len: int = 100
+    label_smoothing: float = 0.1
+
+
+@dataclass
+class TranslateConfig:
+    data: ParallelDataConfig = field(default_factory=ParallelDataConfig)
+    model: Seq2SeqConfig = field(default_factory=Seq2SeqConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def split_files(cfg: ParallelDataConfig, split: str) -> tuple[Path, Path]:
+    d = Path(cfg.path)
+    names = {"train": ["train"], "valid": ["val", "valid", "dev"]}[split]
+    for name in names:
+        pair = d / f"{name}.{cfg.src}", d / f"{name}.{cfg.tgt}"
+        if pair[0].is_file() and pair[1].is_file():
+            return pair
+    raise UserError(f"data.path {d} has no {split} pair {names[0]}.{cfg.src} / {names[0]}.{cfg.tgt}")
+
+
+class TranslateTask:
+    """The trainer's view of translation (see :mod:`seqlab.train.trainer`)."""
+
+    def __init__(self, model, cfg: TranslateConfig, src_vocab, tgt_vocab, train_pairs, valid_pairs, device):
+        self.model, self.cfg, self.device = model, cfg, device
+        self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
+        self.train = encode_pairs(train_pairs, src_vocab, tgt_vocab, cfg.data.max_len)
+        self.valid = encode_pairs(valid_pairs, src_vocab, tgt_vocab, cfg.data.max_len)
+        self.lengths = [len(t) for _, t in self.train]
+        self.steps_per_epoch = len(bucket_batches(self.lengths, cfg.data.max_tokens, cfg.train.seed, 0))
+
+    def _tensors(self, pairs):
+        src, src_len = pad_batch([s for s, _ in pairs], self.src_vocab.pad)
+        tgt, _ = pad_batch([t for _, t in pairs], self.tgt_vocab.pad)
+        return src.to(self.device), src_len.to(self.device), tgt.to(self.device)
+
+    def batches(self, position):
+        epoch, index = position or (0, 0)
+        while True:
+            order = bucket_batches(self.lengths, self.cfg.data.max_tokens, self.cfg.train.seed, epoch)
+            for i in range(index, len(order)):
+                yield ((epoch, i + 1) if i + 1 < len(order) else (epoch + 1, 0)), [self.train[j] for j in order[i]]
+            epoch, index = epoch + 1, 0
+
+    def loss(self, pairs, smoothing: float):
+        src, src_len, tgt = self._tensors(pairs)
+        logits = self.model(src, src_len, tgt[:, :-1])  # (B, T-1, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1),
+                               ignore_index=self.tgt_vocab.pad, label_smoothing=smoothing)
+        return loss, int((tgt[:, 1:] != self.tgt_vocab.pad).sum())
+
+    def train_step(self, pairs):
+        return self.loss(pairs, self.cfg.decode.label_smoothing)
+
+    def evaluate(self) -> dict:
+        total, count = 0.0, 0
+        for i in range(0, len(self.valid), 64):
+            loss, n = self.loss(self.valid[i : i + 64], 0.0)
+            total, count = total + loss.item() * n, count + n
+        return {"loss": total / count, "ppl": float(torch.tensor(total / count).exp())}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, d: dict) -> None:
+        pass
+
+
+def train(cfg: TranslateConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
+    run_dir = Path(run_dir)
+    device = resolve_device(cfg.train.device)
+    checkpoint.seed_everything(cfg.train.seed)
+    train_pairs, valid_pairs = read_parallel(*split_files(cfg.data, "train")), read_parallel(*split_files(cfg.data, "valid"))
+    if resume:
+        src_vocab, tgt_vocab = load_vocabs(run_dir / "vocab.json")
+    else:
+        if checkpoint.find(run_dir / "last"):
+            raise UserError(f"{run_dir} already holds a trained run: continue it with --resume {run_dir}, "
+                            "or choose another --name")
+        src_vocab, tgt_vocab = build_vocabs(train_pairs, cfg.data.vocab_size, cfg.data.joint_vocab)
+    model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab)).to(device)
+    task = TranslateTask(model, cfg, src_vocab, tgt_vocab, train_pairs, valid_pairs, device)
+    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
+    if resume:
+        trainer.resume()
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+        (run_dir / "config.json").write_text(json.dumps({"task": "translate", **to_dict(cfg)}, indent=2) + "\n")
+        save_vocabs(src_vocab, tgt_vocab, run_dir / "vocab.json")
+    metrics = trainer.fit()
+    return {**metrics, "best_loss": trainer.progress.best, "steps": trainer.progress.step}
+
+
+def load_run(run_dir: str | Path, device: str = "auto"):
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise UserError(f"{run_dir} is not a seqlab run directory (no config.json)")
+    tree = json.loads((run_dir / "config.json").read_text())
+    if tree.pop("task", "lm") != "translate":
+        raise UserError(f"{run_dir} is not a translation run")
+    cfg = TranslateConfig()
+    apply_dict(cfg, tree)
+    found = checkpoint.find(run_dir / "best") or checkpoint.find(run_dir / "last")
+    if found is None:
+        raise UserError(f"{run_dir} has no checkpoint yet")
+    src_vocab, tgt_vocab = load_vocabs(run_dir / "vocab.json")
+    model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab)).to(resolve_device(device))
+    checkpoint.load_weights(found, model)
+    return cfg, src_vocab, tgt_vocab, model.eval()
+
+
+def translate_lines(run, lines: list[str], beam: int | None = None, batch_size: int = 64) -> list[str]:
+    """Translate source sentences with a loaded run (``load_run``); sorted by length for speed."""
+    cfg, src_vocab, tgt_vocab, model = run
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            raise UserError(f"input line {i} is empty: give one sentence per line")
+    beam = cfg.decode.beam if beam is None else beam
+    device = next(model.parameters()).device
+    ids = [src_vocab.encode(line)[: cfg.data.max_len] for line in lines]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out: list[str] = [""] * len(lines)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        src, lengths = pad_batch([ids[i] for i in chunk], src_vocab.pad)
+        src, lengths = src.to(device), lengths.to(device)
+        args = (model, src, lengths, tgt_vocab.bos, tgt_vocab.eos, cfg.decode.max_len)
+        hyps = greedy_search(*args) if beam == 1 else beam_search(*args, beam=beam, alpha=cfg.decode.alpha)
+        for i, hyp in zip(chunk, hyps):
+            out[i] = tgt_vocab.decode(hyp)
+    return out
+
+
+def score(hypotheses: list[str], references: list[str]) -> dict:
+    """Corpus BLEU and chrF from sacrebleu (13a tokenisation, case-sensitive)."""
+    import sacrebleu
+
+    if len(hypotheses) != len(references):
+        raise UserError(f"{len(hypotheses)} translations but {len(references)} references")
+    bleu = sacrebleu.corpus_bleu(hypotheses, [references])
+    chrf = sacrebleu.corpus_chrf(hypotheses, [references])
+    return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2), "bleu_signature": str(bleu.get_signature())}
