@@ -51,7 +51,7 @@ def _implementations(cell: str, shape, device: str) -> dict:
         ours(x)[0].sum().backward()
 
     def autograd():
-        hs = snn.autograd_scan(ours.cell, x, state, *ours._weights(0))
+        hs = snn.autograd_scan(ours.cell, x, state, *ours.cell_weights(0))
         torch.stack([s[0] for s in hs]).sum().backward()
 
     impls = {"bptt": bptt, "autograd": autograd}

@@ -53,10 +53,10 @@ def test_config_file_and_preset_are_read(corpus, tmp_path):
         (["train", "lm", "--data", "{corpus}", "--preset", "gpt-17"], "unknown preset 'gpt-17'"),
         (["train", "lm", "--data", "{corpus}", "--model.hiden_size=3"], "unknown config key 'model.hiden_size'"),
         (["train", "lm", "--data", "{corpus}", "--model.hidden_size=big"], "model.hidden_size expects int, got 'big'"),
-        (["train", "lm", "--data", "{corpus}", "--model.cell=transformer"], "model.cell must be one of"),
+        (["train", "lm", "--data", "{corpus}", "--model.cell=mamba"], "model.cell must be one of"),
         (["train", "lm", "--data", "{corpus}", "--model.variant=sideways"], "variant must be one of"),
         (["train", "lm", "--data", "{corpus}", "--config", "{missing}"], "--config: no such file"),
-        (["train", "lm", "--resume", "{missing}"], "is not a run directory"),
+        (["train", "lm", "--resume", "{missing}"], "is not a seqlab run directory"),
         (["generate", "{missing}", "--prime", "x"], "is not a seqlab run directory"),
         (["generate", "{run}", "--prime", "QUIZ", "--length", "5"], "never saw: 'IQUZ'"),
         (["generate", "{run}", "--prime", "the", "--length", "0"], "--length must be at least 1"),
@@ -83,3 +83,62 @@ def test_console_entry_point_prints_no_traceback(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "no such file" in result.stderr
+
+
+def _parallel(tmp_path, n_val=20):
+    """A toy German->English corpus: word-for-word with a fixed dictionary."""
+    words = {"ein": "a", "hund": "dog", "mann": "man", "sieht": "sees", "eine": "a", "katze": "cat", "frau": "woman"}
+    import random
+
+    rng = random.Random(0)
+    d = tmp_path / "mt"
+    d.mkdir()
+    for split, n in (("train", 200), ("val", n_val)):
+        src = [" ".join(rng.choice(list(words)) for _ in range(rng.randint(2, 5))) for _ in range(n)]
+        (d / f"{split}.de").write_text("\n".join(src) + "\n")
+        (d / f"{split}.en").write_text("\n".join(" ".join(words[w] for w in s.split()) for s in src) + "\n")
+    return d
+
+
+MT_TINY = ["--model.embed_size=16", "--model.hidden_size=16", "--data.vocab_size=300", "--data.max_tokens=256",
+           "--train.max_steps=6", "--train.eval_every=3", "--train.progress=false", "--decode.max_len=12"]
+
+
+@pytest.mark.parametrize("arch", ["rnn", "transformer"])
+def test_translate_end_to_end(arch, tmp_path, capsys):
+    d = _parallel(tmp_path)
+    runs = tmp_path / "runs"
+    extra = ["--model.d_model=16", "--model.num_heads=2", "--model.d_ff=32", "--model.enc_layers=1",
+             "--model.dec_layers=1"] if arch == "transformer" else []
+    assert main(["train", "translate", "--data", str(d), "--runs", str(runs), "--name", "t",
+                 f"--model.arch={arch}", *MT_TINY, *extra]) == 0
+    run = runs / "t"
+    capsys.readouterr()
+    assert main(["translate", str(run), "--input", str(d / "val.de"), "--beam", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 20
+    assert main(["evaluate", str(run), "--src", str(d / "val.de"), "--ref", str(d / "val.en")]) == 0
+    assert "BLEU" in capsys.readouterr().out
+    assert main(["plot", "attention", str(run), "--src", "ein mann sieht eine katze"]) == 0
+    assert (run / "attention.png").stat().st_size > 0
+
+
+def test_translate_bad_input(tmp_path, capsys):
+    d = _parallel(tmp_path)
+    (d / "val.en").write_text("only one line\n")
+    assert main(["train", "translate", "--data", str(d), "--runs", str(tmp_path / "r"), *MT_TINY]) == 2
+    assert "val.de has 20 lines, " in capsys.readouterr().err
+    (d / "train.de").write_text("ein hund\n\nein mann\n")
+    (d / "train.en").write_text("a dog\na\na man\n")
+    assert main(["train", "translate", "--data", str(d), "--runs", str(tmp_path / "r"), *MT_TINY]) == 2
+    assert "train.de: line 2 is empty" in capsys.readouterr().err
+    assert main(["translate", str(tmp_path / "nowhere")]) == 2
+    assert "is not a seqlab run directory" in capsys.readouterr().err
+
+
+def test_transformer_language_model_trains_and_generates(corpus, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["train", "lm", "--data", str(corpus), "--runs", str(runs), "--name", "tf", *TINY,
+                 "--model.cell=transformer", "--model.num_heads=2"]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(runs / "tf"), "--prime", "the ", "--length", "15"]) == 0
+    assert len(capsys.readouterr().out) == len("the ") + 15 + 1  # prime, 15 characters, newline

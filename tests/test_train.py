@@ -52,7 +52,7 @@ def test_checkpoint_round_trip(corpus, tmp_path):
     cfg, vocab, model = lm.load_run(tmp_path / "run", which="last")
     state = checkpoint.load_trainer_state(tmp_path / "run" / "last")
     assert state["step"] == 4 and state["position"] == (0, 64)
-    other = lm.RecurrentLM(cfg.model, len(vocab))
+    other = lm.build_lm(cfg.model, len(vocab))
     checkpoint.load_weights(tmp_path / "run" / "last", other)
     for a, b in zip(model.state_dict().values(), other.state_dict().values()):
         assert torch.equal(a, b)

@@ -52,14 +52,15 @@ def generate(model, prime: list[int], length: int, cfg: SampleConfig,
              on_tokens: Callable[[list[int]], None] | None = None) -> list[int]:
     """Feed ``prime`` and draw ``length`` more tokens; returns the new tokens only.
 
-    ``model.step_logits(token (B,), state) -> (logits (B, V), state)`` is all it needs.
+    The model provides ``start(prime (B, P)) -> (logits (B, V), state)`` and
+    ``step_logits(token (B,), state) -> (logits (B, V), state)``.
     """
     cfg.check()
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(cfg.seed)
-    logits, state = model(torch.tensor([prime], device=device))  # (1, P, V)
-    logits, out = logits[:, -1], []
+    logits, state = model.start(torch.tensor([prime], device=device))  # (1, V)
+    out = []
     for _ in range(length):
         token = next_token(logits, cfg, generator)
         out.append(int(token))

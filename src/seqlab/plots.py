@@ -49,3 +49,16 @@ def plot_gradient_flow(norms: dict[str, list[float]], out: Path, title: str) -> 
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return Path(out)
+
+
+def plot_attention(weights, src_tokens: list[str], out_tokens: list[str], out: Path, title: str) -> Path:
+    """A heatmap of the attention map: one row per output token, one column per source token."""
+    fig, ax = plt.subplots(figsize=(max(4, 0.45 * len(src_tokens) + 2), max(3, 0.4 * len(out_tokens) + 1.5)))
+    ax.imshow(weights.numpy() if hasattr(weights, "numpy") else weights, cmap="viridis", vmin=0, aspect="auto")
+    ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=60, ha="right")
+    ax.set_yticks(range(len(out_tokens)), out_tokens)
+    ax.set(xlabel="source", ylabel="output", title=title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return Path(out)

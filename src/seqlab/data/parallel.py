@@ -64,7 +64,8 @@ class SubwordVocab:
         ids = [int(i) for i in ids]
         if self.eos in ids:
             ids = ids[: ids.index(self.eos)]
-        return self.tokenizer.decode([i for i in ids if i not in (self.pad, self.bos)]).strip()
+        text = self.tokenizer.decode([i for i in ids if i not in (self.pad, self.bos)])
+        return " ".join(text.split())  # one line, whatever bytes an untrained model emits
 
     def tokens(self, line: str) -> list[str]:
         """The subword pieces of a line, for labelling attention plots."""

@@ -23,7 +23,7 @@ from seqlab.errors import UserError
 
 @dataclass
 class ModelConfig:
-    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru
+    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | transformer
     variant: str = "standard"  # lstm: standard | peephole | coupled | no_forget;  gru: after | before
     embedding: str = "learned"  # learned | one_hot
     embed_size: int = 128
@@ -34,6 +34,7 @@ class ModelConfig:
     tie_weights: bool = False
     init_range: float = 0.0  # > 0: every weight ~ U(-r, r) as Zaremba et al.; 0: torch defaults
     backend: str = "auto"  # auto | bptt | native
+    num_heads: int = 4  # transformer: attention heads (d_model = hidden_size, FFN 4 * hidden_size)
 
 
 def recurrent_layer(cfg: ModelConfig, input_size: int, bidirectional: bool = False) -> nn.Module:
@@ -51,7 +52,7 @@ def recurrent_layer(cfg: ModelConfig, input_size: int, bidirectional: bool = Fal
                            **common)
     except ValueError as e:
         raise UserError(f"model: {e}") from None
-    raise UserError(f"model.cell must be one of ['gru', 'lstm', 'rnn_relu', 'rnn_tanh'], got {cfg.cell!r}")
+    raise UserError(f"model.cell must be one of ['gru', 'lstm', 'rnn_relu', 'rnn_tanh', 'transformer'], got {cfg.cell!r}")
 
 
 class RecurrentLM(nn.Module):
@@ -88,7 +89,65 @@ class RecurrentLM(nn.Module):
         return F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1)), state
 
     @torch.no_grad()
+    def start(self, tokens: Tensor) -> tuple[Tensor, object]:
+        """Read a prime (B, P): the logits after its last token (B, V) and the state to continue from."""
+        logits, state = self(tokens)
+        return logits[:, -1], state
+
+    @torch.no_grad()
     def step_logits(self, token: Tensor, state=None) -> tuple[Tensor, object]:
         """One step of generation: token (B,) -> logits (B, V), new state."""
         logits, state = self(token[:, None], state)
         return logits[:, -1], state
+
+
+class TransformerLM(nn.Module):
+    """Decoder-only Transformer LM: embedding + positions -> causal self-attention layers -> decoder.
+
+    The notes' closing comparison: the same task, attention instead of recurrence.  It
+    carries no state between windows (``state`` is ignored and None is returned), so its
+    context is the current window of ``train.bptt`` tokens; generation keeps the last
+    ``max_len`` tokens as context.
+    """
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int, max_len: int = 1024) -> None:
+        super().__init__()
+        from seqlab.nn.positional import SinusoidalPositionalEncoding
+        from seqlab.nn.transformer import TransformerEncoder, TransformerEncoderLayer
+
+        d = cfg.hidden_size
+        if d % cfg.num_heads:
+            raise UserError(f"model.hidden_size must be divisible by model.num_heads, got {d} and {cfg.num_heads}")
+        self.vocab_size, self.max_len = vocab_size, max_len
+        self.embed = nn.Embedding(vocab_size, d)
+        nn.init.normal_(self.embed.weight, std=d**-0.5)
+        self.pos = SinusoidalPositionalEncoding(d, max_len, cfg.dropout)
+        self.blocks = TransformerEncoder(TransformerEncoderLayer(d, cfg.num_heads, 4 * d, cfg.dropout), cfg.num_layers)
+        self.decoder = nn.Linear(d, vocab_size)
+        if cfg.tie_weights:
+            self.decoder.weight = self.embed.weight
+        self.scale = d**0.5
+
+    def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, None]:
+        from seqlab.nn.attention import causal_mask
+
+        x = self.pos(self.embed(tokens) * self.scale)  # (B, T, d)
+        return self.decoder(self.blocks(x, causal_mask(tokens.shape[1], tokens.device))), None
+
+    loss = RecurrentLM.loss
+
+    @torch.no_grad()
+    def start(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
+        context = tokens[:, -self.max_len :]
+        return self(context)[0][:, -1], context
+
+    @torch.no_grad()
+    def step_logits(self, token: Tensor, state=None) -> tuple[Tensor, Tensor]:
+        """``state`` is the context so far (B, t); returns the logits after appending ``token``."""
+        context = token[:, None] if state is None else torch.cat([state, token[:, None]], 1)[:, -self.max_len :]
+        logits, _ = self(context)
+        return logits[:, -1], context
+
+
+def build_lm(cfg: ModelConfig, vocab_size: int) -> nn.Module:
+    return TransformerLM(cfg, vocab_size) if cfg.cell == "transformer" else RecurrentLM(cfg, vocab_size)

@@ -81,7 +81,7 @@ class RecurrentSeq2Seq(nn.Module):
         keys = memory["keys"]
         c, a = self.attention(state[0][:, None], memory["prepared"], keys, memory["mask"], True, prepared=True)
         c = c[:, 0]  # (N, enc)
-        w_ih, b_ih, w = self.decoder._weights(0)
+        w_ih, b_ih, w = self.decoder.cell_weights(0)
         xp = torch.cat([e, c], -1) @ w_ih.t() + self.decoder.cell.input_bias(b_ih, w)
         state, _ = self.decoder.cell.step(xp, state, state[0], w)
         return self.out(self.drop(torch.cat([state[0], c, e], -1))), state, a[:, 0]

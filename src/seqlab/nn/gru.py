@@ -86,7 +86,7 @@ class GRUResetBeforeCell(_GRUBase):
         return (h,), (r, z, n, ru, h_prev)
 
     def step_backward(self, d_state: State, cache: State, u: Tensor, w: State):
-        (d_h,), (r, z, n, ru, h_prev) = d_state, cache
+        (d_h,), (r, z, n, _, h_prev) = d_state, cache
         hidden = u.shape[1]
         w_rz, w_n = w[0][: 2 * hidden], w[0][2 * hidden :]
         d_a_z, d_a_n, d_h_prev = _update_backward(d_h, z, n, h_prev)

@@ -34,7 +34,7 @@ def gradient_flow(layer: _RecurrentLayer, input: Tensor, loss_fn: Callable[[Tens
     batch = layer._read_input(input, None)
     state = tuple(s[0] for s in layer._read_state(hx, batch))
     with torch.enable_grad():
-        hs = [s[0] for s in autograd_scan(layer.cell, batch.x, state, *layer._weights(0))]
+        hs = [s[0] for s in autograd_scan(layer.cell, batch.x, state, *layer.cell_weights(0))]
         for h in hs:
             h.retain_grad()
         out = torch.stack(hs)  # (T, B, H)

@@ -143,8 +143,10 @@ class _RecurrentLayer(nn.Module):
     def all_weights(self) -> list[list[nn.Parameter]]:
         return [[getattr(self, n) for n in names] for names in self._all_weights]
 
-    def _weights(self, k: int) -> tuple[Tensor, Tensor, State]:
-        """(w_ih, b_ih, (w_hh, b_hh, *extra)) of layer-direction k; zero biases when bias=False."""
+    def cell_weights(self, k: int) -> tuple[Tensor, Tensor, State]:
+        """(w_ih, b_ih, (w_hh, b_hh, *extra)) of layer-direction k (k = layer * D + direction), the
+        arguments of ``scan``/``autograd_scan`` -- for stepping ``self.cell`` by hand, as an attention
+        decoder does.  Zero biases when bias=False."""
         p = self.all_weights[k]
         if self.bias:
             return p[0], p[2], (p[1], p[3], *p[4:])
@@ -267,7 +269,7 @@ class _RecurrentLayer(nn.Module):
         if self.variational_dropout and self.training:
             x = x * self._dropout_mask(x[0])  # one mask (B, I) for all T steps
             u_mask = self._dropout_mask(state[0])  # (B, H)
-        w_ih, b_ih, w = self._weights(k)
+        w_ih, b_ih, w = self.cell_weights(k)
         out, final = scan(self.cell, x, state, w_ih, b_ih, w, mask, u_mask)
         return (_reverse(out, lengths) if reverse else out), final
 

@@ -65,29 +65,24 @@ class TransformerDecoderLayer(nn.Module):
         return x, weights
 
 
-class TransformerEncoder(nn.Module):
-    """N identical encoder layers (+ a final LayerNorm in pre-norm)."""
+class _Stack(nn.Module):
+    """N copies of one layer, plus the final LayerNorm that pre-norm needs."""
 
-    def __init__(self, layer: TransformerEncoderLayer, num_layers: int) -> None:
+    def __init__(self, layer: nn.Module, num_layers: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(num_layers))
-        d_model = layer.ffn[0].in_features
-        self.norm = nn.LayerNorm(d_model) if layer.sub[0].norm_first else nn.Identity()
+        self.norm = nn.LayerNorm(layer.ffn[0].in_features) if layer.sub[0].norm_first else nn.Identity()
 
+
+class TransformerEncoder(_Stack):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         for layer in self.layers:
             x = layer(x, mask)
         return self.norm(x)
 
 
-class TransformerDecoder(nn.Module):
-    """N identical decoder layers (+ a final LayerNorm in pre-norm); returns the last layer's cross-attention map."""
-
-    def __init__(self, layer: TransformerDecoderLayer, num_layers: int) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(num_layers))
-        d_model = layer.ffn[0].in_features
-        self.norm = nn.LayerNorm(d_model) if layer.sub[0].norm_first else nn.Identity()
+class TransformerDecoder(_Stack):
+    """Returns the output and, with ``need_weights``, the last layer's cross-attention map."""
 
     def forward(self, x: Tensor, memory: Tensor, self_mask=None, memory_mask=None, need_weights: bool = False):
         weights = None

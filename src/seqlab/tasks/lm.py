@@ -7,7 +7,6 @@ per token = loss / ln 2 (bits per character for a character model).
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +19,9 @@ from seqlab.data.stream import batchify, num_windows, windows
 from seqlab.data.text import encode_prime, load_vocab, read_text, save_vocab
 from seqlab.errors import UserError
 from seqlab.generate import SampleConfig, generate
-from seqlab.models.lm import ModelConfig, RecurrentLM
+from seqlab.models.lm import ModelConfig, build_lm
 from seqlab.train import checkpoint
-from seqlab.train.config import apply_dict, to_dict
+from seqlab.train import rundir
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
 
@@ -38,8 +37,10 @@ class LMConfig:
 class LMTask:
     """The trainer's view of language modelling (see :mod:`seqlab.train.trainer`)."""
 
-    def __init__(self, model: RecurrentLM, corpus, cfg: TrainConfig, device: torch.device) -> None:
+    def __init__(self, model, corpus, cfg: TrainConfig, device: torch.device) -> None:
         self.model, self.bptt, self.device = model, cfg.bptt, device
+        if cfg.bptt > getattr(model, "max_len", cfg.bptt):
+            raise UserError(f"train.bptt={cfg.bptt} exceeds the Transformer's context of {model.max_len} positions")
         self.train_streams = batchify(corpus.train, cfg.batch_size, cfg.bptt, "train").to(device)
         self.valid_streams = batchify(corpus.valid, cfg.eval_batch_size, 1, "valid").to(device)
         self.steps_per_epoch = num_windows(self.train_streams, cfg.bptt)
@@ -75,7 +76,7 @@ class LMTask:
 
 
 @torch.no_grad()
-def evaluate_streams(model: RecurrentLM, streams: torch.Tensor, bptt: int) -> dict:
+def evaluate_streams(model, streams: torch.Tensor, bptt: int) -> dict:
     model.eval()
     total, count, state = 0.0, 0, None
     for _, x, y in windows(streams, bptt):
@@ -90,7 +91,7 @@ def _setup(cfg: LMConfig, run_dir: Path, vocab=None):
     device = resolve_device(cfg.train.device)
     checkpoint.seed_everything(cfg.train.seed)
     corpus = load_corpus(cfg.data, vocab)
-    model = RecurrentLM(cfg.model, len(corpus.vocab)).to(device)
+    model = build_lm(cfg.model, len(corpus.vocab)).to(device)
     return corpus, model, LMTask(model, corpus, cfg.train, device)
 
 
@@ -103,31 +104,19 @@ def train(cfg: LMConfig, run_dir: Path, resume: bool = False, callbacks=None) ->
     if resume:
         trainer.resume()
     else:
-        if checkpoint.find(run_dir / "last"):
-            raise UserError(f"{run_dir} already holds a trained run: continue it with --resume {run_dir}, "
-                            "or choose another --name")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
+        rundir.start(run_dir, "lm", cfg)
         save_vocab(corpus.vocab, run_dir / "vocab.json")
     metrics = trainer.fit()
-    metrics["best_loss"] = trainer.progress.best
-    metrics["steps"] = trainer.progress.step
-    return metrics
+    return {**metrics, "best_loss": trainer.progress.best, "steps": trainer.progress.step}
 
 
 def load_run(run_dir: str | Path, which: str = "best", device: str = "auto"):
     """(config, vocab, model in eval mode) of a trained run directory."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise UserError(f"{run_dir} is not a seqlab run directory (no config.json)")
-    cfg = LMConfig()
-    apply_dict(cfg, json.loads((run_dir / "config.json").read_text()))
-    found = checkpoint.find(run_dir / which) or checkpoint.find(run_dir / "last")
-    if found is None:
-        raise UserError(f"{run_dir} has no checkpoint yet (no {which}/ or last/)")
+    cfg = rundir.read_config(run_dir, "lm", LMConfig())
+    found = rundir.trained_checkpoint(run_dir, which)
     vocab = load_vocab(run_dir / "vocab.json")
-    model = RecurrentLM(cfg.model, len(vocab)).to(resolve_device(device))
+    model = build_lm(cfg.model, len(vocab)).to(resolve_device(device))
     checkpoint.load_weights(found, model)
     return cfg, vocab, model.eval()
 

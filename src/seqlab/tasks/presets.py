@@ -1,7 +1,10 @@
-"""Named starting configurations for ``seqlab train lm --preset NAME``: plain functions.
+"""Named starting configurations for ``seqlab train lm|translate --preset NAME``: plain functions.
+
+Language models:
 
 * ``char-lstm-small``  -- the demo: a character LSTM that learns in about two CPU minutes
 * ``shakespeare-char`` -- the best character model we reach within 30 minutes on a 2-core CPU
+* ``shakespeare-transformer`` -- a decoder-only Transformer with the same data and budget
 * ``ptb-small``        -- Zaremba et al. 2014, small: 2x200 LSTM, no dropout, SGD lr 1,
   halved every epoch after the 4th, 13 epochs, batch 20, 20 steps, clip 5, U(-0.1, 0.1)
 * ``ptb-medium``       -- Zaremba et al. 2014, medium: 2x650, dropout 0.5, 39 epochs,
@@ -12,6 +15,11 @@ seqlab's loss is the mean over all tokens, T times smaller.  Plain SGD with clip
 exactly equivalent when lr is multiplied by T and the clip threshold divided by T:
 lr_sum * clip(g_sum, 5) = (T * lr_sum) * clip(g_mean, 5 / T).  Hence lr 20 and clip
 0.25 for the small model (the values of PyTorch's word_language_model example).
+
+Translation (Multi30k De->En, tutorial scale):
+
+* ``multi30k-gru-attention`` -- bidirectional GRU encoder, GRU decoder with additive attention
+* ``multi30k-transformer``   -- 3 + 3 layers, d_model 256, 8 heads, FFN 512
 """
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ from importlib import resources
 
 from seqlab.errors import UserError
 from seqlab.tasks.lm import LMConfig
+from seqlab.tasks.translate import TranslateConfig
 
 
 def bundled_corpus() -> str:
@@ -66,15 +75,46 @@ def ptb_medium() -> LMConfig:
     return cfg
 
 
+def shakespeare_transformer() -> LMConfig:
+    """A decoder-only Transformer with the shakespeare-char data and time budget, for comparison."""
+    cfg = shakespeare_char()
+    cfg.model.cell, cfg.model.hidden_size, cfg.model.num_layers, cfg.model.num_heads = "transformer", 256, 4, 4
+    cfg.model.dropout, cfg.optim.lr, cfg.optim.warmup_steps = 0.1, 1e-3, 200
+    cfg.train.batch_size, cfg.train.bptt, cfg.train.max_steps = 32, 128, 3000
+    return cfg
+
+
+def multi30k(arch: str) -> TranslateConfig:
+    """Multi30k De->En at tutorial scale (bentrevett/pytorch-seq2seq #3 and legacy #6 as the reference)."""
+    cfg = TranslateConfig()
+    cfg.data.src, cfg.data.tgt, cfg.data.vocab_size, cfg.data.max_tokens = "de", "en", 8000, 2048
+    cfg.model.arch = arch
+    if arch == "rnn":  # bidirectional GRU encoder, GRU decoder with additive attention
+        cfg.model.embed_size, cfg.model.hidden_size, cfg.model.dropout = 256, 256, 0.3
+        cfg.optim.lr, cfg.optim.clip = 1e-3, 1.0
+    else:  # 3 + 3 layers, d 256, 8 heads, FFN 512
+        cfg.model.d_model, cfg.model.num_heads, cfg.model.d_ff, cfg.model.dropout = 256, 8, 512, 0.1
+        cfg.model.enc_layers = cfg.model.dec_layers = 3
+        cfg.optim.lr, cfg.optim.warmup_steps, cfg.optim.clip = 5e-4, 400, 1.0
+    cfg.optim.schedule, cfg.train.epochs, cfg.train.max_minutes = "cosine", 10, 60.0
+    return cfg
+
+
 PRESETS = {
     "char-lstm-small": char_lstm_small,
     "shakespeare-char": shakespeare_char,
+    "shakespeare-transformer": shakespeare_transformer,
     "ptb-small": ptb_small,
     "ptb-medium": ptb_medium,
 }
+TRANSLATE_PRESETS = {
+    "multi30k-gru-attention": lambda: multi30k("rnn"),
+    "multi30k-transformer": lambda: multi30k("transformer"),
+}
 
 
-def preset(name: str) -> LMConfig:
-    if name not in PRESETS:
-        raise UserError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
-    return PRESETS[name]()
+def preset(name: str, task: str = "lm"):
+    table = PRESETS if task == "lm" else TRANSLATE_PRESETS
+    if name not in table:
+        raise UserError(f"unknown preset {name!r} for {task}; presets: {', '.join(table)}")
+    return table[name]()

@@ -8,7 +8,6 @@ case-sensitive).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from seqlab.errors import UserError
 from seqlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from seqlab.search import beam_search, greedy_search
 from seqlab.train import checkpoint
-from seqlab.train.config import apply_dict, to_dict
+from seqlab.train import rundir
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
 
@@ -122,9 +121,6 @@ def train(cfg: TranslateConfig, run_dir: Path, resume: bool = False, callbacks=N
     if resume:
         src_vocab, tgt_vocab = load_vocabs(run_dir / "vocab.json")
     else:
-        if checkpoint.find(run_dir / "last"):
-            raise UserError(f"{run_dir} already holds a trained run: continue it with --resume {run_dir}, "
-                            "or choose another --name")
         src_vocab, tgt_vocab = build_vocabs(train_pairs, cfg.data.vocab_size, cfg.data.joint_vocab)
     model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab)).to(device)
     task = TranslateTask(model, cfg, src_vocab, tgt_vocab, train_pairs, valid_pairs, device)
@@ -132,26 +128,17 @@ def train(cfg: TranslateConfig, run_dir: Path, resume: bool = False, callbacks=N
     if resume:
         trainer.resume()
     else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-        (run_dir / "config.json").write_text(json.dumps({"task": "translate", **to_dict(cfg)}, indent=2) + "\n")
+        rundir.start(run_dir, "translate", cfg)
         save_vocabs(src_vocab, tgt_vocab, run_dir / "vocab.json")
     metrics = trainer.fit()
     return {**metrics, "best_loss": trainer.progress.best, "steps": trainer.progress.step}
 
 
 def load_run(run_dir: str | Path, device: str = "auto"):
+    """(config, source vocabulary, target vocabulary, model in eval mode) of a trained run."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise UserError(f"{run_dir} is not a seqlab run directory (no config.json)")
-    tree = json.loads((run_dir / "config.json").read_text())
-    if tree.pop("task", "lm") != "translate":
-        raise UserError(f"{run_dir} is not a translation run")
-    cfg = TranslateConfig()
-    apply_dict(cfg, tree)
-    found = checkpoint.find(run_dir / "best") or checkpoint.find(run_dir / "last")
-    if found is None:
-        raise UserError(f"{run_dir} has no checkpoint yet")
+    cfg = rundir.read_config(run_dir, "translate", TranslateConfig())
+    found = rundir.trained_checkpoint(run_dir)
     src_vocab, tgt_vocab = load_vocabs(run_dir / "vocab.json")
     model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab)).to(resolve_device(device))
     checkpoint.load_weights(found, model)
@@ -182,10 +169,38 @@ def translate_lines(run, lines: list[str], beam: int | None = None, batch_size: 
 
 def score(hypotheses: list[str], references: list[str]) -> dict:
     """Corpus BLEU and chrF from sacrebleu (13a tokenisation, case-sensitive)."""
-    import sacrebleu
+    from sacrebleu.metrics import BLEU, CHRF
 
     if len(hypotheses) != len(references):
         raise UserError(f"{len(hypotheses)} translations but {len(references)} references")
-    bleu = sacrebleu.corpus_bleu(hypotheses, [references])
-    chrf = sacrebleu.corpus_chrf(hypotheses, [references])
-    return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2), "bleu_signature": str(bleu.get_signature())}
+    bleu, chrf = BLEU(), CHRF()
+    return {"bleu": round(bleu.corpus_score(hypotheses, [references]).score, 2),
+            "chrf": round(chrf.corpus_score(hypotheses, [references]).score, 2),
+            "bleu_signature": str(bleu.get_signature())}
+
+
+@torch.no_grad()
+def attention_map(run, sentence: str) -> tuple[str, list[str], list[str], torch.Tensor]:
+    """Greedy translation of one sentence with the cross-attention of every output step.
+
+    Returns (translation, source pieces, output pieces, weights (T_out, S)); for a
+    Transformer the map is the last decoder layer's, averaged over heads.
+    """
+    cfg, src_vocab, tgt_vocab, model = run
+    if not sentence.strip():
+        raise UserError("--src must not be empty")
+    device = next(model.parameters()).device
+    src = torch.tensor([src_vocab.encode(sentence)[: cfg.data.max_len]], device=device)
+    memory = model.encode(src, torch.tensor([src.shape[1]], device=device))
+    state, token = model.init_state(memory), torch.tensor([tgt_vocab.bos], device=device)
+    out, rows = [], []
+    for _ in range(cfg.decode.max_len):
+        logits, state, weights = model.decode_step(token, state, memory)
+        token = logits.argmax(-1)
+        if int(token) == tgt_vocab.eos:
+            break
+        out.append(int(token))
+        rows.append(weights[0])
+    pieces = [tgt_vocab.tokenizer.decode([i]).strip() or "_" for i in out]
+    weights = torch.stack(rows) if rows else torch.zeros(0, src.shape[1])
+    return tgt_vocab.decode(out), src_vocab.tokens(sentence)[: src.shape[1]], pieces, weights.cpu()

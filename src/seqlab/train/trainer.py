@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -145,10 +145,10 @@ class Trainer:
         bar = tqdm(total=self.max_steps, initial=p.step, disable=not self.cfg.progress, dynamic_ncols=True,
                    desc=self.run_dir.name)
         tokens, tick = 0, time.perf_counter()
+        batches = self.task.batches(p.position)
         with _sigint_flag() as interrupted:
-            for p.position, batch in self.task.batches(p.position):
-                if p.step >= self.max_steps:
-                    break
+            while p.step < self.max_steps:
+                p.position, batch = next(batches)
                 loss, n = self._step(batch)
                 p.step, tokens = p.step + 1, tokens + n
                 bar.update(1)
@@ -158,7 +158,9 @@ class Trainer:
                     self._log({"split": "train", "loss": loss, "lr": self._lr(), "tokens_per_s": rate})
                 stop = self._out_of_time() or p.step == self.max_steps
                 if p.step % self.eval_every == 0 or stop:
+                    t0 = time.perf_counter()
                     metrics = self._evaluate()
+                    tick += time.perf_counter() - t0  # tokens/s counts training time only
                     stop = stop or (self.cfg.patience and p.bad_evals >= self.cfg.patience)
                 if interrupted.is_set():
                     self.save()

@@ -1,0 +1,49 @@
+"""The run directory: what a training run leaves behind, and reading it back.
+
+    runs/NAME/config.json     {"task": "lm" | "translate", ...the config tree...}
+    runs/NAME/vocab.json      the task's vocabulary / tokenizer
+    runs/NAME/metrics.jsonl   one JSON record per log line and evaluation
+    runs/NAME/last/, best/    checkpoints (seqlab.train.checkpoint)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from seqlab.errors import UserError
+from seqlab.train import checkpoint
+from seqlab.train.config import apply_dict, to_dict
+
+
+def task_of(run_dir: str | Path) -> str:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not a seqlab run directory (no config.json)")
+    return json.loads(path.read_text()).get("task", "lm")
+
+
+def read_config(run_dir: str | Path, task: str, cfg):
+    """Fill ``cfg`` (an empty config of ``task``) from the run's config.json."""
+    if task_of(run_dir) != task:
+        raise UserError(f"{run_dir} is not a {task} run (it is a {task_of(run_dir)} run)")
+    tree = json.loads((Path(run_dir) / "config.json").read_text())
+    tree.pop("task", None)
+    apply_dict(cfg, tree)
+    return cfg
+
+
+def start(run_dir: Path, task: str, cfg) -> None:
+    """A new run: refuse to overwrite a trained one, then write config.json and clear old metrics."""
+    if checkpoint.find(run_dir / "last"):
+        raise UserError(f"{run_dir} already holds a trained run: continue it with --resume {run_dir}, "
+                        "or choose another --name")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+    (run_dir / "config.json").write_text(json.dumps({"task": task, **to_dict(cfg)}, indent=2) + "\n")
+
+
+def trained_checkpoint(run_dir: str | Path, which: str = "best") -> Path:
+    found = checkpoint.find(Path(run_dir) / which) or checkpoint.find(Path(run_dir) / "last")
+    if found is None:
+        raise UserError(f"{run_dir} has no checkpoint yet (no {which}/ or last/)")
+    return found
