@@ -50,62 +50,77 @@ def write_results(name: str, figures: dict, wall_time_s: float, out: Path | None
     return path
 
 
-def lm_benchmark(name: str, preset_name: str, description: str, goal: dict, argv=None) -> None:
-    """Train a language-model preset on real data and record validation loss against wall time.
+def lm_benchmark(name: str, presets: list[str], description: str, goal: dict, argv=None) -> None:
+    """Train language-model presets on real data; record validation loss against training time.
 
     Command line: --data PATH (default under ../shared/data), --test FILE (a withheld test
-    split, scored with the same code), --minutes M, --run-dir DIR, and any config override.
-    A user error (missing data, bad key) ends the script with its one-line message.
+    split, scored with the same code), --presets a,b (default: the script's), --minutes M,
+    --runs DIR (each preset trains in DIR/<preset>; a run already there is resumed, or just
+    re-evaluated when finished), and any config override.  A user error (missing data, bad
+    key) ends the script with its one-line message.
     """
     from seqlab.errors import UserError
 
     try:
-        _lm_benchmark(name, preset_name, description, goal, argv)
+        _lm_benchmark(name, presets, description, goal, argv)
     except UserError as e:
         raise SystemExit(f"error: {e}") from None
 
 
-def _lm_benchmark(name: str, preset_name: str, description: str, goal: dict, argv) -> dict:
+def _lm_benchmark(name: str, presets: list[str], description: str, goal: dict, argv) -> None:
     import argparse
-    import math
     import time
 
-    from seqlab import plots
     from seqlab.errors import UserError
-    from seqlab.tasks import lm
-    from seqlab.tasks.presets import preset
-    from seqlab.train.config import parse_overrides, set_key
 
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--data", default=str(goal["default_data"]))
-    ap.add_argument("--test", default="", help="a test file to score the final model on")
+    ap.add_argument("--test", default="", help="a test file to score the final models on")
+    ap.add_argument("--presets", default=",".join(presets), help="comma-separated presets to train and compare")
     ap.add_argument("--minutes", type=float, default=None, help="training time budget (default: the preset's)")
-    ap.add_argument("--run-dir", default=f"runs/bench-{name}")
+    ap.add_argument("--runs", default=f"runs/bench-{name}")
     args, rest = ap.parse_known_args(argv)
+    if not Path(args.data).exists():
+        raise UserError(f"--data {args.data} does not exist (the shared datasets live in ../shared/data)")
+    start = time.perf_counter()
+    rows = [_lm_run(preset_name, args, rest) for preset_name in args.presets.split(",")]
+    figures = {"data": args.data, "goal": goal["text"], "runs": rows}
+    path = write_results(name, figures, time.perf_counter() - start)
+    for row in rows:
+        print(json.dumps({k: v for k, v in row.items() if k not in ("config", "valid_curve")}))
+    print(f"wrote {path}")
+
+
+def _lm_run(preset_name: str, args, overrides: list[str]) -> dict:
+    """Train (or resume) one preset; its figures, with the validation curve against training time."""
+    import math
+
+    from seqlab import plots
+    from seqlab.tasks import lm
+    from seqlab.tasks.presets import preset
+    from seqlab.train import checkpoint
+    from seqlab.train.config import parse_overrides, set_key
+
     cfg = preset(preset_name)
     cfg.data.path, cfg.data.test_path = args.data, args.test
     if args.minutes is not None:
         cfg.train.max_minutes = args.minutes
-    for key, value in parse_overrides(rest):
+    for key, value in parse_overrides(overrides):
         set_key(cfg, key, value)
-    if not Path(args.data).exists():
-        raise UserError(f"--data {args.data} does not exist (the shared datasets live in ../shared/data)")
-    start = time.perf_counter()
-    final = lm.train(cfg, Path(args.run_dir))
-    wall = time.perf_counter() - start
+    run_dir = Path(args.runs) / preset_name
+    final = lm.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
     curve = [{"step": r["step"], "time_s": r["time_s"], "valid_loss": round(r["loss"], 4)}
-             for r in plots.read_metrics(args.run_dir) if r.get("split") == "valid"]
+             for r in plots.read_metrics(run_dir) if r.get("split") == "valid"]
     best = min(c["valid_loss"] for c in curve)
-    figures = {"preset": preset_name, "data": args.data, "config": _as_dict(cfg), "valid_curve": curve,
-               "final_valid_loss": round(final["loss"], 4), "best_valid_loss": best,
-               "best_valid_ppl": round(math.exp(best), 2), "steps": final["steps"], "goal": goal["text"]}
+    row = {"preset": preset_name, "model": f"{cfg.model.cell} {cfg.model.num_layers}x{cfg.model.hidden_size}",
+           "parameters": sum(p.numel() for p in lm.load_run(run_dir)[2].parameters()),
+           "train_time_s": curve[-1]["time_s"], "steps": final["steps"], "final_valid_loss": round(final["loss"], 4),
+           "best_valid_loss": best, "best_valid_ppl": round(math.exp(best), 2), "valid_curve": curve,
+           "config": _as_dict(cfg)}
     if args.test:
-        test = lm.evaluate_file(args.run_dir, args.test, cfg.train.eval_batch_size)
-        figures["test_loss"], figures["test_ppl"] = round(test["loss"], 4), round(test["ppl"], 2)
-    path = write_results(name, figures, wall)
-    print(json.dumps({k: v for k, v in figures.items() if k not in ("config", "valid_curve")}, indent=2))
-    print(f"wrote {path}")
-    return figures
+        test = lm.evaluate_file(run_dir, args.test, cfg.train.eval_batch_size)
+        row["test_loss"], row["test_ppl"] = round(test["loss"], 4), round(test["ppl"], 2)
+    return row
 
 
 def _as_dict(cfg) -> dict:

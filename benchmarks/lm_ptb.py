@@ -14,4 +14,4 @@ from common import lm_benchmark  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "word_lm"
 
 if __name__ == "__main__":
-    lm_benchmark("lm_ptb", "ptb-small", __doc__.splitlines()[0], {"default_data": DATA, "text": "valid perplexity <= 120.7 (Zaremba et al. 2014 small: 120.7 / 114.5)"})
+    lm_benchmark("lm_ptb", ["ptb-small"], __doc__.splitlines()[0], {"default_data": DATA, "text": "valid perplexity <= 120.7 (Zaremba et al. 2014 small: 120.7 / 114.5)"})

@@ -134,3 +134,11 @@ def test_fresh_run_refuses_to_overwrite_a_trained_one(corpus, tmp_path):
     lm.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
     with pytest.raises(UserError, match="already holds a trained run: continue it with --resume"):
         lm.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
+
+
+def test_resuming_a_finished_run_trains_no_further_and_reports(corpus, tmp_path):
+    cfg = tiny_config(corpus, max_steps=4)
+    first = lm.train(cfg, tmp_path / "run")
+    again = lm.train(cfg, tmp_path / "run", resume=True)
+    assert again["steps"] == 4 and again["loss"] == first["loss"]
+    assert max(train_losses(tmp_path / "run")) == 4

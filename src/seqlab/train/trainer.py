@@ -147,7 +147,7 @@ class Trainer:
         tokens, tick = 0, time.perf_counter()
         batches = self.task.batches(p.position)
         with _sigint_flag() as interrupted:
-            while p.step < self.max_steps:
+            while p.step < self.max_steps and not self._out_of_time():
                 p.position, batch = next(batches)
                 loss, n = self._step(batch)
                 p.step, tokens = p.step + 1, tokens + n
@@ -170,7 +170,7 @@ class Trainer:
                 if stop:
                     break
         bar.close()
-        if p.last_eval_step != p.step:
+        if not metrics or p.last_eval_step != p.step:  # e.g. resuming a finished run: report where it stands
             metrics = self._evaluate()
         return metrics
 
