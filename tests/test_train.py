@@ -142,3 +142,16 @@ def test_resuming_a_finished_run_trains_no_further_and_reports(corpus, tmp_path)
     again = lm.train(cfg, tmp_path / "run", resume=True)
     assert again["steps"] == 4 and again["loss"] == first["loss"]
     assert max(train_losses(tmp_path / "run")) == 4
+
+
+def test_word_level_stream_keeps_spaces(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 30)
+    cfg = tiny_config(path, max_steps=4)
+    cfg.data.level, cfg.train.bptt = "word", 5
+    lm.train(cfg, tmp_path / "run")
+    pieces = []
+    lm.sample(tmp_path / "run", "the cat", 20, SampleConfig(seed=0), on_text=pieces.append)
+    words = ("the cat" + "".join(pieces)).split()
+    assert len(words) >= 2 + 20 - ("".join(pieces)).count("\n")  # no two words glued together
+    assert set(words) <= {"the", "cat", "sat", "on", "mat", "dog", "log", "<unk>"}

@@ -90,7 +90,12 @@ class WordVocab(CharVocab):
         return [self.stoi[w] for w in text.split()]
 
     def decode(self, ids) -> str:
-        return " ".join(self.itos[i] for i in ids).replace(f" {EOS} ", "\n").replace(EOS, "\n")
+        """Words joined by spaces, <eos> as a line break; decoding a longer id list extends the text."""
+        out = ""
+        for i in ids:
+            word = self.itos[i]
+            out += "\n" if word == EOS else (word if not out or out.endswith("\n") else " " + word)
+        return out
 
 
 class BPEVocab:

@@ -137,11 +137,11 @@ def sample(run_dir, prime: str, length: int, sampling: SampleConfig, on_text=Non
     if not prime:
         raise UserError("--prime must not be empty")
     ids = encode_prime(vocab, prime)
-    shown = ""
+    shown = vocab.decode(ids)  # decoding prime + output keeps word spacing right in the stream
 
-    def stream(all_ids):
+    def stream(new_ids):
         nonlocal shown
-        text = vocab.decode(all_ids)
+        text = vocab.decode(ids + new_ids)
         if on_text is not None:
             on_text(text[len(shown):])
         shown = text
