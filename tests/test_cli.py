@@ -78,6 +78,14 @@ def test_bad_input_is_one_line_and_exit_2(args, message, corpus, tmp_path, capsy
     assert err.startswith("seqlab: error:") and "\n" not in err and message in err, err
 
 
+def test_unseen_prime_prints_nothing_but_the_error(corpus, tmp_path, capsys):
+    assert main(["train", "lm", "--data", str(corpus), "--runs", str(tmp_path), "--name", "r", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(tmp_path / "r"), "--prime", "Ñandú", "--length", "5"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "never saw: 'dÑú'" in err  # the toy corpus has no d either
+
+
 def test_console_entry_point_prints_no_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "seqlab.cli", "train", "lm", "--data", str(tmp_path / "x.txt")],
                             capture_output=True, text=True)

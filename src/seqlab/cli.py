@@ -134,7 +134,6 @@ def cmd_generate(args) -> int:
     from seqlab.tasks.lm import sample
 
     cfg = SampleConfig(args.temperature, args.top_k, args.top_p, args.seed)
-    sys.stdout.write(args.prime)
     sample(args.run_dir, args.prime, args.length, cfg, on_text=lambda s: (sys.stdout.write(s), sys.stdout.flush()),
            device=args.device)
     sys.stdout.write("\n")
@@ -209,7 +208,6 @@ def cmd_demo(args) -> int:
     metrics = lm.train(cfg, run_dir)
     print(f"valid loss {metrics['loss']:.3f} nats/char ({metrics['bits_per_token']:.3f} bits/char) "
           f"after {metrics['steps']} steps\n\n--- sample (temperature 0.8) ---")
-    sys.stdout.write("ROMEO:")
     lm.sample(run_dir, "ROMEO:", 400, SampleConfig(0.8, 0, 1.0, 0),
               on_text=lambda s: (sys.stdout.write(s), sys.stdout.flush()))
     print("\n--- end of sample ---\n")

@@ -130,7 +130,10 @@ def evaluate_file(run_dir, path, batch_size: int = 10, device: str = "auto") -> 
 
 
 def sample(run_dir, prime: str, length: int, sampling: SampleConfig, on_text=None, device: str = "auto") -> str:
-    """Continue ``prime`` by ``length`` tokens; ``on_text`` receives the text as it is produced."""
+    """Continue ``prime`` by ``length`` tokens; returns the new text.
+
+    ``on_text`` receives the prime once it is known to be encodable, then the new text as
+    it is produced."""
     if length < 1:
         raise UserError(f"--length must be at least 1, got {length}")
     _, vocab, model = load_run(run_dir, device=device)
@@ -138,6 +141,8 @@ def sample(run_dir, prime: str, length: int, sampling: SampleConfig, on_text=Non
         raise UserError("--prime must not be empty")
     ids = encode_prime(vocab, prime)
     shown = vocab.decode(ids)  # decoding prime + output keeps word spacing right in the stream
+    if on_text is not None:
+        on_text(prime)
 
     def stream(new_ids):
         nonlocal shown
