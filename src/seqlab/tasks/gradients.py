@@ -4,6 +4,9 @@ One-layer models of each cell read the same batch of one-hot characters; the los
 the cross-entropy of predicting the character after step T from h_T through a linear
 read-out.  The probe (:func:`seqlab.nn.gradient_flow`) gives the total derivative
 dL_T/dh_k for every k: it decays geometrically going back in time for the plain RNN.
+The gated cells start with their "keep" gates leaning open (bias +1 on the LSTM's
+forget gate, Jozefowicz et al. 2015, and on the GRU's update gate), as usually done;
+float64, so that the smallest norms do not underflow.
 """
 from __future__ import annotations
 
@@ -30,9 +33,13 @@ def gradient_norms(text: str, steps: int, batch: int = 16, hidden: int = 128, se
     norms = {}
     for name, cls in CELLS.items():
         torch.manual_seed(seed)
-        layer, readout = cls(len(vocab), hidden, batch_first=True), torch.nn.Linear(hidden, len(vocab))
+        layer = cls(len(vocab), hidden, batch_first=True, dtype=torch.float64)
+        readout = torch.nn.Linear(hidden, len(vocab), dtype=torch.float64)
+        if name != "RNN (tanh)":
+            with torch.no_grad():  # forget gate (LSTM, i f g o) / update gate (GRU, r z n): block 1
+                layer.bias_ih_l0[hidden : 2 * hidden] += 1.0
         loss = lambda out: F.cross_entropy(readout(out[:, -1]), target)  # noqa: E731
-        norms[name] = snn.gradient_flow(layer, x, loss).tolist()
+        norms[name] = snn.gradient_flow(layer, x.double(), loss).tolist()
     return norms
 
 
@@ -45,5 +52,5 @@ def gradient_flow_plot(path: str | None, steps: int, out: Path) -> Path:
     text = read_text(path or bundled_corpus())
     if len(text) < steps + 2:
         raise UserError(f"--data has {len(text)} characters, fewer than --steps + 2 = {steps + 2}")
-    title = f"gradient flow back from step T={steps} (untrained, one-hot chars)"
+    title = f"gradient flow back from step T={steps} (untrained; gate biases +1)"
     return plot_gradient_flow(gradient_norms(text, steps), out, title)
