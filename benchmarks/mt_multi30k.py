@@ -50,7 +50,7 @@ def run_one(arch: str, args, overrides) -> dict:
     if args.test_src:
         hyps = translate.translate_lines(run, read_text(args.test_src).splitlines(), args.beam)
         row["test"] = translate.score(hyps, read_text(args.test_ref).splitlines())
-    print(f"{arch}: valid BLEU {row['valid']['bleu']} chrF {row['valid']['chrf']} after {row['steps']} steps "
+    print(f"{arch}: valid BLEU {row['valid']['bleu']} (lowercased {row['valid']['bleu_lc']}) chrF {row['valid']['chrf']} after {row['steps']} steps "
           f"in {row['train_s']:.0f} s", flush=True)
     return row
 

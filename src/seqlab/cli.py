@@ -155,7 +155,7 @@ def cmd_evaluate(args) -> int:
             raise UserError(f"--src has {len(sources)} lines but --ref has {len(references)}")
         run = translate.load_run(args.run_dir, args.device)
         m = translate.score(translate.translate_lines(run, sources, args.beam), references)
-        print(f"BLEU {m['bleu']:.2f}  chrF {m['chrf']:.2f}  ({len(sources)} sentences; {m['bleu_signature']})")
+        print(f"BLEU {m['bleu']:.2f} (lowercased {m['bleu_lc']:.2f})  chrF {m['chrf']:.2f}  ({len(sources)} sentences; {m['bleu_signature']})")
         return 0
     if not args.data:
         raise UserError("a language model is evaluated with --data FILE")

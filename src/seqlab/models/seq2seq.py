@@ -87,13 +87,27 @@ class RecurrentSeq2Seq(nn.Module):
         return self.out(self.drop(torch.cat([state[0], c, e], -1))), state, a[:, 0]
 
     def forward(self, src: Tensor, lengths: Tensor, tgt_in: Tensor) -> Tensor:
-        """Teacher forcing: tgt_in (B, T) starts with <bos>; returns logits (B, T, V)."""
+        """Teacher forcing: tgt_in (B, T) starts with <bos>; returns logits (B, T, V).
+
+        The same computation as calling :meth:`decode_step` for t = 1..T, with everything
+        that does not depend on s_{t-1} taken out of the time loop: the embeddings' share of
+        the decoder's input projection is one matmul over all steps, and the output layer
+        one matmul over all (s_t, c_t, e_t) after the loop.
+        """
         memory = self.encode(src, lengths)
-        state, logits = self.init_state(memory), []
+        e = self.drop(self.tgt_embed(tgt_in))  # (B, T, E)
+        w_ih, b_ih, w = self.decoder.cell_weights(0)
+        w_e, w_c = w_ih[:, : e.shape[-1]], w_ih[:, e.shape[-1] :]
+        xp_e = e @ w_e.t() + self.decoder.cell.input_bias(b_ih, w)  # (B, T, G)
+        state, states, contexts = self.init_state(memory), [], []
         for t in range(tgt_in.shape[1]):
-            step_logits, state, _ = self.decode_step(tgt_in[:, t], state, memory)
-            logits.append(step_logits)
-        return torch.stack(logits, 1)
+            c, _ = self.attention(state[0][:, None], memory["prepared"], memory["keys"], memory["mask"], True,
+                                  prepared=True)
+            c = c[:, 0]  # (B, enc)
+            state, _ = self.decoder.cell.step(xp_e[:, t] + c @ w_c.t(), state, state[0], w)
+            states.append(state[0])
+            contexts.append(c)
+        return self.out(self.drop(torch.cat([torch.stack(states, 1), torch.stack(contexts, 1), e], -1)))
 
     @staticmethod
     def reorder(state: tuple, memory: dict, index: Tensor) -> tuple[tuple, dict]:

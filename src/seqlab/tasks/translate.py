@@ -168,15 +168,20 @@ def translate_lines(run, lines: list[str], beam: int | None = None, batch_size: 
 
 
 def score(hypotheses: list[str], references: list[str]) -> dict:
-    """Corpus BLEU and chrF from sacrebleu (13a tokenisation, case-sensitive)."""
+    """Corpus BLEU and chrF from sacrebleu (13a tokenisation, case-sensitive).
+
+    ``bleu_lc`` is the same BLEU on lowercased text, the casing of most published
+    Multi30k baselines.
+    """
     from sacrebleu.metrics import BLEU, CHRF
 
     if len(hypotheses) != len(references):
         raise UserError(f"{len(hypotheses)} translations but {len(references)} references")
-    bleu, chrf = BLEU(), CHRF()
+    bleu, bleu_lc, chrf = BLEU(), BLEU(lowercase=True), CHRF()
     return {"bleu": round(bleu.corpus_score(hypotheses, [references]).score, 2),
+            "bleu_lc": round(bleu_lc.corpus_score(hypotheses, [references]).score, 2),
             "chrf": round(chrf.corpus_score(hypotheses, [references]).score, 2),
-            "bleu_signature": str(bleu.get_signature())}
+            "bleu_signature": str(bleu.get_signature()), "bleu_lc_signature": str(bleu_lc.get_signature())}
 
 
 @torch.no_grad()
