@@ -51,8 +51,9 @@ def run_one(arch: str, args, overrides) -> dict:
     if args.test_src:
         hyps = translate.translate_lines(run, read_text(args.test_src).splitlines(), args.beam)
         row["test"] = translate.score(hyps, read_text(args.test_ref).splitlines())
-    print(f"{arch}: valid BLEU {row['valid']['bleu']} (lowercased {row['valid']['bleu_lc']}) chrF {row['valid']['chrf']} after {row['steps']} steps "
-          f"in {row['train_s']:.0f} s", flush=True)
+    valid = row["valid"]
+    print(f"{arch}: valid BLEU {valid['bleu']} (lowercased {valid['bleu_lc']}) chrF {valid['chrf']} "
+          f"after {row['steps']} steps in {row['train_s']:.0f} s", flush=True)
     return row
 
 

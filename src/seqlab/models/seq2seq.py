@@ -75,16 +75,26 @@ class RecurrentSeq2Seq(nn.Module):
         s0 = memory["s0"]
         return (s0,) + tuple(torch.zeros_like(s0) for _ in range(self.decoder.cell.num_states - 1))
 
+    def _weights(self) -> tuple[Tensor, Tensor, Tensor, tuple]:
+        """The decoder cell's input weights split into the embedding's and the context's columns."""
+        w_ih, b_ih, w = self.decoder.cell_weights(0)
+        e = self.tgt_embed.embedding_dim
+        return w_ih[:, :e], w_ih[:, e:], self.decoder.cell.input_bias(b_ih, w), w
+
+    def _step(self, xp_e: Tensor, state: tuple, memory: dict, w_c: Tensor, w: tuple):
+        """s_t from s_{t-1}: attend with s_{t-1}, then one cell step on [e_t; c_t] (xp_e: e_t's projection)."""
+        c, a = self.attention(state[0][:, None], memory["prepared"], memory["keys"], memory["mask"], True,
+                              prepared=True)
+        c = c[:, 0]  # (N, enc)
+        state, _ = self.decoder.cell.step(xp_e + c @ w_c.t(), state, state[0], w)
+        return state, c, a[:, 0]
+
     def decode_step(self, token: Tensor, state: tuple, memory: dict):
         """token (N,) -> logits (N, V), new state, attention over the source (N, S)."""
         e = self.drop(self.tgt_embed(token))  # (N, E)
-        keys = memory["keys"]
-        c, a = self.attention(state[0][:, None], memory["prepared"], keys, memory["mask"], True, prepared=True)
-        c = c[:, 0]  # (N, enc)
-        w_ih, b_ih, w = self.decoder.cell_weights(0)
-        xp = torch.cat([e, c], -1) @ w_ih.t() + self.decoder.cell.input_bias(b_ih, w)
-        state, _ = self.decoder.cell.step(xp, state, state[0], w)
-        return self.out(self.drop(torch.cat([state[0], c, e], -1))), state, a[:, 0]
+        w_e, w_c, bias, w = self._weights()
+        state, c, a = self._step(e @ w_e.t() + bias, state, memory, w_c, w)
+        return self.out(self.drop(torch.cat([state[0], c, e], -1))), state, a
 
     def forward(self, src: Tensor, lengths: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher forcing: tgt_in (B, T) starts with <bos>; returns logits (B, T, V).
@@ -96,15 +106,11 @@ class RecurrentSeq2Seq(nn.Module):
         """
         memory = self.encode(src, lengths)
         e = self.drop(self.tgt_embed(tgt_in))  # (B, T, E)
-        w_ih, b_ih, w = self.decoder.cell_weights(0)
-        w_e, w_c = w_ih[:, : e.shape[-1]], w_ih[:, e.shape[-1] :]
-        xp_e = e @ w_e.t() + self.decoder.cell.input_bias(b_ih, w)  # (B, T, G)
+        w_e, w_c, bias, w = self._weights()
+        xp_e = e @ w_e.t() + bias  # (B, T, G)
         state, states, contexts = self.init_state(memory), [], []
         for t in range(tgt_in.shape[1]):
-            c, _ = self.attention(state[0][:, None], memory["prepared"], memory["keys"], memory["mask"], True,
-                                  prepared=True)
-            c = c[:, 0]  # (B, enc)
-            state, _ = self.decoder.cell.step(xp_e[:, t] + c @ w_c.t(), state, state[0], w)
+            state, c, _ = self._step(xp_e[:, t], state, memory, w_c, w)
             states.append(state[0])
             contexts.append(c)
         return self.out(self.drop(torch.cat([torch.stack(states, 1), torch.stack(contexts, 1), e], -1)))
