@@ -127,3 +127,86 @@ def _as_dict(cfg) -> dict:
     import dataclasses
 
     return dataclasses.asdict(cfg)
+
+
+def task_benchmark(name: str, task_name: str, presets: list[str], description: str, goal: str,
+                   files: dict[str, str], argv=None) -> list[dict]:
+    """Train presets of a task (through the task registry) and score them on the validation file.
+
+    ``files`` maps config keys to default paths (e.g. ``{"data.path": TRAIN, "data.valid": DEV}``);
+    each is a command-line option (``--data.path``, ...).  ``--test FILE`` scores a withheld
+    test file with the same code; ``--presets``, ``--minutes``, ``--runs`` and any
+    ``--section.key=value`` override as for the LM benchmarks.  Runs already in ``--runs``
+    are resumed (or, when finished, only re-scored).
+    """
+    from seqlab.errors import UserError
+
+    try:
+        return _task_benchmark(name, task_name, presets, description, goal, files, argv)
+    except UserError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+def _task_benchmark(name, task_name, presets, description, goal, files, argv) -> list[dict]:
+    import argparse
+    import time
+
+    from seqlab.errors import UserError
+
+    ap = argparse.ArgumentParser(description=description)
+    for key, default in files.items():
+        ap.add_argument(f"--{key}", dest=key.replace(".", "_"), default=str(default))
+    ap.add_argument("--test", default="", help="a withheld test file, scored with the same code")
+    ap.add_argument("--presets", default=",".join(presets), help="comma-separated presets to train and compare")
+    ap.add_argument("--minutes", type=float, default=None, help="training time budget per preset (default: the preset's)")
+    ap.add_argument("--runs", default=f"runs/bench-{name}")
+    args, rest = ap.parse_known_args(argv)
+    for key in files:
+        if not Path(getattr(args, key.replace(".", "_"))).exists():
+            raise UserError(f"--{key} {getattr(args, key.replace('.', '_'))} does not exist "
+                            "(the shared datasets live in ../shared/data)")
+    start = time.perf_counter()
+    rows = []
+    for preset_name in args.presets.split(","):
+        rows.append(_task_run(task_name, preset_name, args, files, rest))
+        path = write_results(name, {"goal": goal, "runs": rows}, time.perf_counter() - start)
+        print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("config", "valid", "test")}), flush=True)
+    print(f"wrote {path}")
+    return rows
+
+
+def _task_run(task_name: str, preset_name: str, args, files: dict, overrides: list[str]) -> dict:
+    """Train (or resume) one preset of a task; its validation (and test) scores and training time."""
+    import argparse
+
+    from seqlab import plots
+    from seqlab.tasks import registry
+    from seqlab.train import checkpoint
+    from seqlab.train.config import parse_overrides, set_key
+
+    task = registry.get(task_name)
+    cfg = task.preset(preset_name)
+    for key in files:
+        set_key(cfg, key, getattr(args, key.replace(".", "_")))
+    if args.minutes is not None:
+        cfg.train.max_minutes = args.minutes
+    for key, value in parse_overrides(overrides):
+        set_key(cfg, key, value)
+    run_dir = Path(args.runs) / preset_name
+    final = task.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    records = plots.read_metrics(run_dir)
+    valid_rows = [r for r in records if r.get("split") == "valid"]
+    run = task.load(run_dir, "auto")
+    valid_file = getattr(args, "data_valid", None) or cfg.data.path
+    valid = task.evaluate(run, argparse.Namespace(data=valid_file, plot=str(run_dir / "confusion.png")))
+    row = {"preset": preset_name, "parameters": sum(p.numel() for p in run.model.parameters()),
+           "train_time_s": valid_rows[-1]["time_s"], "steps": final["steps"], "seed": cfg.train.seed,
+           "valid_curve": [{k: r[k] for k in ("step", "time_s", "loss", "selection") if k in r} for r in valid_rows],
+           "valid": _plain(valid), "config": _as_dict(cfg)}
+    if args.test:
+        row["test"] = _plain(task.evaluate(run, argparse.Namespace(data=args.test, plot=str(run_dir / "confusion_test.png"))))
+    return row
+
+
+def _plain(metrics: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}

@@ -1,16 +1,19 @@
 """The ``seqlab`` command line.
 
     seqlab demo                                   train a small character LSTM, sample, plot
-    seqlab train lm --data PATH [--preset NAME] [--config FILE] [--model.hidden_size=512 ...]
-    seqlab train lm --resume RUN_DIR [--train.max_steps=...]
-    seqlab train translate --data DIR [--preset NAME] [--data.src=de --data.tgt=en ...]
+    seqlab train TASK --data PATH [--preset NAME] [--config FILE] [--model.hidden_size=512 ...]
+    seqlab train TASK --resume RUN_DIR [--train.max_steps=...]
+    seqlab predict RUN_DIR [--input FILE] [task options]        (stdin -> stdout, one result per line)
+    seqlab evaluate RUN_DIR [task options]                       (e.g. --data FILE; --src/--ref for translation)
     seqlab generate RUN_DIR --prime TEXT --length N [--temperature T --top-k K --top-p P --seed S]
-    seqlab translate RUN_DIR [--input FILE] [--beam K]          (stdin -> stdout by default)
-    seqlab evaluate RUN_DIR --data FILE                          (language model)
-    seqlab evaluate RUN_DIR --src FILE --ref FILE [--beam K]     (translation: BLEU, chrF)
+    seqlab translate RUN_DIR [--input FILE] [--beam K]          (predict, for translation runs)
     seqlab plot losses RUN_DIR
     seqlab plot gradients [--data FILE] [--steps T] [--out PNG]
     seqlab plot attention RUN_DIR --src TEXT [--out PNG]
+
+TASK is any task of :mod:`seqlab.tasks.registry` (lm, translate, classify, tag, ...);
+``seqlab predict`` and ``seqlab evaluate`` read the task from the run's config.json and
+take that task's options.
 
 Mistakes (a missing file, an unknown key, a bad value) end with one line on stderr
 naming what is wrong, and exit status 2; a NaN loss exits 1; Ctrl-C saves a
@@ -35,14 +38,13 @@ def _add_sampling(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train(sub) -> None:
+    from seqlab.tasks.registry import tasks
+
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="task", required=True)
-    for task, what, data_help in (
-        ("lm", "a language model", "a text file (90/10 split) or a directory with train/valid[/test] files"),
-        ("translate", "an encoder-decoder", "a directory with train.SRC/train.TGT and val.SRC/val.TGT"),
-    ):
-        p = train.add_parser(task, help=what, epilog="Any config field: --section.key=value.")
-        p.add_argument("--data", help=data_help)
-        p.add_argument("--preset", help="a named starting configuration")
+    for task in tasks().values():
+        p = train.add_parser(task.name, help=task.help, epilog="Any config field: --section.key=value.")
+        p.add_argument("--data", help=task.data_help)
+        p.add_argument("--preset", help=f"a named starting configuration: {', '.join(task.presets) or 'none'}")
         p.add_argument("--config", help="a JSON file with config fields")
         p.add_argument("--name", help="run name (default: the preset's); the run lives in RUNS/NAME")
         p.add_argument("--runs", default="runs", help="directory of run directories (default runs/)")
@@ -75,16 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("translate", help="translate sentences with a trained encoder-decoder")
     tr.add_argument("run_dir")
     tr.add_argument("--input", help="a file with one sentence per line (default: stdin)")
-    tr.add_argument("--beam", type=int, default=None, help="beam size (default: the run's decode.beam)")
     tr.add_argument("--device", default="auto")
-    ev = sub.add_parser("evaluate", help="LM: loss/perplexity/bits on --data; translation: BLEU/chrF on --src/--ref")
-    ev.add_argument("run_dir")
-    ev.add_argument("--data", help="language model: a text file")
-    ev.add_argument("--src", help="translation: source sentences, one per line")
-    ev.add_argument("--ref", help="translation: reference translations, line-aligned with --src")
-    ev.add_argument("--beam", type=int, default=None)
-    ev.add_argument("--batch-size", type=int, default=10)
-    ev.add_argument("--device", default="auto")
+    for name, what in (("predict", "run a trained model on input lines (the run's task decides the output)"),
+                       ("evaluate", "score a trained model on labelled data (the run's task decides the metrics)")):
+        p = sub.add_parser(name, help=what, epilog="The run's task adds its own options: seqlab NAME RUN_DIR --help")
+        p.add_argument("run_dir")
+        p.add_argument("--device", default="auto")
+        if name == "predict":
+            p.add_argument("--input", help="a file with one input per line (default: stdin)")
     demo = sub.add_parser("demo", help="train a character LSTM on the bundled Shakespeare, then sample")
     demo.add_argument("--minutes", type=float, default=2.0)
     demo.add_argument("--run-dir", default="runs/demo")
@@ -93,19 +93,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train_config(args, overrides: list[str]):
-    from seqlab.tasks.lm import LMConfig
-    from seqlab.tasks.presets import preset
-    from seqlab.tasks.translate import TranslateConfig
+    from seqlab.tasks import registry
     from seqlab.train import rundir
     from seqlab.train.config import load_json, parse_overrides, set_key
 
     pairs = parse_overrides(overrides)
-    empty = {"lm": LMConfig, "translate": TranslateConfig}[args.task]
+    task = registry.get(args.task)
     if args.resume:
         run_dir = Path(args.resume)
-        cfg = rundir.read_config(run_dir, args.task, empty())
+        cfg = rundir.read_config(run_dir, args.task, task.config())
     else:
-        cfg = preset(args.preset, args.task) if args.preset else empty()
+        cfg = task.preset(args.preset) if args.preset else task.config()
         if args.config:
             load_json(cfg, args.config)
         if args.data:
@@ -113,19 +111,46 @@ def _train_config(args, overrides: list[str]):
         run_dir = Path(args.runs) / (args.name or args.preset or args.task)
     for key, value in pairs:
         set_key(cfg, key, value)
-    return cfg, run_dir
+    return task, cfg, run_dir
 
 
 def cmd_train(args, overrides) -> int:
     from seqlab import plots
-    from seqlab.tasks import lm, translate
 
-    cfg, run_dir = _train_config(args, overrides)
-    m = (translate if args.task == "translate" else lm).train(cfg, run_dir, resume=bool(args.resume))
-    bits = f", {m['bits_per_token']:.3f} bits/token" if "bits_per_token" in m else ""
-    print(f"valid loss {m['loss']:.4f} nats/token (ppl {m['ppl']:.2f}{bits}) after {m['steps']} steps; "
-          f"best {m['best_loss']:.4f}")
+    task, cfg, run_dir = _train_config(args, overrides)
+    metrics = task.train(cfg, run_dir, resume=bool(args.resume))
+    print(f"valid {task.report(metrics)}")
     print(f"run: {run_dir}   plot: {plots.plot_losses(run_dir)}")
+    return 0
+
+
+def _task_options(args, rest: list[str]):
+    """The run's task and the options it takes, parsed from what the generic parser left."""
+    from seqlab.tasks import registry
+
+    task = registry.of_run(args.run_dir)
+    parser = argparse.ArgumentParser(prog=f"seqlab {args.command} RUN_DIR ({task.name} run)")
+    (task.predict_options if args.command in ("predict", "translate") else task.evaluate_options)(parser)
+    options = parser.parse_args(rest)
+    for key, value in vars(args).items():
+        setattr(options, key, value)
+    return task, options
+
+
+def cmd_predict(args, rest) -> int:
+    from seqlab.data.text import read_text
+
+    task, options = _task_options(args, rest)
+    run = task.load(args.run_dir, args.device)
+    lines = read_text(args.input, "--input").splitlines() if args.input else sys.stdin.read().splitlines()
+    for line in task.predict(run, lines, options):
+        print(line, flush=True)
+    return 0
+
+
+def cmd_evaluate(args, rest) -> int:
+    task, options = _task_options(args, rest)
+    print(task.report(task.evaluate(task.load(args.run_dir, args.device), options)))
     return 0
 
 
@@ -140,40 +165,12 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def cmd_evaluate(args) -> int:
-    from seqlab.data.text import read_text
-    from seqlab.tasks import translate
-    from seqlab.tasks.lm import evaluate_file
+def cmd_translate(args, rest) -> int:
+    from seqlab.tasks import registry
 
-    from seqlab.train.rundir import task_of
-
-    if task_of(args.run_dir) == "translate":
-        if not (args.src and args.ref):
-            raise UserError("a translation run is evaluated with --src FILE --ref FILE")
-        sources, references = read_text(args.src, "--src").splitlines(), read_text(args.ref, "--ref").splitlines()
-        if len(sources) != len(references):
-            raise UserError(f"--src has {len(sources)} lines but --ref has {len(references)}")
-        run = translate.load_run(args.run_dir, args.device)
-        m = translate.score(translate.translate_lines(run, sources, args.beam), references)
-        print(f"BLEU {m['bleu']:.2f} (lowercased {m['bleu_lc']:.2f})  chrF {m['chrf']:.2f}  ({len(sources)} sentences; {m['bleu_signature']})")
-        return 0
-    if not args.data:
-        raise UserError("a language model is evaluated with --data FILE")
-    m = evaluate_file(args.run_dir, args.data, args.batch_size, args.device)
-    print(f"loss {m['loss']:.4f} nats/token  perplexity {m['ppl']:.2f}  bits/token {m['bits_per_token']:.4f}  "
-          f"({m['tokens']} tokens)")
-    return 0
-
-
-def cmd_translate(args) -> int:
-    from seqlab.data.text import read_text
-    from seqlab.tasks import translate
-
-    run = translate.load_run(args.run_dir, args.device)
-    lines = read_text(args.input, "--input").splitlines() if args.input else sys.stdin.read().splitlines()
-    for line in translate.translate_lines(run, lines, args.beam):
-        print(line)
-    return 0
+    if registry.of_run(args.run_dir).name != "translate":
+        raise UserError(f"{args.run_dir} is not a translation run: use seqlab predict {args.run_dir}")
+    return cmd_predict(args, rest)
 
 
 def cmd_plot(args) -> int:
@@ -198,7 +195,7 @@ def cmd_demo(args) -> int:
     from seqlab.generate import SampleConfig
     from seqlab.tasks import lm
     from seqlab.tasks.gradients import gradient_flow_plot
-    from seqlab.tasks.presets import char_lstm_small
+    from seqlab.tasks.lm import char_lstm_small
 
     cfg, run_dir = char_lstm_small(), Path(args.run_dir)
     cfg.train.max_minutes = args.minutes
@@ -217,16 +214,18 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "translate": cmd_translate, "evaluate": cmd_evaluate, "plot": cmd_plot,
-            "demo": cmd_demo}
+COMMANDS = {"generate": cmd_generate, "plot": cmd_plot, "demo": cmd_demo}
+TAKES_OPTIONS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "translate": cmd_translate}
 
 
 def main(argv: list[str] | None = None) -> int:
     args, rest = _parser().parse_known_args(argv)
-    if rest and args.command != "train":
+    if rest and args.command not in TAKES_OPTIONS:
         _parser().error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        return cmd_train(args, rest) if args.command == "train" else COMMANDS[args.command](args)
+        if args.command in TAKES_OPTIONS:
+            return TAKES_OPTIONS[args.command](args, rest)
+        return COMMANDS[args.command](args)
     except TrainingDiverged as e:
         print(f"seqlab: error: {e}", file=sys.stderr)
         return 1

@@ -62,3 +62,25 @@ def plot_attention(weights, src_tokens: list[str], out_tokens: list[str], out: P
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return Path(out)
+
+
+def plot_confusion(matrix: list[list[int]], labels: list[str], out: Path, title: str) -> Path:
+    """Confusion matrix (rows: gold, columns: predicted) with counts in the cells."""
+    import numpy as np
+
+    m = np.asarray(matrix)
+    size = max(4.0, 0.6 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(m, cmap="Blues")
+    ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels, yticklabels=labels,
+           xlabel="predicted", ylabel="gold", title=title)
+    plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center", color="white" if m[i, j] > m.max() / 2 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return Path(out)

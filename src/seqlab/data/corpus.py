@@ -73,3 +73,10 @@ def load_corpus(cfg: DataConfig, vocab=None) -> Corpus:
     vocab = vocab or build_vocab(cfg.level, texts["train"], cfg.bpe_vocab_size)
     ids = {s: torch.tensor(vocab.encode(t), dtype=torch.long) for s, t in texts.items()}
     return Corpus(vocab, ids["train"], ids["valid"], ids.get("test"), files)
+
+
+def bundled_corpus() -> str:
+    """Path of the tiny-shakespeare text shipped inside the package."""
+    from importlib import resources
+
+    return str(resources.files("seqlab") / "corpora" / "tinyshakespeare.txt.gz")

@@ -45,7 +45,7 @@ def gradient_norms(text: str, steps: int, batch: int = 16, hidden: int = 128, se
 
 def gradient_flow_plot(path: str | None, steps: int, out: Path) -> Path:
     from seqlab.errors import UserError
-    from seqlab.tasks.presets import bundled_corpus
+    from seqlab.data.corpus import bundled_corpus
 
     if steps < 2:
         raise UserError(f"--steps must be at least 2, got {steps}")

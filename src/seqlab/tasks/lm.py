@@ -7,6 +7,7 @@ per token = loss / ln 2 (bits per character for a character model).
 """
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 
 import seqlab.nn as snn
-from seqlab.data.corpus import DataConfig, load_corpus
+from seqlab.data.corpus import DataConfig, bundled_corpus, load_corpus
 from seqlab.data.stream import batchify, num_windows, windows
 from seqlab.data.text import encode_prime, load_vocab, read_text, save_vocab
 from seqlab.errors import UserError
@@ -23,6 +24,7 @@ from seqlab.models.lm import ModelConfig, build_lm
 from seqlab.train import checkpoint
 from seqlab.train import rundir
 from seqlab.train.optim import OptimConfig
+from seqlab.tasks.registry import Task
 from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
 
 
@@ -153,3 +155,107 @@ def sample(run_dir, prime: str, length: int, sampling: SampleConfig, on_text=Non
 
     out = generate(model, ids, length, sampling, on_tokens=stream)
     return vocab.decode(out)
+
+
+# ------------------------------------------------------------------------ presets
+# char-lstm-small: the demo, a character LSTM that learns in about two CPU minutes;
+# shakespeare-char: the best character model we reach within 30 minutes on a 2-core CPU;
+# shakespeare-transformer: a decoder-only Transformer with the same data and budget;
+# ptb-small / ptb-medium: Zaremba et al. 2014.  Zaremba et al. sum the loss over the T
+# steps of a window; seqlab's loss is the mean over all tokens, T times smaller.  Plain
+# SGD with clipping is exactly equivalent when lr is multiplied by T and the clip
+# threshold divided by T: lr_sum * clip(g_sum, 5) = (T * lr_sum) * clip(g_mean, 5 / T).
+def char_lstm_small() -> LMConfig:
+    cfg = LMConfig()
+    cfg.data.path, cfg.data.level = bundled_corpus(), "char"
+    cfg.model.embed_size, cfg.model.hidden_size, cfg.model.num_layers = 64, 256, 2
+    cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup_steps, cfg.optim.min_lr = 3e-3, "cosine", 50, 3e-4
+    cfg.train.batch_size, cfg.train.bptt, cfg.train.max_steps = 32, 64, 1200
+    cfg.train.max_minutes, cfg.train.eval_every, cfg.train.eval_batch_size = 2.0, 200, 16
+    return cfg
+
+
+def shakespeare_char() -> LMConfig:
+    cfg = LMConfig()
+    cfg.data.level = "char"
+    cfg.model.embed_size, cfg.model.hidden_size, cfg.model.num_layers = 128, 512, 2
+    cfg.model.dropout = 0.2
+    cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup_steps, cfg.optim.min_lr = 2e-3, "cosine", 100, 1e-4
+    cfg.train.batch_size, cfg.train.bptt, cfg.train.max_steps = 32, 128, 2500  # ~30 min at ~6k chars/s
+    cfg.train.max_minutes, cfg.train.eval_every, cfg.train.eval_batch_size = 30.0, 250, 32
+    return cfg
+
+
+def ptb_small() -> LMConfig:
+    cfg = LMConfig()
+    cfg.data.level = "word"
+    cfg.model.embed_size, cfg.model.hidden_size, cfg.model.num_layers, cfg.model.init_range = 200, 200, 2, 0.1
+    cfg.optim.name, cfg.optim.lr, cfg.optim.clip = "sgd", 1.0 * 20, 5.0 / 20  # T = 20: see the module docstring
+    cfg.optim.schedule, cfg.optim.decay, cfg.optim.decay_start = "step", 0.5, 4
+    cfg.train.batch_size, cfg.train.bptt, cfg.train.epochs, cfg.train.eval_batch_size = 20, 20, 13, 20
+    return cfg
+
+
+def ptb_medium() -> LMConfig:
+    cfg = ptb_small()
+    cfg.model.embed_size, cfg.model.hidden_size, cfg.model.dropout, cfg.model.init_range = 650, 650, 0.5, 0.05
+    cfg.optim.decay, cfg.optim.decay_start = 1 / 1.2, 6
+    cfg.optim.lr, cfg.optim.clip = 1.0 * 35, 5.0 / 35  # T = 35
+    cfg.train.bptt, cfg.train.epochs = 35, 39
+    return cfg
+
+
+def shakespeare_transformer() -> LMConfig:
+    """A decoder-only Transformer with the shakespeare-char data and time budget, for comparison."""
+    cfg = shakespeare_char()
+    cfg.model.cell, cfg.model.hidden_size, cfg.model.num_layers, cfg.model.num_heads = "transformer", 256, 4, 4
+    cfg.model.dropout, cfg.optim.lr, cfg.optim.warmup_steps = 0.1, 1e-3, 100
+    cfg.train.batch_size, cfg.train.bptt, cfg.train.max_steps = 32, 128, 1400  # ~30 min at ~3.5k chars/s
+    return cfg
+
+
+PRESETS = {
+    "char-lstm-small": char_lstm_small,
+    "shakespeare-char": shakespeare_char,
+    "shakespeare-transformer": shakespeare_transformer,
+    "ptb-small": ptb_small,
+    "ptb-medium": ptb_medium,
+}
+
+
+# ---------------------------------------------------------------- task interface
+def _predict_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--length", type=int, default=200, help="tokens to generate after each input line")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _predict(run_dir, lines: list[str], options) -> list[str]:
+    """Each input line is a prime; its continuation, newlines written as \\n, one per line."""
+    sampling = SampleConfig(options.temperature, options.top_k, options.top_p, options.seed)
+    return [sample(run_dir, line, options.length, sampling, device=options.device).replace("\n", "\\n")
+            for line in lines]
+
+
+def _evaluate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="a text file")
+    p.add_argument("--batch-size", type=int, default=10)
+
+
+def _report(m: dict) -> str:
+    bits = f", {m['bits_per_token']:.3f} bits/token" if "bits_per_token" in m else ""
+    best = f"; best {m['best_loss']:.4f}" if "best_loss" in m else ""
+    steps = f" after {m['steps']} steps" if "steps" in m else f" ({m['tokens']} tokens)" if "tokens" in m else ""
+    return f"loss {m['loss']:.4f} nats/token (perplexity {m['ppl']:.2f}{bits}){steps}{best}"
+
+
+TASK = Task(
+    name="lm", help="a language model",
+    data_help="a text file (90/10 split) or a directory with train/valid[/test] files",
+    config=LMConfig, presets=PRESETS, train=train, load=lambda run_dir, device="auto": Path(run_dir),
+    predict=_predict, predict_options=_predict_options,
+    evaluate=lambda run_dir, o: evaluate_file(run_dir, o.data, o.batch_size, o.device),
+    evaluate_options=_evaluate_options, report=_report,
+)

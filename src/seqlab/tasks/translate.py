@@ -8,6 +8,7 @@ case-sensitive).
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from seqlab.search import beam_search, greedy_search
 from seqlab.train import checkpoint
 from seqlab.train import rundir
 from seqlab.train.optim import OptimConfig
+from seqlab.tasks.registry import Task
 from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
 
 
@@ -209,3 +211,65 @@ def attention_map(run, sentence: str) -> tuple[str, list[str], list[str], torch.
     pieces = [tgt_vocab.tokenizer.decode([i]).strip() or "_" for i in out]
     weights = torch.stack(rows) if rows else torch.zeros(0, src.shape[1])
     return tgt_vocab.decode(out), src_vocab.tokens(sentence)[: src.shape[1]], pieces, weights.cpu()
+
+
+# ------------------------------------------------------------------------ presets
+def multi30k(arch: str) -> TranslateConfig:
+    """Multi30k De->En at tutorial scale (bentrevett/pytorch-seq2seq #3 and legacy #6 as the reference)."""
+    cfg = TranslateConfig()
+    cfg.data.src, cfg.data.tgt, cfg.data.vocab_size, cfg.data.max_tokens = "de", "en", 8000, 2048
+    cfg.model.arch = arch
+    if arch == "rnn":  # bidirectional GRU encoder, GRU decoder with additive attention
+        cfg.model.embed_size, cfg.model.hidden_size, cfg.model.dropout = 256, 256, 0.3
+        cfg.optim.lr, cfg.optim.clip = 1e-3, 1.0
+    else:  # 3 + 3 layers, d 256, 8 heads, FFN 512
+        cfg.model.d_model, cfg.model.num_heads, cfg.model.d_ff, cfg.model.dropout = 256, 8, 512, 0.1
+        cfg.model.enc_layers = cfg.model.dec_layers = 3
+        cfg.optim.lr, cfg.optim.warmup_steps, cfg.optim.clip = 5e-4, 400, 1.0
+    cfg.optim.schedule, cfg.train.max_minutes = "cosine", 60.0
+    # as many epochs as fit the hour on a 2-core CPU (~1.4 s a step for the GRU, ~1 s for the Transformer)
+    cfg.train.epochs = 10 if arch == "rnn" else 13
+    return cfg
+
+
+PRESETS = {
+    "multi30k-gru-attention": lambda: multi30k("rnn"),
+    "multi30k-transformer": lambda: multi30k("transformer"),
+}
+
+
+# ---------------------------------------------------------------- task interface
+def _beam_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--beam", type=int, default=None, help="beam size (default: the run's decode.beam)")
+
+
+def _evaluate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--src", required=True, help="source sentences, one per line")
+    p.add_argument("--ref", required=True, help="reference translations, line-aligned with --src")
+    _beam_option(p)
+
+
+def evaluate_files(run, options) -> dict:
+    """BLEU / chrF of ``options.src`` translated against ``options.ref``."""
+    from seqlab.data.text import read_text
+
+    sources, references = read_text(options.src, "--src").splitlines(), read_text(options.ref, "--ref").splitlines()
+    if len(sources) != len(references):
+        raise UserError(f"--src has {len(sources)} lines but --ref has {len(references)}")
+    return {**score(translate_lines(run, sources, options.beam), references), "sentences": len(sources)}
+
+
+def _report(m: dict) -> str:
+    if "bleu" in m:
+        return (f"BLEU {m['bleu']:.2f} (lowercased {m['bleu_lc']:.2f})  chrF {m['chrf']:.2f}  "
+                f"({m['sentences']} sentences; {m['bleu_signature']})")
+    return f"valid loss {m['loss']:.4f} nats/token (ppl {m['ppl']:.2f}) after {m['steps']} steps; best {m['best_loss']:.4f}"
+
+
+TASK = Task(
+    name="translate", help="an encoder-decoder (translation)",
+    data_help="a directory with train.SRC/train.TGT and val.SRC/val.TGT",
+    config=TranslateConfig, presets=PRESETS, train=train, load=load_run,
+    predict=lambda run, lines, o: translate_lines(run, lines, o.beam), predict_options=_beam_option,
+    evaluate=evaluate_files, evaluate_options=_evaluate_options, report=_report,
+)

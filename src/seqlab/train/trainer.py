@@ -7,7 +7,9 @@ A task object provides:
 ``batches(position)``          an endless iterator of ``(next_position, batch)`` from ``position``
                                (None: the start); positions are what a checkpoint stores
 ``train_step(batch)``          forward + loss: returns (mean loss tensor, tokens in the batch)
-``evaluate()``                 validation metrics, a dict with at least ``loss``
+``evaluate()``                 validation metrics, a dict with at least ``loss``; an optional
+                               ``selection`` (lower is better, e.g. 1 - accuracy) picks the
+                               ``best/`` checkpoint and drives early stopping instead of ``loss``
 ``state_dict()`` / ``load_state_dict(d)``   task-side state for an exact resume (e.g. carried
                                hidden states)
 
@@ -201,8 +203,9 @@ class Trainer:
         p.last_eval_step = p.step
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(metrics["loss"])
-        improved = metrics["loss"] < p.best
-        p.best, p.bad_evals = (metrics["loss"], 0) if improved else (p.best, p.bad_evals + 1)
+        score = metrics.get("selection", metrics["loss"])
+        improved = score < p.best
+        p.best, p.bad_evals = (score, 0) if improved else (p.best, p.bad_evals + 1)
         self._log({"split": "valid", **metrics})
         self.save("last")
         if improved:

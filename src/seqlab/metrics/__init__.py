@@ -1,0 +1,1 @@
+"""Scores: classification (scikit-learn), entity chunks (seqeval), word segmentation (SIGHAN 2005)."""

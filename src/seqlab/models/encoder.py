@@ -1,0 +1,64 @@
+"""A sequence encoder shared by the classification and tagging tasks: features in, one state per step out.
+
+    h_1..h_T = BiRNN(x_1..x_T)      any seqlab.nn cell (the notes' bidirectional RNN), or
+    h_1..h_T = Transformer(x + PE)  the Transformer encoder with sinusoidal positions
+
+Padding is handled by ``lengths``: the recurrent layers stop at each sequence's end (both
+directions), and the Transformer masks the padded keys.  Output (B, T, output_size).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from seqlab.errors import UserError
+from seqlab.models.lm import recurrent_layer
+
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "transformer")
+
+
+@dataclass
+class EncoderConfig:
+    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | transformer
+    variant: str = "standard"  # lstm: standard | peephole | coupled | no_forget;  gru: after | before
+    hidden_size: int = 256  # per direction; the Transformer's d_model
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.5  # on the encoder's input and output, and between layers
+    variational_dropout: float = 0.0
+    backend: str = "auto"  # auto | bptt | native
+    num_heads: int = 4  # transformer only; FFN 4 * hidden_size
+
+
+class SequenceEncoder(nn.Module):
+    def __init__(self, cfg: EncoderConfig, input_size: int) -> None:
+        super().__init__()
+        if cfg.cell not in CELLS:
+            raise UserError(f"model.cell must be one of {list(CELLS)}, got {cfg.cell!r}")
+        self.transformer = cfg.cell == "transformer"
+        self.bidirectional = cfg.bidirectional and not self.transformer
+        if self.transformer:
+            from seqlab.nn.positional import SinusoidalPositionalEncoding
+            from seqlab.nn.transformer import TransformerEncoder, TransformerEncoderLayer
+
+            d = cfg.hidden_size
+            if d % cfg.num_heads:
+                raise UserError(f"model.hidden_size must be divisible by model.num_heads, got {d} and {cfg.num_heads}")
+            self.proj = nn.Linear(input_size, d)
+            self.pos = SinusoidalPositionalEncoding(d, 4096, cfg.dropout)
+            self.layers = TransformerEncoder(TransformerEncoderLayer(d, cfg.num_heads, 4 * d, cfg.dropout),
+                                             cfg.num_layers)
+            self.output_size = d
+        else:
+            self.rnn = recurrent_layer(cfg, input_size, bidirectional=self.bidirectional)
+            self.output_size = cfg.hidden_size * (2 if self.bidirectional else 1)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """x (B, T, I), lengths (B,) -> states (B, T, output_size), zero past each end for RNNs."""
+        if self.transformer:
+            from seqlab.nn.attention import padding_mask
+
+            return self.layers(self.pos(self.proj(x)), padding_mask(lengths, x.shape[1]))
+        out, _ = self.rnn(x, lengths=lengths)
+        return out

@@ -1,0 +1,110 @@
+"""Synchronous many-to-many tagging: one label per input step (NER, word segmentation, POS).
+
+    x_t = [E_w[w_t] ; CharEnc(chars of w_t)]            word-level data (Lample et al. 2016)
+    x_t = [E_c[c_t] ; E_b[c_{t-1} c_t] ; E_b[c_t c_{t+1}]]  segmentation: character unigram + bigrams
+    h_1..h_T = BiRNN(x_1..x_T)                           any seqlab.nn cell, or a Transformer
+    emissions_t = W h_t + b                               (B, T, K)
+    output: per-step softmax, or a linear-chain CRF over the whole sequence (seqlab.nn.crf)
+
+The character encoder of a word is a BiLSTM over its characters whose two final states
+are concatenated (Lample et al.), or a CNN with max pooling over time (Ma & Hovy 2016).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import seqlab.nn as snn
+from seqlab.errors import UserError
+from seqlab.models.encoder import EncoderConfig, SequenceEncoder
+from seqlab.nn.crf import LinearChainCRF
+
+
+@dataclass
+class TaggerConfig(EncoderConfig):
+    embed_size: int = 100  # word (or character) embedding
+    char_encoder: str = "lstm"  # word-level data: lstm | cnn | none
+    char_embed_size: int = 25
+    char_hidden_size: int = 25  # per direction (lstm) / filters (cnn)
+    bigram_embed_size: int = 50  # segmentation: character bigrams (0: off)
+    output: str = "crf"  # crf | softmax
+    word_dropout: float = 0.0  # training: a word seen once is replaced by <unk> with this probability
+
+
+class CharEncoder(nn.Module):
+    """Characters of each word (N, W) -> one vector per word (N, output_size)."""
+
+    def __init__(self, kind: str, num_chars: int, embed_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self.embed = nn.Embedding(num_chars, embed_size, padding_idx=0)
+        if kind == "lstm":
+            self.rnn = snn.LSTM(embed_size, hidden_size, batch_first=True, bidirectional=True)
+            self.output_size = 2 * hidden_size
+        else:
+            self.conv = nn.Conv1d(embed_size, hidden_size, kernel_size=3, padding=1)
+            self.output_size = hidden_size
+
+    def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        e = self.embed(chars)  # (N, W, C)
+        if self.kind == "lstm":
+            _, (h, _) = self.rnn(e, lengths=lengths)  # h (2, N, H): both directions' final states
+            return torch.cat([h[0], h[1]], -1)
+        y = self.conv(e.transpose(1, 2)).transpose(1, 2)  # (N, W, F)
+        mask = torch.arange(chars.shape[1], device=chars.device) < lengths[:, None]
+        return y.masked_fill(~mask[..., None], float("-inf")).amax(1)
+
+
+class Tagger(nn.Module):
+    def __init__(self, cfg: TaggerConfig, sizes: dict, transitions=None) -> None:
+        """``sizes``: {'words', 'tags'} and 'chars' (word-level) or 'bigrams' (segmentation)."""
+        super().__init__()
+        for name, allowed in (("char_encoder", ("lstm", "cnn", "none")), ("output", ("crf", "softmax"))):
+            if getattr(cfg, name) not in allowed:
+                raise UserError(f"model.{name} must be one of {list(allowed)}, got {getattr(cfg, name)!r}")
+        self.embed = nn.Embedding(sizes["words"], cfg.embed_size, padding_idx=0)
+        size = cfg.embed_size
+        self.chars = None
+        if "chars" in sizes and cfg.char_encoder != "none":
+            self.chars = CharEncoder(cfg.char_encoder, sizes["chars"], cfg.char_embed_size, cfg.char_hidden_size)
+            size += self.chars.output_size
+        self.bigrams = None
+        if "bigrams" in sizes and cfg.bigram_embed_size > 0:
+            self.bigrams = nn.Embedding(sizes["bigrams"], cfg.bigram_embed_size, padding_idx=0)
+            size += 2 * cfg.bigram_embed_size
+        self.drop = nn.Dropout(cfg.dropout)
+        self.encoder = SequenceEncoder(cfg, size)
+        self.emit = nn.Linear(self.encoder.output_size, sizes["tags"])
+        self.crf = LinearChainCRF(sizes["tags"], *(transitions or (None, None, None))) if cfg.output == "crf" else None
+
+    def emissions(self, batch: dict) -> Tensor:
+        """batch: words (B, T), lengths (B,), and chars (B, T, W) + char_lengths (B, T), or bigrams (B, T, 2)."""
+        x = [self.embed(batch["words"])]  # (B, T, E)
+        if self.chars is not None:
+            real = batch["char_lengths"] > 0  # (B, T): the real words
+            per_word = self.chars(batch["chars"][real], batch["char_lengths"][real])  # (N, C)
+            full = per_word.new_zeros(*real.shape, per_word.shape[-1])
+            full[real] = per_word
+            x.append(full)
+        if self.bigrams is not None:
+            x.append(self.bigrams(batch["bigrams"]).flatten(2))  # (B, T, 2 * E_b)
+        h = self.encoder(self.drop(torch.cat(x, -1)), batch["lengths"])
+        return self.emit(self.drop(h))  # (B, T, K)
+
+    def loss(self, batch: dict, tags: Tensor) -> Tensor:
+        """Mean negative log-likelihood per sentence (CRF) or cross-entropy per token (softmax)."""
+        e, mask = self.emissions(batch), batch["mask"]
+        if self.crf is not None:
+            return self.crf(e, tags, mask).mean()
+        return F.cross_entropy(e[mask], tags[mask])
+
+    @torch.no_grad()
+    def decode(self, batch: dict) -> list[list[int]]:
+        e, mask = self.emissions(batch), batch["mask"]
+        if self.crf is not None:
+            return self.crf.decode(e, mask)
+        best = e.argmax(-1).tolist()
+        return [row[:n] for row, n in zip(best, mask.sum(1).tolist())]

@@ -1,0 +1,279 @@
+"""Sequence -> class, top to bottom: labelled sentences -> encoder + pooling -> accuracy / F1 -> predict.
+
+    seqlab train classify --data train.txt [--data.valid=dev.txt] [--preset sst2-bilstm-max]
+    seqlab predict RUN_DIR < sentences.txt          label and probability, one line per sentence
+    seqlab evaluate RUN_DIR --data dev.txt          accuracy, macro-F1, per-class P/R/F1, confusion.png
+
+The model is chosen on validation accuracy (``selection`` = 1 - accuracy); without
+``data.valid`` the last ``data.valid_fraction`` of the training file is held out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from seqlab.data.batching import num_batches, sentence_batches
+from seqlab.data.labelled import build_tokens, read_labelled, tokens_from_json
+from seqlab.data.parallel import pad_batch
+from seqlab.data.vocab import Vocabulary
+from seqlab.errors import UserError
+from seqlab.metrics.classification import classification_scores
+from seqlab.models.classifier import ClassifierConfig, SequenceClassifier
+from seqlab.tasks.registry import Task
+from seqlab.train import checkpoint, rundir
+from seqlab.train.optim import OptimConfig
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+
+
+@dataclass
+class ClassifyDataConfig:
+    path: str = ""  # training file: 'label text' lines, or .csv/.tsv with a header
+    valid: str = ""  # validation file (default: the last valid_fraction of the training file)
+    valid_fraction: float = 0.1
+    test: str = ""  # a (withheld) test file, scored once at the end of training
+    text_column: str = "text"  # .csv/.tsv only
+    label_column: str = "label"
+    tokens: str = "word"  # word | bpe
+    lowercase: bool = True
+    min_freq: int = 1  # words seen fewer times are <unk>
+    bpe_vocab_size: int = 8000
+    max_len: int = 0  # tokens kept per sentence (0: all)
+
+
+@dataclass
+class ClassifyConfig:
+    data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
+    model: ClassifierConfig = field(default_factory=ClassifierConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+class ClassifyTask:
+    """The trainer's view of classification (see :mod:`seqlab.train.trainer`)."""
+
+    def __init__(self, model, cfg: ClassifyConfig, tokens, labels: Vocabulary, train, valid, device) -> None:
+        self.model, self.cfg, self.tokens, self.labels, self.device = model, cfg, tokens, labels, device
+        self.train, self.valid = encode(train, tokens, labels, cfg.data.max_len), encode(valid, tokens, labels, cfg.data.max_len)
+        self.lengths = [len(ids) for ids, _ in self.train]
+        self.steps_per_epoch = num_batches(len(self.train), cfg.train.batch_size)
+
+    def batches(self, position):
+        epoch, index = position or (0, 0)
+        while True:
+            order = sentence_batches(self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, epoch)
+            for i in range(index, len(order)):
+                yield ((epoch, i + 1) if i + 1 < len(order) else (epoch + 1, 0)), [self.train[j] for j in order[i]]
+            epoch, index = epoch + 1, 0
+
+    def train_step(self, batch):
+        logits, y = self.forward(batch)
+        return F.cross_entropy(logits, y), sum(len(ids) for ids, _ in batch)  # tokens, for tokens/s
+
+    def forward(self, batch):
+        tokens, lengths = pad_batch([ids for ids, _ in batch], self.tokens.pad)
+        y = torch.tensor([label for _, label in batch], device=self.device)
+        return self.model(tokens.to(self.device), lengths.to(self.device)), y
+
+    def evaluate(self) -> dict:
+        total, correct = 0.0, 0
+        for i in range(0, len(self.valid), 128):
+            logits, y = self.forward(self.valid[i : i + 128])
+            total += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += int((logits.argmax(-1) == y).sum())
+        accuracy = correct / len(self.valid)
+        return {"loss": total / len(self.valid), "accuracy": accuracy, "selection": 1.0 - accuracy}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, d: dict) -> None:
+        pass
+
+
+def encode(examples, tokens, labels: Vocabulary, max_len: int) -> list[tuple[list[int], int]]:
+    out = []
+    for ex in examples:
+        ids = tokens.encode(ex.text)
+        out.append((ids[:max_len] if max_len > 0 else ids, labels.stoi[ex.label]))
+    return out
+
+
+def _read(cfg: ClassifyDataConfig, path: str):
+    return read_labelled(path, cfg.text_column, cfg.label_column)
+
+
+def _splits(cfg: ClassifyDataConfig):
+    if not cfg.path:
+        raise UserError("classify needs training data: --data FILE")
+    train = _read(cfg, cfg.path)
+    if cfg.valid:
+        return train, _read(cfg, cfg.valid)
+    if not 0 < cfg.valid_fraction < 1:
+        raise UserError(f"data.valid_fraction must lie in (0, 1), got {cfg.valid_fraction}")
+    cut = len(train) - max(1, round(len(train) * cfg.valid_fraction))
+    if cut < 1:
+        raise UserError(f"{cfg.path} has {len(train)} examples: too few to hold out a validation part")
+    return train[:cut], train[cut:]
+
+
+def _check_labels(examples, labels: Vocabulary, path: str) -> None:
+    unseen = sorted({ex.label for ex in examples} - set(labels.itos))
+    if unseen:
+        raise UserError(f"{path}: labels not in the training data: {', '.join(unseen[:10])}")
+
+
+# ------------------------------------------------------------------------ recipe
+def train(cfg: ClassifyConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
+    run_dir = Path(run_dir)
+    device = resolve_device(cfg.train.device)
+    checkpoint.seed_everything(cfg.train.seed)
+    train_set, valid_set = _splits(cfg.data)
+    if resume:
+        tokens, labels = _load_vocab(run_dir)
+    else:
+        tokens = build_tokens(cfg.data.tokens, [ex.text for ex in train_set], cfg.data.lowercase, cfg.data.min_freq,
+                              cfg.data.bpe_vocab_size)
+        labels = Vocabulary.build([[ex.label for ex in train_set]], specials=())
+    _check_labels(valid_set, labels, cfg.data.valid or cfg.data.path)
+    model = SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(device)
+    if cfg.model.vectors and not resume:
+        _load_vectors(cfg.model, tokens, model)
+    task = ClassifyTask(model, cfg, tokens, labels, train_set, valid_set, device)
+    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
+    if resume:
+        trainer.resume()
+    else:
+        rundir.start(run_dir, "classify", cfg)
+        (run_dir / "vocab.json").write_text(json.dumps({"tokens": tokens.to_json(), "labels": labels.to_json()},
+                                                       ensure_ascii=False))
+    metrics = trainer.fit()
+    result = {**metrics, "best_accuracy": 1.0 - trainer.progress.best, "steps": trainer.progress.step}
+    if cfg.data.test:
+        result["test"] = evaluate_file(load_run(run_dir, cfg.train.device), cfg.data.test)
+    return result
+
+
+def _load_vectors(cfg: ClassifierConfig, tokens, model) -> None:
+    from seqlab.data.vectors import load_vectors
+
+    if tokens.kind != "word":
+        raise UserError("model.vectors needs data.tokens=word (pretrained vectors are per word)")
+    with torch.no_grad():
+        found = load_vectors(cfg.vectors, tokens.vocab, model.embed.weight)
+    print(f"model.vectors: {found} of {len(tokens)} words found in {cfg.vectors}")
+    model.embed.weight.requires_grad_(not cfg.freeze_vectors)
+
+
+def _load_vocab(run_dir: Path):
+    spec = json.loads((Path(run_dir) / "vocab.json").read_text())
+    return tokens_from_json(spec["tokens"]), Vocabulary.from_json(spec["labels"])
+
+
+@dataclass
+class ClassifyRun:
+    cfg: ClassifyConfig
+    tokens: object
+    labels: Vocabulary
+    model: SequenceClassifier
+    run_dir: Path
+
+
+def load_run(run_dir: str | Path, device: str = "auto") -> ClassifyRun:
+    run_dir = Path(run_dir)
+    cfg = rundir.read_config(run_dir, "classify", ClassifyConfig())
+    tokens, labels = _load_vocab(run_dir)
+    cfg.model.vectors = ""  # the trained weights already hold them
+    model = SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(resolve_device(device))
+    checkpoint.load_weights(rundir.trained_checkpoint(run_dir), model)
+    return ClassifyRun(cfg, tokens, labels, model.eval(), run_dir)
+
+
+@torch.no_grad()
+def probabilities(run: ClassifyRun, texts: list[str], batch_size: int = 128) -> torch.Tensor:
+    """(N, C) class probabilities of ``texts``."""
+    device = next(run.model.parameters()).device
+    max_len = run.cfg.data.max_len
+    ids = [run.tokens.encode(t)[: max_len] if max_len > 0 else run.tokens.encode(t) for t in texts]
+    out = []
+    for i in range(0, len(ids), batch_size):
+        tokens, lengths = pad_batch(ids[i : i + batch_size], run.tokens.pad)
+        out.append(run.model(tokens.to(device), lengths.to(device)).softmax(-1).cpu())
+    return torch.cat(out) if out else torch.zeros(0, len(run.labels))
+
+
+def predict_lines(run: ClassifyRun, lines: list[str], options=None) -> list[str]:
+    """``label<TAB>probability`` for each sentence."""
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            raise UserError(f"input line {i} is empty: give one sentence per line")
+    p = probabilities(run, lines)
+    best, index = p.max(-1) if len(lines) else (torch.zeros(0), torch.zeros(0, dtype=torch.long))
+    return [f"{run.labels.itos[int(k)]}\t{float(v):.4f}" for v, k in zip(best, index)]
+
+
+def evaluate_file(run: ClassifyRun, path: str, plot: str | None = None) -> dict:
+    """Accuracy, macro-F1, per-class scores and the confusion matrix of ``path``; plot it when asked."""
+    examples = _read(run.cfg.data, path)
+    predicted = [run.labels.itos[int(k)] for k in probabilities(run, [ex.text for ex in examples]).argmax(-1)]
+    scores = classification_scores([ex.label for ex in examples], predicted, run.labels.itos)
+    if plot:
+        from seqlab.plots import plot_confusion
+
+        scores["plot"] = str(plot_confusion(scores["confusion"], scores["labels"], Path(plot),
+                                            f"{run.run_dir.name}: {Path(path).name}"))
+    return scores
+
+
+def _evaluate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="labelled sentences, in the training file's format")
+    p.add_argument("--plot", default=None, help="confusion-matrix PNG (default RUN_DIR/confusion.png)")
+
+
+def _report(m: dict) -> str:
+    if "examples" not in m:  # after training: the validation figures
+        return (f"accuracy {m['accuracy']:.4f} (best {m['best_accuracy']:.4f}), loss {m['loss']:.4f} "
+                f"after {m['steps']} steps")
+    lines = [f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  ({m['examples']} examples)"]
+    lines += [f"  {label:>12}  P {s['precision']:.4f}  R {s['recall']:.4f}  F1 {s['f1']:.4f}  n {s['support']}"
+              for label, s in m["per_class"].items()]
+    if m["unseen_labels"]:
+        lines.append(f"  labels the model never saw (counted wrong): {', '.join(m['unseen_labels'])}")
+    if "plot" in m:
+        lines.append(f"confusion matrix: {m['plot']}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ presets
+def sst2(cell: str = "lstm", pooling: str = "max") -> ClassifyConfig:
+    """SST-2 sentences (no phrase labels, no pretrained vectors), within 20 minutes on a 2-core CPU."""
+    cfg = ClassifyConfig()
+    cfg.data.tokens, cfg.data.lowercase, cfg.data.min_freq = "word", True, 1
+    m = cfg.model
+    m.cell, m.pooling, m.embed_size, m.hidden_size, m.num_layers, m.bidirectional = cell, pooling, 300, 256, 1, True
+    m.dropout = 0.5
+    if cell == "transformer":
+        m.embed_size, m.hidden_size, m.num_layers, m.num_heads, m.dropout = 256, 256, 2, 4, 0.3
+    cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.schedule, cfg.optim.warmup_steps = 1e-3, 0.01, "cosine", 100
+    cfg.optim.clip = 5.0
+    cfg.train.batch_size, cfg.train.epochs, cfg.train.max_minutes = 32, 10, 20.0
+    return cfg
+
+
+PRESETS = {
+    "sst2-bilstm-max": lambda: sst2("lstm", "max"),
+    "sst2-bilstm-attention": lambda: sst2("lstm", "attention"),
+    "sst2-transformer": lambda: sst2("transformer", "mean"),
+}
+
+TASK = Task(
+    name="classify", help="a sequence classifier (many -> one: sentiment, topics, ...)",
+    data_help="training file: 'label text' lines, or .csv/.tsv with text and label columns",
+    config=ClassifyConfig, presets=PRESETS, train=train, load=load_run, predict=predict_lines,
+    evaluate=lambda run, o: evaluate_file(run, o.data, o.plot or str(run.run_dir / "confusion.png")),
+    evaluate_options=_evaluate_options, report=_report,
+)

@@ -1,0 +1,394 @@
+"""Synchronous tagging, top to bottom: tagged sentences -> BiRNN(-CRF) -> entity or word F1 -> predict.
+
+    seqlab train tag --data eng.train --data.valid=eng.testa --preset conll-bilstm-crf
+    seqlab train tag --data pku.utf8 --data.format=segmented --preset pku-bilstm-crf
+    seqlab predict RUN_DIR < sentences.txt      CoNLL columns (token, tag), or the segmented sentence
+    seqlab evaluate RUN_DIR --data FILE         entity P/R/F1 per type (seqeval), or SIGHAN word P/R/F1 + OOV recall
+
+Entity tags are trained in ``data.train_scheme`` (BIOES by default) whatever the file's
+scheme, and written back in the file's own scheme (IOB1 for CoNLL-2003).  The model is
+chosen on validation F1 (``selection`` = 1 - F1).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from seqlab.data.batching import num_batches, sentence_batches
+from seqlab.data.tagged import Sentence, TaggedFile, conll_lines, read_tagged
+from seqlab.data.tagschemes import SCHEMES, allowed_transitions, convert, words_from_bmes
+from seqlab.data.vocab import Vocabulary
+from seqlab.errors import UserError
+from seqlab.metrics.chunks import chunk_scores
+from seqlab.metrics.segmentation import segmentation_scores
+from seqlab.models.tagger import Tagger, TaggerConfig
+from seqlab.tasks.registry import Task
+from seqlab.train import checkpoint, rundir
+from seqlab.train.optim import OptimConfig
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+
+BOS, EOS = "<s>", "</s>"
+
+
+@dataclass
+class TagDataConfig:
+    path: str = ""  # training file
+    valid: str = ""  # validation file (default: the last valid_fraction of the training sentences)
+    valid_fraction: float = 0.1
+    test: str = ""  # a (withheld) test file, scored once at the end of training
+    format: str = "conll"  # conll | segmented
+    token_column: int = 0
+    tag_column: int = -1
+    train_scheme: str = "bioes"  # entity tags are learned in this scheme: bioes | iob2 | iob1
+    lowercase: bool = True  # word embeddings see lowercased words (the character encoder sees the case)
+    zeros: bool = True  # word embeddings see digits as 0 (Lample et al.)
+    min_freq: int = 1
+
+
+@dataclass
+class TagConfig:
+    data: TagDataConfig = field(default_factory=TagDataConfig)
+    model: TaggerConfig = field(default_factory=TaggerConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# ------------------------------------------------------------------ features
+class Features:
+    """Sentences -> id tensors for :class:`seqlab.models.tagger.Tagger`, and tags back."""
+
+    def __init__(self, cfg: TagDataConfig, scheme: str, vocabs: dict[str, Vocabulary]) -> None:
+        self.cfg, self.scheme, self.vocabs = cfg, scheme, vocabs
+        self.segmented = scheme == "bmes"
+        self.train_scheme = cfg.train_scheme if scheme in SCHEMES else scheme
+
+    @classmethod
+    def build(cls, cfg: TagDataConfig, data: TaggedFile) -> Features:
+        if cfg.train_scheme not in SCHEMES:
+            raise UserError(f"data.train_scheme must be one of {list(SCHEMES)}, got {cfg.train_scheme!r}")
+        f = cls(cfg, data.scheme, {})
+        sents = data.sentences
+        f.vocabs["words"] = Vocabulary.build((f.word_forms(s.tokens) for s in sents), cfg.min_freq)
+        if f.segmented:
+            f.vocabs["bigrams"] = Vocabulary.build((f.bigram_forms(s.tokens) for s in sents), cfg.min_freq)
+        else:
+            f.vocabs["chars"] = Vocabulary.build((ch for s in sents for ch in s.tokens), 1)
+        f.vocabs["tags"] = Vocabulary.build((f.train_tags(s.tags) for s in sents), 1, specials=())
+        return f
+
+    def word_forms(self, tokens: list[str]) -> list[str]:
+        if self.segmented:
+            return tokens
+        forms = [t.lower() for t in tokens] if self.cfg.lowercase else tokens
+        return [re.sub(r"\d", "0", t) for t in forms] if self.cfg.zeros else forms
+
+    @staticmethod
+    def bigram_forms(chars: list[str]) -> list[str]:
+        padded = [BOS] + chars + [EOS]
+        return [a + b for a, b in zip(padded, padded[1:])]  # T + 1 bigrams: position t sees t and t+1
+
+    def train_tags(self, tags: list[str]) -> list[str]:
+        return convert(tags, self.train_scheme) if self.scheme in SCHEMES else tags
+
+    def file_tags(self, tags: list[str]) -> list[str]:
+        """Tags in the training scheme -> the scheme of the training file."""
+        return convert(tags, self.scheme) if self.scheme in SCHEMES else tags
+
+    def transitions(self):
+        scheme = self.train_scheme if self.scheme in SCHEMES or self.segmented else "plain"
+        return allowed_transitions(self.vocabs["tags"].itos, scheme)
+
+    def sizes(self) -> dict:
+        return {name: len(v) for name, v in self.vocabs.items()}
+
+    def encode(self, tokens: list[str]) -> dict:
+        x = {"words": self.vocabs["words"].encode(self.word_forms(tokens))}
+        if self.segmented:
+            ids = self.vocabs["bigrams"].encode(self.bigram_forms(tokens))
+            x["bigrams"] = [[ids[t], ids[t + 1]] for t in range(len(tokens))]
+        else:
+            x["chars"] = [self.vocabs["chars"].encode(t) for t in tokens]
+        return x
+
+    def encode_tags(self, tags: list[str]) -> list[int]:
+        stoi = self.vocabs["tags"].stoi
+        return [stoi[t] for t in self.train_tags(tags)]
+
+    def collate(self, items: list[dict], device) -> dict:
+        B, T = len(items), max(len(x["words"]) for x in items)
+        batch = {"words": torch.zeros(B, T, dtype=torch.long), "lengths": torch.tensor([len(x["words"]) for x in items])}
+        if self.segmented:
+            batch["bigrams"] = torch.zeros(B, T, 2, dtype=torch.long)
+        else:
+            W = max(len(c) for x in items for c in x["chars"])
+            batch["chars"] = torch.zeros(B, T, W, dtype=torch.long)
+            batch["char_lengths"] = torch.zeros(B, T, dtype=torch.long)
+        for b, x in enumerate(items):
+            n = len(x["words"])
+            batch["words"][b, :n] = torch.tensor(x["words"])
+            if self.segmented:
+                batch["bigrams"][b, :n] = torch.tensor(x["bigrams"])
+            else:
+                for t, c in enumerate(x["chars"]):
+                    batch["chars"][b, t, : len(c)] = torch.tensor(c)
+                    batch["char_lengths"][b, t] = len(c)
+        batch["mask"] = torch.arange(T) < batch["lengths"][:, None]
+        return {k: v.to(device) for k, v in batch.items()}
+
+
+# --------------------------------------------------------- the trainer's view
+class TagTask:
+    def __init__(self, model: Tagger, cfg: TagConfig, features: Features, train: list[Sentence],
+                 valid: list[Sentence], device) -> None:
+        self.model, self.cfg, self.features, self.device = model, cfg, features, device
+        self.train = [(features.encode(s.tokens), features.encode_tags(s.tags)) for s in train]
+        self.valid = valid
+        self.lengths = [len(s.tokens) for s in train]
+        self.steps_per_epoch = num_batches(len(self.train), cfg.train.batch_size)
+        words = features.vocabs["words"]
+        self.singletons = torch.tensor([words.counts.get(w, 0) == 1 for w in words.itos], device=device)
+
+    def batches(self, position):
+        epoch, index = position or (0, 0)
+        while True:
+            order = sentence_batches(self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, epoch)
+            for i in range(index, len(order)):
+                yield ((epoch, i + 1) if i + 1 < len(order) else (epoch + 1, 0)), [self.train[j] for j in order[i]]
+            epoch, index = epoch + 1, 0
+
+    def train_step(self, items):
+        batch = self.features.collate([x for x, _ in items], self.device)
+        tags = torch.zeros_like(batch["words"])
+        for b, (_, y) in enumerate(items):
+            tags[b, : len(y)] = torch.tensor(y)
+        p = self.cfg.model.word_dropout
+        if p > 0:  # Lample et al.: singletons -> <unk> with probability p, so that <unk> is learned
+            drop = self.singletons[batch["words"]] & (torch.rand(tags.shape, device=self.device) < p)
+            batch["words"] = batch["words"].masked_fill(drop, self.features.vocabs["words"].unk)
+        return self.model.loss(batch, tags), int(batch["lengths"].sum())
+
+    def evaluate(self) -> dict:
+        scores = score_sentences(self.model, self.features, self.valid, self.train_words())
+        return {"loss": 1.0 - scores["f1"], "f1": scores["f1"], "selection": 1.0 - scores["f1"]}
+
+    def train_words(self) -> set[str]:
+        return set()
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, d: dict) -> None:
+        pass
+
+
+def decode(model: Tagger, features: Features, sentences: list[list[str]], batch_size: int = 64) -> list[list[str]]:
+    """Tags (in the training file's scheme) of token sequences, longest batched together."""
+    model.eval()
+    device = next(model.parameters()).device
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    out: list[list[str]] = [[] for _ in sentences]
+    itos = features.vocabs["tags"].itos
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        batch = features.collate([features.encode(sentences[i]) for i in chunk], device)
+        for i, path in zip(chunk, model.decode(batch)):
+            out[i] = features.file_tags([itos[k] for k in path])
+    return out
+
+
+def score_sentences(model, features: Features, sentences: list[Sentence], train_words: set[str]) -> dict:
+    predicted = decode(model, features, [s.tokens for s in sentences])
+    if features.segmented:
+        words = [words_from_bmes(s.tokens, p) for s, p in zip(sentences, predicted)]
+        return {**segmentation_scores([s.words for s in sentences], words, train_words), "predicted": words}
+    if features.scheme == "plain":
+        right = sum(g == p for s, ps in zip(sentences, predicted) for g, p in zip(s.tags, ps))
+        n = sum(len(s.tags) for s in sentences)
+        return {"f1": right / n, "token_accuracy": right / n, "tokens": n, "predicted": predicted}
+    return {**chunk_scores([s.tags for s in sentences], predicted), "predicted": predicted}
+
+
+# ------------------------------------------------------------------- recipe
+def _read(cfg: TagDataConfig, path: str) -> TaggedFile:
+    return read_tagged(path, cfg.format, cfg.token_column, cfg.tag_column)
+
+
+def _splits(cfg: TagDataConfig) -> tuple[TaggedFile, list[Sentence]]:
+    if not cfg.path:
+        raise UserError("tag needs training data: --data FILE")
+    data = _read(cfg, cfg.path)
+    if cfg.valid:
+        valid = _read(cfg, cfg.valid)
+        if valid.scheme != data.scheme and "plain" not in (valid.scheme, data.scheme) and any(
+                s.tags != ["O"] * len(s.tags) for s in valid.sentences):
+            raise UserError(f"mixed tag schemes: {cfg.path} is {data.scheme.upper()} but {cfg.valid} is "
+                            f"{valid.scheme.upper()}")
+        return data, valid.sentences
+    if not 0 < cfg.valid_fraction < 1:
+        raise UserError(f"data.valid_fraction must lie in (0, 1), got {cfg.valid_fraction}")
+    cut = len(data.sentences) - max(1, round(len(data.sentences) * cfg.valid_fraction))
+    if cut < 1:
+        raise UserError(f"{cfg.path} has {len(data.sentences)} sentences: too few to hold out a validation part")
+    return TaggedFile(data.sentences[:cut], data.scheme, data.path), data.sentences[cut:]
+
+
+def train(cfg: TagConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
+    run_dir = Path(run_dir)
+    device = resolve_device(cfg.train.device)
+    checkpoint.seed_everything(cfg.train.seed)
+    data, valid = _splits(cfg.data)
+    features = _load_features(run_dir, cfg) if resume else Features.build(cfg.data, data)
+    model = Tagger(cfg.model, features.sizes(), features.transitions()).to(device)
+    task = TagTask(model, cfg, features, data.sentences, valid, device)
+    train_words = {w for s in data.sentences for w in s.words}
+    task.train_words = lambda: train_words
+    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
+    if resume:
+        trainer.resume()
+    else:
+        rundir.start(run_dir, "tag", cfg)
+        _save_features(run_dir, features, train_words)
+    metrics = trainer.fit()
+    result = {**metrics, "best_f1": 1.0 - trainer.progress.best, "steps": trainer.progress.step}
+    if cfg.data.test:
+        result["test"] = evaluate_file(load_run(run_dir, cfg.train.device), cfg.data.test)
+    return result
+
+
+def _save_features(run_dir: Path, f: Features, train_words: set[str]) -> None:
+    spec = {"scheme": f.scheme, **{name: v.to_json() for name, v in f.vocabs.items()},
+            "word_counts": f.vocabs["words"].counts}
+    (run_dir / "vocab.json").write_text(json.dumps(spec, ensure_ascii=False))
+    if train_words:
+        (run_dir / "train_words.txt").write_text("\n".join(sorted(train_words)) + "\n", encoding="utf-8")
+
+
+def _load_features(run_dir: Path, cfg: TagConfig) -> Features:
+    spec = json.loads((Path(run_dir) / "vocab.json").read_text())
+    vocabs = {name: Vocabulary.from_json(spec[name]) for name in ("words", "chars", "bigrams", "tags") if name in spec}
+    vocabs["words"].counts = spec.get("word_counts", {})
+    return Features(cfg.data, spec["scheme"], vocabs)
+
+
+@dataclass
+class TagRun:
+    cfg: TagConfig
+    features: Features
+    model: Tagger
+    run_dir: Path
+
+
+def load_run(run_dir: str | Path, device: str = "auto") -> TagRun:
+    run_dir = Path(run_dir)
+    cfg = rundir.read_config(run_dir, "tag", TagConfig())
+    features = _load_features(run_dir, cfg)
+    model = Tagger(cfg.model, features.sizes(), features.transitions()).to(resolve_device(device))
+    checkpoint.load_weights(rundir.trained_checkpoint(run_dir), model)
+    return TagRun(cfg, features, model.eval(), run_dir)
+
+
+def predict_lines(run: TagRun, lines: list[str], options=None) -> list[str]:
+    """Segmentation: each line's words joined by spaces.  Otherwise CoNLL lines: token and tag, a
+    blank line after each sentence (the input: one sentence per line, tokens separated by spaces)."""
+    f = run.features
+    sentences = [[ch for ch in line if not ch.isspace()] if f.segmented else line.split() for line in lines]
+    for i, tokens in enumerate(sentences, 1):
+        if not tokens:
+            raise UserError(f"input line {i} is empty: give one sentence per line")
+    predicted = decode(run.model, f, sentences)
+    if f.segmented:
+        return [" ".join(words_from_bmes(tokens, tags)) for tokens, tags in zip(sentences, predicted)]
+    return [line for tokens, tags in zip(sentences, predicted) for line in conll_lines(tokens, tags)]
+
+
+def evaluate_file(run: TagRun, path: str, output: str | None = None, train_words: str | None = None) -> dict:
+    """Scores of ``path`` (in the training format); ``output`` writes the predictions beside the gold."""
+    data = _read(run.cfg.data, path)
+    if run.features.segmented:
+        words_file = Path(train_words) if train_words else run.run_dir / "train_words.txt"
+        known = set(words_file.read_text(encoding="utf-8").split()) if words_file.is_file() else set()
+    else:
+        known = set()
+    scores = score_sentences(run.model, run.features, data.sentences, known)
+    predicted = scores.pop("predicted")
+    if output:
+        lines = ([" ".join(w) for w in predicted] if run.features.segmented else
+                 [line for s, p in zip(data.sentences, predicted) for line in conll_lines(s.tokens, s.tags, p)])
+        Path(output).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        scores["output"] = output
+    unseen = sorted({t for s in data.sentences for t in s.tags} - set(run.features.vocabs["tags"].itos)
+                    - {run.features.file_tags([t])[0] for t in run.features.vocabs["tags"].itos})
+    return {**scores, "unseen_tags": unseen if not run.features.segmented else []}
+
+
+def _evaluate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="tagged sentences in the training file's format")
+    p.add_argument("--output", help="write the predictions (CoNLL: token, gold, predicted; or segmented text)")
+    p.add_argument("--train-words", help="segmentation: the training word list for OOV recall "
+                                         "(default: the run's own training words)")
+
+
+def _report(m: dict) -> str:
+    if "steps" in m:
+        return f"F1 {m['f1']:.4f} (best {m['best_f1']:.4f}) after {m['steps']} steps"
+    if "oov_recall" in m:
+        return (f"P {m['precision']:.4f}  R {m['recall']:.4f}  F1 {m['f1']:.4f}  OOV recall {m['oov_recall']:.4f}  "
+                f"IV recall {m['iv_recall']:.4f}  (OOV rate {m['oov_rate']:.4f}, {m['gold_words']} words)")
+    if "per_type" not in m:
+        return f"token accuracy {m['token_accuracy']:.4f} ({m['tokens']} tokens)"
+    lines = [f"entities: P {m['precision']:.4f}  R {m['recall']:.4f}  F1 {m['f1']:.4f}  "
+             f"(token accuracy {m['token_accuracy']:.4f}; {m['sentences']} sentences)"]
+    lines += [f"  {t:>6}  P {s['precision']:.4f}  R {s['recall']:.4f}  F1 {s['f1']:.4f}  n {s['support']}"
+              for t, s in m["per_type"].items()]
+    if m.get("unseen_tags"):
+        lines.append(f"  tags the model never saw (counted wrong): {', '.join(m['unseen_tags'])}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------- presets
+def conll(output: str = "crf", chars: str = "lstm") -> TagConfig:
+    """CoNLL-2003 English NER (Lample et al. 2016, no pretrained embeddings), within an hour on a 2-core CPU."""
+    cfg = TagConfig()
+    cfg.data.format, cfg.data.train_scheme, cfg.data.lowercase, cfg.data.zeros = "conll", "bioes", True, True
+    m = cfg.model
+    m.cell, m.hidden_size, m.num_layers, m.bidirectional, m.dropout = "lstm", 200, 1, True, 0.5
+    m.embed_size, m.char_encoder, m.char_embed_size, m.char_hidden_size = 100, chars, 25, 25
+    m.output, m.word_dropout = output, 0.5
+    cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup_steps, cfg.optim.clip = 2e-3, "cosine", 200, 5.0
+    cfg.train.batch_size, cfg.train.epochs, cfg.train.max_minutes = 16, 20, 60.0
+    cfg.train.eval_every = 440  # ~half an epoch of eng.train (14,041 sentences / 16)
+    return cfg
+
+
+def pku() -> TagConfig:
+    """Chinese word segmentation, SIGHAN PKU (character unigrams + bigrams, BiLSTM-CRF)."""
+    cfg = TagConfig()
+    cfg.data.format = "segmented"
+    m = cfg.model
+    m.cell, m.hidden_size, m.num_layers, m.bidirectional, m.dropout = "lstm", 200, 1, True, 0.3
+    m.embed_size, m.bigram_embed_size, m.output = 100, 100, "crf"
+    cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup_steps, cfg.optim.clip = 2e-3, "cosine", 100, 5.0
+    cfg.train.batch_size, cfg.train.epochs, cfg.train.max_minutes = 16, 30, 20.0
+    return cfg
+
+
+PRESETS = {
+    "conll-bilstm-crf": lambda: conll("crf", "lstm"),
+    "conll-bilstm-crf-cnnchar": lambda: conll("crf", "cnn"),
+    "conll-bilstm-softmax": lambda: conll("softmax", "lstm"),
+    "conll-bilstm-crf-nochar": lambda: conll("crf", "none"),
+    "pku-bilstm-crf": pku,
+}
+
+TASK = Task(
+    name="tag", help="a sequence tagger (synchronous many -> many: NER, word segmentation, POS)",
+    data_help="training file: CoNLL columns (data.format=conll) or segmented text (data.format=segmented)",
+    config=TagConfig, presets=PRESETS, train=train, load=load_run, predict=predict_lines,
+    evaluate=lambda run, o: evaluate_file(run, o.data, getattr(o, "output", None), getattr(o, "train_words", None)),
+    evaluate_options=_evaluate_options, report=_report,
+)
