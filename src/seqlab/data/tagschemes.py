@@ -138,7 +138,7 @@ def words_from_bmes(chars: list[str], tags: list[str]) -> list[str]:
 
 def allowed_transitions(tags: list[str], scheme: str):
     """(allowed[i][j]: tag j may follow tag i, start[j]: j may begin, end[i]: i may close) of ``scheme``."""
-    parts = [split_tag(t) for t in tags]
+    parts = [(t, "") if scheme == "bmes" else split_tag(t) for t in tags]
 
     def follows(a, b) -> bool:
         (pa, ka), (pb, kb) = a, b

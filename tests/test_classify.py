@@ -1,0 +1,122 @@
+"""Sequence -> class: padding never changes a pooling, data formats, vectors, training end to end, bad input."""
+import torch
+import pytest
+
+from seqlab.cli import main
+from seqlab.data.labelled import read_labelled
+from seqlab.errors import UserError
+from seqlab.models.classifier import ClassifierConfig, SequenceClassifier
+
+SMALL = ["--model.embed_size=16", "--model.hidden_size=16", "--train.batch_size=16", "--train.epochs=6",
+         "--optim.lr=0.01", "--optim.warmup_steps=0", "--model.dropout=0.1", "--train.progress=false"]
+
+
+@pytest.mark.parametrize("cell, bidirectional", [("lstm", True), ("gru", False), ("rnn_tanh", True), ("transformer", False)])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+def test_pooling_ignores_padding(cell, bidirectional, pooling):
+    torch.manual_seed(0)
+    cfg = ClassifierConfig(cell=cell, bidirectional=bidirectional, pooling=pooling, embed_size=8, hidden_size=8,
+                           num_heads=2, dropout=0.0)
+    model = SequenceClassifier(cfg, 20, 3).double().eval()
+    lengths = torch.tensor([5, 2, 7])
+    tokens = torch.randint(1, 20, (3, 7)).masked_fill(torch.arange(7) >= lengths[:, None], 0)
+    longer = torch.cat([tokens, torch.zeros(3, 6, dtype=torch.long)], 1)  # six more pad tokens
+    with torch.no_grad():
+        a, b = model(tokens, lengths), model(longer, lengths)
+        alone = model(tokens[1:2, :2], lengths[1:2])  # the short sentence without any padding
+    assert torch.allclose(a, b, atol=1e-12) and torch.allclose(a[1:2], alone, atol=1e-12)
+
+
+def test_last_pooling_of_a_bidirectional_layer_is_both_final_states():
+    from seqlab.nn.pooling import LastPooling
+
+    torch.manual_seed(0)
+    rnn = torch.nn.GRU(3, 4, bidirectional=True, batch_first=True)
+    x, lengths = torch.randn(2, 5, 3), torch.tensor([5, 3])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, h_n = rnn(packed)
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
+    pooled = LastPooling(8, bidirectional=True)(out, torch.arange(5) < lengths[:, None])
+    assert torch.allclose(pooled, torch.cat([h_n[0], h_n[1]], -1))
+
+
+def test_label_text_lines_and_csv_tsv(tmp_path):
+    lines = tmp_path / "a.txt"
+    lines.write_text("1 a stirring , funny film\n\n0\tdull and long\n")
+    assert [(e.label, e.text) for e in read_labelled(lines)] == [("1", "a stirring , funny film"), ("0", "dull and long")]
+    csv = tmp_path / "a.csv"
+    csv.write_text('review,stars\n"good, really",5\nbad,1\n')
+    assert [(e.label, e.text) for e in read_labelled(csv, "review", "stars")] == [("5", "good, really"), ("1", "bad")]
+    tsv = tmp_path / "a.tsv"
+    tsv.write_text("label\ttext\nx\thello there\n")
+    assert read_labelled(tsv)[0].text == "hello there"
+    with pytest.raises(UserError, match="no column 'text'"):
+        read_labelled(csv)
+
+
+def test_train_predict_evaluate_beats_chance(labelled_files, tmp_path, capsys):
+    train, dev = labelled_files
+    runs = tmp_path / "runs"
+    assert main(["train", "classify", "--data", str(train), "--data.valid", str(dev), "--runs", str(runs),
+                 "--name", "c", "--model.pooling=attention", *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(runs / "c"), "--data", str(dev)]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split()[1])
+    assert accuracy > 0.8, out  # chance is 1/3
+    assert "macro-F1" in out and (runs / "c" / "confusion.png").stat().st_size > 0
+    src = tmp_path / "in.txt"
+    src.write_text("w1 w2 great w3\nw4 awful w5\n")
+    assert main(["predict", str(runs / "c"), "--input", str(src)]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [r[0] for r in rows] == ["pos", "neg"] and all(0.33 < float(r[1]) <= 1 for r in rows)
+
+
+def test_bpe_tokens_and_a_transformer_encoder_train(labelled_files, tmp_path):
+    train, dev = labelled_files
+    assert main(["train", "classify", "--data", str(train), "--data.valid", str(dev), "--runs", str(tmp_path),
+                 "--name", "t", "--data.tokens=bpe", "--data.bpe_vocab_size=200", "--model.cell=transformer",
+                 "--model.num_heads=2", "--model.num_layers=1", "--model.pooling=mean", *SMALL]) == 0
+
+
+def test_glove_format_vectors_are_loaded(labelled_files, tmp_path, capsys):
+    train, dev = labelled_files
+    vectors = tmp_path / "glove.txt"
+    vectors.write_text("great " + " ".join(["0.5"] * 16) + "\nGREAT " + " ".join(["9"] * 16) + "\nzzz " +
+                       " ".join(["1"] * 16) + "\n")
+    assert main(["train", "classify", "--data", str(train), "--data.valid", str(dev), "--runs", str(tmp_path),
+                 "--name", "g", "--model.vectors", str(vectors), "--model.freeze_vectors=true", *SMALL,
+                 "--train.epochs=1"]) == 0
+    assert "model.vectors: 1 of" in capsys.readouterr().out
+    from seqlab.tasks.classify import load_run
+
+    run = load_run(tmp_path / "g")
+    assert torch.allclose(run.model.embed.weight[run.tokens.vocab.stoi["great"]], torch.full((16,), 0.5))
+    bad = tmp_path / "bad.txt"
+    bad.write_text("great 1 2\n")
+    assert main(["train", "classify", "--data", str(train), "--runs", str(tmp_path), "--name", "b",
+                 "--model.vectors", str(bad), *SMALL]) == 2
+    assert "bad.txt line 1: 2 values, expected 16" in capsys.readouterr().err
+
+
+def test_unseen_label_at_evaluation_counts_as_wrong(labelled_files, tmp_path, capsys):
+    train, dev = labelled_files
+    main(["train", "classify", "--data", str(train), "--runs", str(tmp_path), "--name", "u", *SMALL])
+    odd = tmp_path / "odd.txt"
+    odd.write_text("pos w1 great\nsurprised w2 w3\n")
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "u"), "--data", str(odd)]) == 0
+    out = capsys.readouterr().out
+    assert "never saw (counted wrong): surprised" in out and "accuracy 0.5000" in out
+
+
+@pytest.mark.parametrize("content, message", [
+    ("pos good film\nneg\n", "line 2: a label without text"),
+    ("", "is empty"),
+])
+def test_bad_training_files(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(content)
+    assert main(["train", "classify", "--data", str(path), "--runs", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err and len(err.strip().splitlines()) == 1
