@@ -14,13 +14,14 @@ $(PY):
 
 install: $(PY)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,bench]"
 
 # The main job: train a character LSTM on the bundled Shakespeare (~2 min), sample, plot.
 demo: install
 	$(VENV)/bin/seqlab demo
 
 test: install
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 bench: install

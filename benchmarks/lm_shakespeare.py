@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import lm_benchmark  # noqa: E402
+from common import lm_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "char_lm" / "input.txt"
 

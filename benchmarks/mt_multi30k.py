@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_results  # noqa: E402
+from common import RESULTS, write_results
 
-from seqlab.data.text import read_text  # noqa: E402
-from seqlab.errors import UserError  # noqa: E402
-from seqlab.tasks import translate  # noqa: E402
-from seqlab.tasks.presets import preset  # noqa: E402
-from seqlab.train.config import parse_overrides, set_key, to_dict  # noqa: E402
+from seqlab.data.text import read_text
+from seqlab.errors import UserError
+from seqlab.tasks import translate
+from seqlab.tasks.presets import preset
+from seqlab.train.config import parse_overrides, set_key, to_dict
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mt" / "multi30k"
 PRESETS = {"rnn": "multi30k-gru-attention", "transformer": "multi30k-transformer"}

@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import seqlab.nn as snn  # noqa: E402
-from common import write_results  # noqa: E402
+from common import write_results
+
+import seqlab.nn as snn
 
 SHAPES = [(100, 64, 256, 256), (200, 32, 128, 128)]  # (T, B, I, H)
 CELLS = {

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import task_benchmark  # noqa: E402
+from common import task_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment" / "sst2"
 

@@ -6,7 +6,12 @@ import torch
 
 import seqlab.nn.attention as A
 from seqlab.nn.positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
-from seqlab.nn.transformer import TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer
+from seqlab.nn.transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 B, TQ, TK, D = 2, 3, 5, 4
 DT = torch.float64

@@ -1,6 +1,6 @@
 """Sequence -> class: padding never changes a pooling, data formats, vectors, training end to end, bad input."""
-import torch
 import pytest
+import torch
 
 from seqlab.cli import main
 from seqlab.data.labelled import read_labelled
@@ -100,7 +100,7 @@ def test_glove_format_vectors_are_loaded(labelled_files, tmp_path, capsys):
 
 
 def test_unseen_label_at_evaluation_counts_as_wrong(labelled_files, tmp_path, capsys):
-    train, dev = labelled_files
+    train, _dev = labelled_files
     main(["train", "classify", "--data", str(train), "--runs", str(tmp_path), "--name", "u", *SMALL])
     odd = tmp_path / "odd.txt"
     odd.write_text("pos w1 great\nsurprised w2 w3\n")

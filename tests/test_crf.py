@@ -84,7 +84,7 @@ def test_constrained_decoder_never_emits_an_invalid_sequence(scheme, tags):
         seq = [tags[i] for i in path]
         if scheme == "bmes":
             assert seq[0] in "BS" and seq[-1] in "ES"
-            assert all((a in "BM") == (b in "ME") for a, b in zip(seq, seq[1:]))
+            assert all((a in "BM") == (b in "ME") for a, b in itertools.pairwise(seq))
         else:
             assert convert(seq, scheme) == seq, seq  # re-encoding a valid sequence changes nothing
             assert chunks(seq) == chunks(convert(seq, "iob1"))

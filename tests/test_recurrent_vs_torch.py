@@ -77,7 +77,7 @@ def test_matches_torch(kind, num_layers, bidirectional, batch_first, mode, dtype
     x, hx = make_inputs(kind, num_layers, bidirectional, batch_first, dtype)
     out_ref, fin_ref = run(ref, x_ref, hx_ref, mode, batch_first, kind)
     out, fin = run(ours, x, hx, mode, batch_first, kind)
-    tol = dict(atol=TOL[dtype], rtol=0)
+    tol = {"atol": TOL[dtype], "rtol": 0}
     torch.testing.assert_close(out, out_ref, **tol)
     for a, b in zip(fin, fin_ref):
         torch.testing.assert_close(a, b, **tol)

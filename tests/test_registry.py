@@ -1,10 +1,10 @@
 """One task interface: the registry drives train / predict / evaluate for every task, LM and translation included."""
 import pytest
+from test_cli import MT_TINY, TEXT, TINY, _parallel
 
 from seqlab.cli import main
 from seqlab.tasks import registry
 from seqlab.train.rundir import task_of
-from test_cli import MT_TINY, TEXT, TINY, _parallel
 
 
 def test_every_task_module_declares_itself():

@@ -46,7 +46,7 @@ def test_segmentation_trains_and_segments(segmented_files, tmp_path, capsys):
 
 
 def test_unseen_tag_at_evaluation_is_counted_wrong(conll_files, tmp_path, capsys):
-    train, dev = conll_files
+    train, _dev = conll_files
     main(["train", "tag", "--data", str(train), "--runs", str(tmp_path), "--name", "u", *SMALL, "--train.epochs=1"])
     odd = tmp_path / "odd.conll"
     odd.write_text("Acme NNP I-NP I-ORG\nw1 NN I-NP O\n")

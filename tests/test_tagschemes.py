@@ -7,9 +7,9 @@ from seqlab.data.tagged import read_conll, read_segmented
 from seqlab.data.tagschemes import bmes, chunks, convert, detect_scheme, from_chunks, words_from_bmes
 from seqlab.errors import UserError
 
-IOB1 = "I-ORG O I-MISC O O O I-MISC I-PER B-PER O I-LOC I-LOC".split()
-IOB2 = "B-ORG O B-MISC O O O B-MISC B-PER B-PER O B-LOC I-LOC".split()
-BIOES = "S-ORG O S-MISC O O O S-MISC S-PER S-PER O B-LOC E-LOC".split()
+IOB1 = ["I-ORG", "O", "I-MISC", "O", "O", "O", "I-MISC", "I-PER", "B-PER", "O", "I-LOC", "I-LOC"]
+IOB2 = ["B-ORG", "O", "B-MISC", "O", "O", "O", "B-MISC", "B-PER", "B-PER", "O", "B-LOC", "I-LOC"]
+BIOES = ["S-ORG", "O", "S-MISC", "O", "O", "O", "S-MISC", "S-PER", "S-PER", "O", "B-LOC", "E-LOC"]
 
 
 def _random_chunks(rng, length):

@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from seqlab.errors import UserError  # noqa: E402
+from seqlab.errors import UserError
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -28,7 +28,12 @@ from seqlab.errors import UserError
 from seqlab.models.lm import ModelConfig, recurrent_layer
 from seqlab.nn.attention import AdditiveAttention, DotAttention, GeneralAttention, causal_mask, padding_mask
 from seqlab.nn.positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
-from seqlab.nn.transformer import TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer
+from seqlab.nn.transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, _VF, nn
+from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from seqlab.nn.cell import Cell, State
@@ -114,7 +114,7 @@ class _RecurrentLayer(nn.Module):
         self._all_weights: list[list[str]] = []
         for layer in range(num_layers):
             for direction in range(self.num_directions):
-                self._add_weights(layer, direction, dict(device=device, dtype=dtype))
+                self._add_weights(layer, direction, {"device": device, "dtype": dtype})
         self.reset_parameters()
 
     @property
@@ -181,7 +181,8 @@ class _RecurrentLayer(nn.Module):
             self._check_features(x)
             return _Batch(x, lens.to(x.device), input, False)
         if not isinstance(input, Tensor):
-            raise ValueError(f"input must be a Tensor or PackedSequence, got {type(input).__name__}")
+            # ValueError, not TypeError: the layers document one exception type for every bad argument
+            raise ValueError(f"input must be a Tensor or PackedSequence, got {type(input).__name__}")  # noqa: TRY004
         if input.dim() not in (2, 3):
             raise ValueError(
                 f"input must be 3-D (L, N, H_in) or 2-D (L, H_in), got {input.dim()}-D with shape {tuple(input.shape)}"

@@ -38,14 +38,14 @@ def gradient_norms(text: str, steps: int, batch: int = 16, hidden: int = 128, se
         if name != "RNN (tanh)":
             with torch.no_grad():  # forget gate (LSTM, i f g o) / update gate (GRU, r z n): block 1
                 layer.bias_ih_l0[hidden : 2 * hidden] += 1.0
-        loss = lambda out: F.cross_entropy(readout(out[:, -1]), target)  # noqa: E731
+        loss = lambda out, readout=readout: F.cross_entropy(readout(out[:, -1]), target)
         norms[name] = snn.gradient_flow(layer, x.double(), loss).tolist()
     return norms
 
 
 def gradient_flow_plot(path: str | None, steps: int, out: Path) -> Path:
-    from seqlab.errors import UserError
     from seqlab.data.corpus import bundled_corpus
+    from seqlab.errors import UserError
 
     if steps < 2:
         raise UserError(f"--steps must be at least 2, got {steps}")

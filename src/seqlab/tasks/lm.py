@@ -21,10 +21,9 @@ from seqlab.data.text import encode_prime, load_vocab, read_text, save_vocab
 from seqlab.errors import UserError
 from seqlab.generate import SampleConfig, generate
 from seqlab.models.lm import ModelConfig, build_lm
-from seqlab.train import checkpoint
-from seqlab.train import rundir
-from seqlab.train.optim import OptimConfig
 from seqlab.tasks.registry import Task
+from seqlab.train import checkpoint, rundir
+from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
 
 
@@ -101,7 +100,7 @@ def train(cfg: LMConfig, run_dir: Path, resume: bool = False, callbacks=None) ->
     """Train (or resume) a language model in ``run_dir``; returns the final validation metrics."""
     run_dir = Path(run_dir)
     vocab = load_vocab(run_dir / "vocab.json") if resume else None
-    corpus, model, task = _setup(cfg, run_dir, vocab)
+    corpus, _model, task = _setup(cfg, run_dir, vocab)
     trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
     if resume:
         trainer.resume()

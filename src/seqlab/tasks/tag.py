@@ -12,6 +12,7 @@ chosen on validation F1 (``selection`` = 1 - F1).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ class Features:
     @staticmethod
     def bigram_forms(chars: list[str]) -> list[str]:
         padded = [BOS] + chars + [EOS]
-        return [a + b for a, b in zip(padded, padded[1:])]  # T + 1 bigrams: position t sees t and t+1
+        return [a + b for a, b in itertools.pairwise(padded)]  # T + 1 bigrams: position t sees t and t+1
 
     def train_tags(self, tags: list[str]) -> list[str]:
         return convert(tags, self.train_scheme) if self.scheme in SCHEMES else tags
@@ -341,8 +342,8 @@ def _report(m: dict) -> str:
                 f"IV recall {m['iv_recall']:.4f}  (OOV rate {m['oov_rate']:.4f}, {m['gold_words']} words)")
     if "per_type" not in m:
         return f"token accuracy {m['token_accuracy']:.4f} ({m['tokens']} tokens)"
-    lines = [f"entities: P {m['precision']:.4f}  R {m['recall']:.4f}  F1 {m['f1']:.4f}  "
-             f"(token accuracy {m['token_accuracy']:.4f}; {m['sentences']} sentences)"]
+    lines = [(f"entities: P {m['precision']:.4f}  R {m['recall']:.4f}  F1 {m['f1']:.4f}  "
+             f"(token accuracy {m['token_accuracy']:.4f}; {m['sentences']} sentences)")]
     lines += [f"  {t:>6}  P {s['precision']:.4f}  R {s['recall']:.4f}  F1 {s['f1']:.4f}  n {s['support']}"
               for t, s in m["per_type"].items()]
     if m.get("unseen_tags"):

@@ -15,15 +15,21 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seqlab.data.parallel import (bucket_batches, build_vocabs, encode_pairs, load_vocabs, pad_batch,
-                                  read_parallel, save_vocabs)
+from seqlab.data.parallel import (
+    bucket_batches,
+    build_vocabs,
+    encode_pairs,
+    load_vocabs,
+    pad_batch,
+    read_parallel,
+    save_vocabs,
+)
 from seqlab.errors import UserError
 from seqlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from seqlab.search import beam_search, greedy_search
-from seqlab.train import checkpoint
-from seqlab.train import rundir
-from seqlab.train.optim import OptimConfig
 from seqlab.tasks.registry import Task
+from seqlab.train import checkpoint, rundir
+from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
 
 
