@@ -166,13 +166,20 @@ def _task_benchmark(name, task_name, presets, description, goal, files, argv) ->
             raise UserError(f"--{key} {getattr(args, key.replace('.', '_'))} does not exist "
                             "(the shared datasets live in ../shared/data)")
     start = time.perf_counter()
+    names = args.presets.split(",")
+    kept = [r for r in _previous_rows(name) if r["preset"] not in names]  # rows of presets not run this time
     rows = []
-    for preset_name in args.presets.split(","):
+    for preset_name in names:
         rows.append(_task_run(task_name, preset_name, args, files, rest))
-        path = write_results(name, {"goal": goal, "runs": rows}, time.perf_counter() - start)
+        path = write_results(name, {"goal": goal, "runs": kept + rows}, time.perf_counter() - start)
         print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("config", "valid", "test")}), flush=True)
     print(f"wrote {path}")
     return rows
+
+
+def _previous_rows(name: str) -> list[dict]:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()).get("runs", []) if path.is_file() else []
 
 
 def _task_run(task_name: str, preset_name: str, args, files: dict, overrides: list[str]) -> dict:
