@@ -1,5 +1,6 @@
 """Synchronous tagging end to end on generated data: NER-style CoNLL and word segmentation; bad input."""
 import pytest
+import torch
 
 from seqlab.cli import main
 
@@ -77,3 +78,17 @@ def test_empty_predict_line_is_an_error(conll_files, tmp_path, capsys):
     src.write_text("w1 w2\n\n")
     assert main(["predict", str(tmp_path / "e"), "--input", str(src)]) == 2
     assert "input line 2 is empty" in capsys.readouterr().err
+
+
+def test_an_interrupted_tagging_run_resumes_bit_identically(conll_files, tmp_path):
+    from safetensors.torch import load_file
+
+    train, dev = conll_files
+    common = ["--data", str(train), "--data.valid", str(dev), *SMALL, "--train.epochs=0", "--train.eval_every=3",
+              "--model.word_dropout=0.5", "--optim.schedule=constant"]  # max_steps changes the cosine
+    assert main(["train", "tag", "--runs", str(tmp_path), "--name", "whole", *common, "--train.max_steps=8"]) == 0
+    assert main(["train", "tag", "--runs", str(tmp_path), "--name", "split", *common, "--train.max_steps=3"]) == 0
+    assert main(["train", "tag", "--resume", str(tmp_path / "split"), "--train.max_steps=8"]) == 0
+    a = load_file(tmp_path / "whole" / "last" / "model.safetensors")
+    b = load_file(tmp_path / "split" / "last" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

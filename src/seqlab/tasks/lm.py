@@ -244,10 +244,12 @@ def _evaluate_options(p: argparse.ArgumentParser) -> None:
 
 
 def _report(m: dict) -> str:
-    bits = f", {m['bits_per_token']:.3f} bits/token" if "bits_per_token" in m else ""
-    best = f"; best {m['best_loss']:.4f}" if "best_loss" in m else ""
-    steps = f" after {m['steps']} steps" if "steps" in m else f" ({m['tokens']} tokens)" if "tokens" in m else ""
-    return f"loss {m['loss']:.4f} nats/token (perplexity {m['ppl']:.2f}{bits}){steps}{best}"
+    if "steps" in m:  # after training: the validation figures
+        bits = f", {m['bits_per_token']:.3f} bits/token" if "bits_per_token" in m else ""
+        return (f"loss {m['loss']:.4f} nats/token (ppl {m['ppl']:.2f}{bits}) after {m['steps']} steps; "
+                f"best {m['best_loss']:.4f}")
+    return (f"loss {m['loss']:.4f} nats/token  perplexity {m['ppl']:.2f}  bits/token {m['bits_per_token']:.4f}  "
+            f"({m['tokens']} tokens)")
 
 
 TASK = Task(

@@ -269,7 +269,7 @@ def _report(m: dict) -> str:
     if "bleu" in m:
         return (f"BLEU {m['bleu']:.2f} (lowercased {m['bleu_lc']:.2f})  chrF {m['chrf']:.2f}  "
                 f"({m['sentences']} sentences; {m['bleu_signature']})")
-    return f"valid loss {m['loss']:.4f} nats/token (ppl {m['ppl']:.2f}) after {m['steps']} steps; best {m['best_loss']:.4f}"
+    return f"loss {m['loss']:.4f} nats/token (ppl {m['ppl']:.2f}) after {m['steps']} steps; best {m['best_loss']:.4f}"
 
 
 TASK = Task(
