@@ -74,3 +74,12 @@ def test_task_options_are_checked_per_task(tmp_path, capsys):
     assert "is not a translation run: use seqlab predict" in capsys.readouterr().err
     assert main(["train", "classify", "--preset", "nope", "--runs", str(tmp_path)]) == 2
     assert "unknown preset 'nope' for classify; presets: sst2-bilstm-max" in capsys.readouterr().err
+
+
+def test_help_of_a_run_lists_its_task_options(tmp_path, capsys):
+    train_args, _, _ = _tag(tmp_path)
+    main(["train", "tag", "--runs", str(tmp_path), "--name", "t", *train_args])
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "t"), "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Options of a tag run" in out and "--output" in out and "--train-words" in out

@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default="auto")
     for name, what in (("predict", "run a trained model on input lines (the run's task decides the output)"),
                        ("evaluate", "score a trained model on labelled data (the run's task decides the metrics)")):
-        p = sub.add_parser(name, help=what, epilog="The run's task adds its own options: seqlab NAME RUN_DIR --help")
+        p = sub.add_parser(name, help=what, epilog=f"The run's task adds its own options: seqlab {name} RUN_DIR --help")
         p.add_argument("run_dir")
         p.add_argument("--device", default="auto")
         if name == "predict":
@@ -124,13 +124,21 @@ def cmd_train(args, overrides) -> int:
     return 0
 
 
-def _task_options(args, rest: list[str]):
-    """The run's task and the options it takes, parsed from what the generic parser left."""
+def _task_parser(command: str, run_dir: str):
+    """The run's task and a parser of the options it takes for ``command``."""
     from seqlab.tasks import registry
 
-    task = registry.of_run(args.run_dir)
-    parser = argparse.ArgumentParser(prog=f"seqlab {args.command} RUN_DIR ({task.name} run)")
-    (task.predict_options if args.command in ("predict", "translate") else task.evaluate_options)(parser)
+    task = registry.of_run(run_dir)
+    parser = argparse.ArgumentParser(prog=f"seqlab {command} {run_dir}",
+                                     description=f"Options of a {task.name} run, besides --device"
+                                                 f"{' and --input' if command != 'evaluate' else ''}.")
+    (task.predict_options if command in ("predict", "translate") else task.evaluate_options)(parser)
+    return task, parser
+
+
+def _task_options(args, rest: list[str]):
+    """The run's task and the options it takes, parsed from what the generic parser left."""
+    task, parser = _task_parser(args.command, args.run_dir)
     options = parser.parse_args(rest)
     for key, value in vars(args).items():
         setattr(options, key, value)
@@ -218,7 +226,23 @@ COMMANDS = {"generate": cmd_generate, "plot": cmd_plot, "demo": cmd_demo}
 TAKES_OPTIONS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "translate": cmd_translate}
 
 
+def _task_help(argv: list[str]) -> bool:
+    """``seqlab predict|evaluate RUN_DIR --help``: the options of that run's task."""
+    if len(argv) < 3 or argv[0] not in ("predict", "evaluate", "translate") or not {"-h", "--help"} & set(argv[2:]):
+        return False
+    if not (Path(argv[1]) / "config.json").is_file():
+        return False
+    try:
+        _task_parser(argv[0], argv[1])[1].print_help()
+    except UserError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if _task_help(argv):
+        return 0
     args, rest = _parser().parse_known_args(argv)
     if rest and args.command not in TAKES_OPTIONS:
         _parser().error(f"unrecognized arguments: {' '.join(rest)}")

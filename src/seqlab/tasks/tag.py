@@ -22,7 +22,7 @@ import torch
 
 from seqlab.data.batching import num_batches, sentence_batches
 from seqlab.data.tagged import Sentence, TaggedFile, conll_lines, read_tagged
-from seqlab.data.tagschemes import SCHEMES, allowed_transitions, convert, words_from_bmes
+from seqlab.data.tagschemes import SCHEMES, allowed_transitions, convert, split_tag, words_from_bmes
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.metrics.chunks import chunk_scores
@@ -147,6 +147,7 @@ class TagTask:
     def __init__(self, model: Tagger, cfg: TagConfig, features: Features, train: list[Sentence],
                  valid: list[Sentence], device) -> None:
         self.model, self.cfg, self.features, self.device = model, cfg, features, device
+        self.train_words = {w for s in train for w in s.words}  # segmentation: for OOV recall
         self.train = [(features.encode(s.tokens), features.encode_tags(s.tags)) for s in train]
         self.valid = valid
         self.lengths = [len(s.tokens) for s in train]
@@ -174,11 +175,8 @@ class TagTask:
         return self.model.loss(batch, tags), int(batch["lengths"].sum())
 
     def evaluate(self) -> dict:
-        scores = score_sentences(self.model, self.features, self.valid, self.train_words())
+        scores = score_sentences(self.model, self.features, self.valid, self.train_words)
         return {"loss": 1.0 - scores["f1"], "f1": scores["f1"], "selection": 1.0 - scores["f1"]}
-
-    def train_words(self) -> set[str]:
-        return set()
 
     def state_dict(self) -> dict:
         return {}
@@ -246,14 +244,12 @@ def train(cfg: TagConfig, run_dir: Path, resume: bool = False, callbacks=None) -
     features = _load_features(run_dir, cfg) if resume else Features.build(cfg.data, data)
     model = Tagger(cfg.model, features.sizes(), features.transitions()).to(device)
     task = TagTask(model, cfg, features, data.sentences, valid, device)
-    train_words = {w for s in data.sentences for w in s.words}
-    task.train_words = lambda: train_words
     trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
     if resume:
         trainer.resume()
     else:
         rundir.start(run_dir, "tag", cfg)
-        _save_features(run_dir, features, train_words)
+        _save_features(run_dir, features, task.train_words)
     metrics = trainer.fit()
     result = {**metrics, "best_f1": 1.0 - trainer.progress.best, "steps": trainer.progress.step}
     if cfg.data.test:
@@ -322,9 +318,18 @@ def evaluate_file(run: TagRun, path: str, output: str | None = None, train_words
                  [line for s, p in zip(data.sentences, predicted) for line in conll_lines(s.tokens, s.tags, p)])
         Path(output).write_text("\n".join(lines) + "\n", encoding="utf-8")
         scores["output"] = output
-    unseen = sorted({t for s in data.sentences for t in s.tags} - set(run.features.vocabs["tags"].itos)
-                    - {run.features.file_tags([t])[0] for t in run.features.vocabs["tags"].itos})
-    return {**scores, "unseen_tags": unseen if not run.features.segmented else []}
+    return {**scores, "unseen_tags": _unseen_tags(run.features, data)}
+
+
+def _unseen_tags(f: Features, data: TaggedFile) -> list[str]:
+    """Gold tags the model cannot produce: an entity type it never saw, or a plain tag not in its set."""
+    gold = {t for s in data.sentences for t in s.tags}
+    if f.segmented:
+        return []
+    if f.scheme in SCHEMES:
+        types = {split_tag(t)[1] for t in f.vocabs["tags"].itos}
+        return sorted(t for t in gold if t != "O" and split_tag(t)[1] not in types)
+    return sorted(gold - set(f.vocabs["tags"].itos))
 
 
 def _evaluate_options(p: argparse.ArgumentParser) -> None:
