@@ -92,3 +92,26 @@ def test_an_interrupted_tagging_run_resumes_bit_identically(conll_files, tmp_pat
     a = load_file(tmp_path / "whole" / "last" / "model.safetensors")
     b = load_file(tmp_path / "split" / "last" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_segmentation_with_word_list_features(segmented_files, tmp_path, capsys):
+    from conftest import LEXICON
+
+    from seqlab.data.tagged import read_segmented
+    from seqlab.tasks.tag import Features, TagDataConfig
+
+    train, dev = segmented_files
+    words = tmp_path / "words.txt"
+    words.write_text("\n".join(LEXICON) + "\n", encoding="utf-8")
+    f = Features.build(TagDataConfig(format="segmented", lexicon=str(words), lexicon_max_len=4), read_segmented(train))
+    # 北京大学: ends of listed words of length 2, 3, 4, then starts of length 2, 3, 4
+    assert f.lexicon_features(list("在北京大学")) == [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0],
+                                                  [0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]]
+    assert main(["train", "tag", "--data", str(train), "--data.valid", str(dev), "--data.format=segmented",
+                 "--data.lexicon", str(words), "--runs", str(tmp_path), "--name", "lex", *SMALL]) == 0
+    words.unlink()  # the run keeps its own copy
+    src = tmp_path / "in.txt"
+    src.write_text("中国人民银行的发展\n")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "lex"), "--input", str(src)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["中国 人民 银行 的 发展"]

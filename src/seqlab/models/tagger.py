@@ -1,7 +1,8 @@
 """Synchronous many-to-many tagging: one label per input step (NER, word segmentation, POS).
 
     x_t = [E_w[w_t] ; CharEnc(chars of w_t)]            word-level data (Lample et al. 2016)
-    x_t = [E_c[c_t] ; E_b[c_{t-1} c_t] ; E_b[c_t c_{t+1}]]  segmentation: character unigram + bigrams
+    x_t = [E_c[c_t] ; E_b[c_{t-1} c_t] ; E_b[c_t c_{t+1}] ; lex_t]  segmentation: character unigram + bigrams
+                                                         (+ optional word-list features lex_t)
     h_1..h_T = BiRNN(x_1..x_T)                           any seqlab.nn cell, or a Transformer
     emissions_t = W h_t + b                               (B, T, K)
     output: per-step softmax, or a linear-chain CRF over the whole sequence (seqlab.nn.crf)
@@ -75,6 +76,7 @@ class Tagger(nn.Module):
         if "bigrams" in sizes and cfg.bigram_embed_size > 0:
             self.bigrams = nn.Embedding(sizes["bigrams"], cfg.bigram_embed_size, padding_idx=0)
             size += 2 * cfg.bigram_embed_size
+        size += sizes.get("lexicon", 0)  # segmentation: word-list features (seqlab.tasks.tag.Features)
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = SequenceEncoder(cfg, size)
         self.emit = nn.Linear(self.encoder.output_size, sizes["tags"])
@@ -91,6 +93,8 @@ class Tagger(nn.Module):
             x.append(full)
         if self.bigrams is not None:
             x.append(self.bigrams(batch["bigrams"]).flatten(2))  # (B, T, 2 * E_b)
+        if "lexicon" in batch:
+            x.append(batch["lexicon"])  # (B, T, 2 * (max_len - 1)) binary
         h = self.encoder(self.drop(torch.cat(x, -1)), batch["lengths"])
         return self.emit(self.drop(h))  # (B, T, K)
 

@@ -49,6 +49,8 @@ class TagDataConfig:
     lowercase: bool = True  # word embeddings see lowercased words (the character encoder sees the case)
     zeros: bool = True  # word embeddings see digits as 0 (Lample et al.)
     min_freq: int = 1
+    lexicon: str = ""  # segmentation: a word list, one word per line (e.g. the training corpus's word list)
+    lexicon_max_len: int = 4  # per character: does a listed word of length 2..this start / end here?
 
 
 @dataclass
@@ -63,8 +65,9 @@ class TagConfig:
 class Features:
     """Sentences -> id tensors for :class:`seqlab.models.tagger.Tagger`, and tags back."""
 
-    def __init__(self, cfg: TagDataConfig, scheme: str, vocabs: dict[str, Vocabulary]) -> None:
-        self.cfg, self.scheme, self.vocabs = cfg, scheme, vocabs
+    def __init__(self, cfg: TagDataConfig, scheme: str, vocabs: dict[str, Vocabulary],
+                 lexicon: set[str] | None = None) -> None:
+        self.cfg, self.scheme, self.vocabs, self.lexicon = cfg, scheme, vocabs, lexicon
         self.segmented = scheme == "bmes"
         self.train_scheme = cfg.train_scheme if scheme in SCHEMES else scheme
 
@@ -72,7 +75,11 @@ class Features:
     def build(cls, cfg: TagDataConfig, data: TaggedFile) -> Features:
         if cfg.train_scheme not in SCHEMES:
             raise UserError(f"data.train_scheme must be one of {list(SCHEMES)}, got {cfg.train_scheme!r}")
-        f = cls(cfg, data.scheme, {})
+        f = cls(cfg, data.scheme, {}, read_lexicon(cfg.lexicon) if cfg.lexicon else None)
+        if f.lexicon is not None and not f.segmented:
+            raise UserError("data.lexicon is for word segmentation (data.format=segmented)")
+        if f.lexicon is not None and cfg.lexicon_max_len < 2:
+            raise UserError(f"data.lexicon_max_len must be at least 2, got {cfg.lexicon_max_len}")
         sents = data.sentences
         f.vocabs["words"] = Vocabulary.build((f.word_forms(s.tokens) for s in sents), cfg.min_freq)
         if f.segmented:
@@ -105,13 +112,28 @@ class Features:
         return allowed_transitions(self.vocabs["tags"].itos, scheme)
 
     def sizes(self) -> dict:
-        return {name: len(v) for name, v in self.vocabs.items()}
+        sizes = {name: len(v) for name, v in self.vocabs.items()}
+        if self.lexicon is not None:
+            sizes["lexicon"] = 2 * (self.cfg.lexicon_max_len - 1)
+        return sizes
+
+    def lexicon_features(self, chars: list[str]) -> list[list[float]]:
+        """Per character: for n = 2..max, is chars[t-n+1..t] a listed word (ends here), is chars[t..t+n-1] (starts)."""
+        text, n_max = "".join(chars), self.cfg.lexicon_max_len
+        out = []
+        for t in range(len(text)):
+            ends = [float(t + 1 >= n and text[t + 1 - n : t + 1] in self.lexicon) for n in range(2, n_max + 1)]
+            starts = [float(t + n <= len(text) and text[t : t + n] in self.lexicon) for n in range(2, n_max + 1)]
+            out.append(ends + starts)
+        return out
 
     def encode(self, tokens: list[str]) -> dict:
         x = {"words": self.vocabs["words"].encode(self.word_forms(tokens))}
         if self.segmented:
             ids = self.vocabs["bigrams"].encode(self.bigram_forms(tokens))
             x["bigrams"] = [[ids[t], ids[t + 1]] for t in range(len(tokens))]
+            if self.lexicon is not None:
+                x["lexicon"] = self.lexicon_features(tokens)
         else:
             x["chars"] = [self.vocabs["chars"].encode(t) for t in tokens]
         return x
@@ -125,6 +147,8 @@ class Features:
         batch = {"words": torch.zeros(B, T, dtype=torch.long), "lengths": torch.tensor([len(x["words"]) for x in items])}
         if self.segmented:
             batch["bigrams"] = torch.zeros(B, T, 2, dtype=torch.long)
+            if self.lexicon is not None:
+                batch["lexicon"] = torch.zeros(B, T, 2 * (self.cfg.lexicon_max_len - 1))
         else:
             W = max(len(c) for x in items for c in x["chars"])
             batch["chars"] = torch.zeros(B, T, W, dtype=torch.long)
@@ -134,6 +158,8 @@ class Features:
             batch["words"][b, :n] = torch.tensor(x["words"])
             if self.segmented:
                 batch["bigrams"][b, :n] = torch.tensor(x["bigrams"])
+                if "lexicon" in x:
+                    batch["lexicon"][b, :n] = torch.tensor(x["lexicon"])
             else:
                 for t, c in enumerate(x["chars"]):
                     batch["chars"][b, t, : len(c)] = torch.tensor(c)
@@ -261,6 +287,8 @@ def _save_features(run_dir: Path, f: Features, train_words: set[str]) -> None:
     spec = {"scheme": f.scheme, **{name: v.to_json() for name, v in f.vocabs.items()},
             "word_counts": f.vocabs["words"].counts}
     (run_dir / "vocab.json").write_text(json.dumps(spec, ensure_ascii=False))
+    if f.lexicon is not None:  # the run keeps its own copy, so that it predicts without the original file
+        (run_dir / "lexicon.txt").write_text("\n".join(sorted(f.lexicon)) + "\n", encoding="utf-8")
     if train_words:
         (run_dir / "train_words.txt").write_text("\n".join(sorted(train_words)) + "\n", encoding="utf-8")
 
@@ -269,7 +297,15 @@ def _load_features(run_dir: Path, cfg: TagConfig) -> Features:
     spec = json.loads((Path(run_dir) / "vocab.json").read_text())
     vocabs = {name: Vocabulary.from_json(spec[name]) for name in ("words", "chars", "bigrams", "tags") if name in spec}
     vocabs["words"].counts = spec.get("word_counts", {})
-    return Features(cfg.data, spec["scheme"], vocabs)
+    lexicon = read_lexicon(Path(run_dir) / "lexicon.txt") if cfg.data.lexicon else None
+    return Features(cfg.data, spec["scheme"], vocabs, lexicon)
+
+
+def read_lexicon(path: str | Path) -> set[str]:
+    """A word list: the first whitespace-separated field of each line."""
+    from seqlab.data.text import read_text
+
+    return {line.split()[0] for line in read_text(path, "data.lexicon").splitlines() if line.strip()}
 
 
 @dataclass
