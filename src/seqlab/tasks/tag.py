@@ -189,11 +189,15 @@ class TagTask:
                 yield ((epoch, i + 1) if i + 1 < len(order) else (epoch + 1, 0)), [self.train[j] for j in order[i]]
             epoch, index = epoch + 1, 0
 
-    def train_step(self, items):
+    def _batch(self, items):
         batch = self.features.collate([x for x, _ in items], self.device)
         tags = torch.zeros_like(batch["words"])
         for b, (_, y) in enumerate(items):
             tags[b, : len(y)] = torch.tensor(y)
+        return batch, tags
+
+    def train_step(self, items):
+        batch, tags = self._batch(items)
         p = self.cfg.model.word_dropout
         if p > 0:  # Lample et al.: singletons -> <unk> with probability p, so that <unk> is learned
             drop = self.singletons[batch["words"]] & (torch.rand(tags.shape, device=self.device) < p)
@@ -201,8 +205,16 @@ class TagTask:
         return self.model.loss(batch, tags), int(batch["lengths"].sum())
 
     def evaluate(self) -> dict:
+        """The training loss on the validation sentences (those whose tags the model knows), and F1."""
         scores = score_sentences(self.model, self.features, self.valid, self.train_words)
-        return {"loss": 1.0 - scores["f1"], "f1": scores["f1"], "selection": 1.0 - scores["f1"]}
+        known = set(self.features.vocabs["tags"].itos)
+        items = [(self.features.encode(s.tokens), self.features.encode_tags(s.tags)) for s in self.valid
+                 if set(self.features.train_tags(s.tags)) <= known]
+        total = 0.0
+        for i in range(0, len(items), 64):
+            batch, tags = self._batch(items[i : i + 64])
+            total += self.model.loss(batch, tags).item() * len(batch["lengths"])
+        return {"loss": total / max(1, len(items)), "f1": scores["f1"], "selection": 1.0 - scores["f1"]}
 
     def state_dict(self) -> dict:
         return {}
