@@ -97,16 +97,9 @@ def _lm_run(preset_name: str, args, overrides: list[str]) -> dict:
 
     from seqlab import plots
     from seqlab.tasks import lm
-    from seqlab.tasks.presets import preset
     from seqlab.train import checkpoint
-    from seqlab.train.config import parse_overrides, set_key
 
-    cfg = preset(preset_name)
-    cfg.data.path, cfg.data.test_path = args.data, args.test
-    if args.minutes is not None:
-        cfg.train.max_minutes = args.minutes
-    for key, value in parse_overrides(overrides):
-        set_key(cfg, key, value)
+    cfg = configure("lm", preset_name, {"data.path": args.data, "data.test_path": args.test}, args.minutes, overrides)
     run_dir = Path(args.runs) / preset_name
     final = lm.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
     curve = [{"step": r["step"], "time_s": r["time_s"], "valid_loss": round(r["loss"], 4)}
@@ -177,6 +170,21 @@ def _task_benchmark(name, task_name, presets, description, goal, files, argv) ->
     return rows
 
 
+def configure(task_name: str, preset_name: str, settings: dict, minutes: float | None, overrides: list[str]):
+    """A task's preset with ``settings`` (dotted keys, e.g. the data paths), the time budget and overrides."""
+    from seqlab.tasks import registry
+    from seqlab.train.config import parse_overrides, set_key
+
+    cfg = registry.get(task_name).preset(preset_name)
+    for key, value in settings.items():
+        set_key(cfg, key, value)
+    if minutes is not None:
+        cfg.train.max_minutes = minutes
+    for key, value in parse_overrides(overrides):
+        set_key(cfg, key, value)
+    return cfg
+
+
 def _previous_rows(name: str) -> list[dict]:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()).get("runs", []) if path.is_file() else []
@@ -189,16 +197,10 @@ def _task_run(task_name: str, preset_name: str, args, files: dict, overrides: li
     from seqlab import plots
     from seqlab.tasks import registry
     from seqlab.train import checkpoint
-    from seqlab.train.config import parse_overrides, set_key
 
     task = registry.get(task_name)
-    cfg = task.preset(preset_name)
-    for key in files:
-        set_key(cfg, key, getattr(args, key.replace(".", "_")))
-    if args.minutes is not None:
-        cfg.train.max_minutes = args.minutes
-    for key, value in parse_overrides(overrides):
-        set_key(cfg, key, value)
+    cfg = configure(task_name, preset_name, {key: getattr(args, key.replace(".", "_")) for key in files}, args.minutes,
+                    overrides)
     run_dir = Path(args.runs) / preset_name
     final = task.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
     records = plots.read_metrics(run_dir)

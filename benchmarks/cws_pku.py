@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import _as_dict, _plain, write_results
+from common import _as_dict, _plain, configure, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cws" / "icwb2-data" / "gold"
 
@@ -67,17 +67,10 @@ def _row(name: str, extra: dict, args, files: dict, overrides: list[str]) -> dic
     from seqlab.tasks import registry
     from seqlab.tasks.tag import evaluate_file
     from seqlab.train import checkpoint
-    from seqlab.train.config import parse_overrides, set_key
 
     task = registry.get("tag")
-    cfg = task.preset(args.preset)
-    cfg.data.path, cfg.data.valid = str(files["train"]), str(files["valid"])
-    for key, value in extra.items():
-        set_key(cfg, key, value)
-    if args.minutes is not None:
-        cfg.train.max_minutes = args.minutes
-    for key, value in parse_overrides(overrides):
-        set_key(cfg, key, value)
+    settings = {"data.path": str(files["train"]), "data.valid": str(files["valid"]), **extra}
+    cfg = configure("tag", args.preset, settings, args.minutes, overrides)
     run_dir = Path(args.runs) / name
     final = task.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
     run = task.load(run_dir, "auto")

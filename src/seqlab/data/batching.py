@@ -23,3 +23,16 @@ def sentence_batches(lengths: list[int], batch_size: int, seed: int, epoch: int,
 def num_batches(n: int, batch_size: int, pool: int = 50) -> int:
     full, rest = divmod(n, batch_size * pool)
     return full * pool + -(-rest // batch_size)
+
+
+def epoch_batches(examples: list, lengths: list[int], batch_size: int, seed: int, position):
+    """The trainer's endless ``(next_position, batch)`` iterator over whole examples, from ``position``.
+
+    A position is (epoch, index of the next batch in that epoch's order); None is the start.
+    """
+    epoch, index = position or (0, 0)
+    while True:
+        order = sentence_batches(lengths, batch_size, seed, epoch)
+        for i in range(index, len(order)):
+            yield ((epoch, i + 1) if i + 1 < len(order) else (epoch + 1, 0)), [examples[j] for j in order[i]]
+        epoch, index = epoch + 1, 0

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seqlab.data.batching import num_batches, sentence_batches
+from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.labelled import build_tokens, read_labelled, tokens_from_json
 from seqlab.data.parallel import pad_batch
 from seqlab.data.vocab import Vocabulary
@@ -63,12 +63,7 @@ class ClassifyTask:
         self.steps_per_epoch = num_batches(len(self.train), cfg.train.batch_size)
 
     def batches(self, position):
-        epoch, index = position or (0, 0)
-        while True:
-            order = sentence_batches(self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, epoch)
-            for i in range(index, len(order)):
-                yield ((epoch, i + 1) if i + 1 < len(order) else (epoch + 1, 0)), [self.train[j] for j in order[i]]
-            epoch, index = epoch + 1, 0
+        return epoch_batches(self.train, self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, position)
 
     def train_step(self, batch):
         logits, y = self.forward(batch)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.data.batching import num_batches, sentence_batches
+from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.tagged import Sentence, TaggedFile, conll_lines, read_tagged
 from seqlab.data.tagschemes import SCHEMES, allowed_transitions, convert, split_tag, words_from_bmes
 from seqlab.data.vocab import Vocabulary
@@ -182,12 +182,7 @@ class TagTask:
         self.singletons = torch.tensor([words.counts.get(w, 0) == 1 for w in words.itos], device=device)
 
     def batches(self, position):
-        epoch, index = position or (0, 0)
-        while True:
-            order = sentence_batches(self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, epoch)
-            for i in range(index, len(order)):
-                yield ((epoch, i + 1) if i + 1 < len(order) else (epoch + 1, 0)), [self.train[j] for j in order[i]]
-            epoch, index = epoch + 1, 0
+        return epoch_batches(self.train, self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, position)
 
     def _batch(self, items):
         batch = self.features.collate([x for x, _ in items], self.device)
