@@ -253,7 +253,7 @@ def sst2(cell: str = "lstm", pooling: str = "max") -> ClassifyConfig:
     m.dropout = 0.5
     if cell == "transformer":
         m.embed_size, m.hidden_size, m.num_layers, m.num_heads, m.dropout = 256, 256, 2, 4, 0.3
-    cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.schedule, cfg.optim.warmup_steps = 1e-3, 0.01, "cosine", 100
+    cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.schedule, cfg.optim.warmup_steps = 2e-3, 0.01, "cosine", 100
     cfg.optim.clip = 5.0
     cfg.train.batch_size, cfg.train.epochs, cfg.train.max_minutes = 32, 10, 20.0
     return cfg
