@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # would pull a multi-GB CUDA build.  Override on a GPU machine: make TORCH_SPEC=torch
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo test bench bench-lm clean
+.PHONY: install demo test bench bench-lm bench-tasks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ bench: install
 bench-lm: install
 	$(PY) benchmarks/lm_shakespeare.py
 	$(PY) benchmarks/lm_ptb.py
+
+# Classification and tagging benchmarks (need ../shared/data; about 2 hours in all on a 2-core CPU).
+bench-tasks: install
+	$(PY) benchmarks/sst2.py
+	$(PY) benchmarks/conll_ner.py
+	$(PY) benchmarks/cws_pku.py
+	$(PY) benchmarks/crf_speed.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
