@@ -130,7 +130,8 @@ def task_benchmark(name: str, task_name: str, presets: list[str], description: s
     each is a command-line option (``--data.path``, ...).  ``--test FILE`` scores a withheld
     test file with the same code; ``--presets``, ``--minutes``, ``--runs`` and any
     ``--section.key=value`` override as for the LM benchmarks.  Runs already in ``--runs``
-    are resumed (or, when finished, only re-scored).
+    are resumed (or, when finished, only re-scored); the results file keeps the rows of
+    presets not run this time, so presets can be run one invocation at a time.
     """
     from seqlab.errors import UserError
 
@@ -206,8 +207,7 @@ def _task_run(task_name: str, preset_name: str, args, files: dict, overrides: li
     records = plots.read_metrics(run_dir)
     valid_rows = [r for r in records if r.get("split") == "valid"]
     run = task.load(run_dir, "auto")
-    valid_file = getattr(args, "data_valid", None) or cfg.data.path
-    valid = task.evaluate(run, argparse.Namespace(data=valid_file, plot=str(run_dir / "confusion.png")))
+    valid = task.evaluate(run, argparse.Namespace(data=cfg.data.valid, plot=str(run_dir / "confusion.png")))
     row = {"preset": preset_name, "parameters": sum(p.numel() for p in run.model.parameters()),
            "train_time_s": valid_rows[-1]["time_s"], "steps": final["steps"], "seed": cfg.train.seed,
            "valid_curve": [{k: round(r[k], 4) if isinstance(r[k], float) else r[k]

@@ -30,10 +30,9 @@ from seqlab.errors import TrainingDiverged, UserError
 
 
 def _add_sampling(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
-    p.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0 = off)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
-    p.add_argument("--seed", type=int, default=0)
+    from seqlab.generate import add_sampling_options
+
+    add_sampling_options(p)
     p.add_argument("--device", default="auto")
 
 

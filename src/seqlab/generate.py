@@ -30,6 +30,14 @@ class SampleConfig:
             raise UserError(f"--top-p must lie in (0, 1], got {self.top_p}")
 
 
+def add_sampling_options(p) -> None:
+    """The sampling flags of ``seqlab generate`` and of ``seqlab predict`` on a language model."""
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
+    p.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0 = off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def next_token(logits: Tensor, cfg: SampleConfig, generator: torch.Generator) -> Tensor:
     """logits (B, V) -> token ids (B,)."""
     if cfg.temperature == 0:

@@ -112,10 +112,6 @@ class BPETokens:
     def __len__(self) -> int:
         return len(self.subwords)
 
-    @property
-    def vocab(self):
-        return self.subwords
-
     def to_json(self) -> dict:
         return {"kind": self.kind, "lowercase": self.lowercase, "tokenizer": self.subwords.tokenizer.to_str()}
 

@@ -40,8 +40,8 @@ class ModelConfig:
 def recurrent_layer(cfg: ModelConfig, input_size: int, bidirectional: bool = False) -> nn.Module:
     """The seqlab.nn layer that ``cfg`` names, batch_first."""
     common = {"num_layers": cfg.num_layers, "batch_first": True, "variational_dropout": cfg.variational_dropout,
-                  "dropout": cfg.dropout if cfg.num_layers > 1 else 0.0, "backend": cfg.backend,
-                  "bidirectional": bidirectional}
+              "dropout": cfg.dropout if cfg.num_layers > 1 else 0.0, "backend": cfg.backend,
+              "bidirectional": bidirectional}
     try:
         if cfg.cell in ("rnn_tanh", "rnn_relu"):
             return snn.RNN(input_size, cfg.hidden_size, nonlinearity=cfg.cell[4:], **common)

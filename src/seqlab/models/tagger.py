@@ -105,9 +105,16 @@ class Tagger(nn.Module):
             return self.crf(e, tags, mask).mean()
         return F.cross_entropy(e[mask], tags[mask])
 
+    def sentence_losses(self, e: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
+        """Per sentence (B,): the CRF's negative log-likelihood, or the mean cross-entropy of its tokens."""
+        if self.crf is not None:
+            return self.crf(e, tags, mask)
+        ce = F.cross_entropy(e.transpose(1, 2), tags, reduction="none")  # (B, T)
+        return (ce * mask).sum(1) / mask.sum(1)
+
     @torch.no_grad()
-    def decode(self, batch: dict) -> list[list[int]]:
-        e, mask = self.emissions(batch), batch["mask"]
+    def paths(self, e: Tensor, mask: Tensor) -> list[list[int]]:
+        """The tag ids of each sentence from its emissions: Viterbi (CRF) or the per-step argmax."""
         if self.crf is not None:
             return self.crf.decode(e, mask)
         best = e.argmax(-1).tolist()

@@ -31,12 +31,12 @@ class LinearChainCRF(nn.Module):
         self.transitions = nn.Parameter(torch.empty(num_tags, num_tags).uniform_(-0.1, 0.1))
         self.start_transitions = nn.Parameter(torch.empty(num_tags).uniform_(-0.1, 0.1))
         self.end_transitions = nn.Parameter(torch.empty(num_tags).uniform_(-0.1, 0.1))
-        ones = torch.ones(num_tags, dtype=torch.bool)
-        for name, value, shape in (("allowed", allowed, (num_tags, num_tags)), ("allowed_start", allowed_start, None),
-                                   ("allowed_end", allowed_end, None)):
-            mask = torch.ones(shape, dtype=torch.bool) if shape and value is None else (
-                ones.clone() if value is None else torch.as_tensor(value, dtype=torch.bool))
-            self.register_buffer(name, mask, persistent=False)
+        def mask(value, shape):  # None: everything allowed
+            return torch.ones(shape, dtype=torch.bool) if value is None else torch.as_tensor(value, dtype=torch.bool)
+
+        self.register_buffer("allowed", mask(allowed, (num_tags, num_tags)), persistent=False)
+        self.register_buffer("allowed_start", mask(allowed_start, (num_tags,)), persistent=False)
+        self.register_buffer("allowed_end", mask(allowed_end, (num_tags,)), persistent=False)
 
     def _scores(self, forbidden: float) -> tuple[Tensor, Tensor, Tensor]:
         """(A, start, end) with the forbidden entries set to ``forbidden``."""

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.labelled import build_tokens, read_labelled, tokens_from_json
 from seqlab.data.parallel import pad_batch
+from seqlab.data.split import hold_out
+from seqlab.data.text import check_sentences
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.metrics.classification import classification_scores
@@ -93,9 +95,14 @@ class ClassifyTask:
 def encode(examples, tokens, labels: Vocabulary, max_len: int) -> list[tuple[list[int], int]]:
     out = []
     for ex in examples:
-        ids = tokens.encode(ex.text)
-        out.append((ids[:max_len] if max_len > 0 else ids, labels.stoi[ex.label]))
+        out.append((token_ids(tokens, ex.text, max_len), labels.stoi[ex.label]))
     return out
+
+
+def token_ids(tokens, text: str, max_len: int) -> list[int]:
+    """The ids of ``text``, cut to ``max_len`` (0: all)."""
+    ids = tokens.encode(text)
+    return ids[:max_len] if max_len > 0 else ids
 
 
 def _read(cfg: ClassifyDataConfig, path: str):
@@ -108,12 +115,7 @@ def _splits(cfg: ClassifyDataConfig):
     train = _read(cfg, cfg.path)
     if cfg.valid:
         return train, _read(cfg, cfg.valid)
-    if not 0 < cfg.valid_fraction < 1:
-        raise UserError(f"data.valid_fraction must lie in (0, 1), got {cfg.valid_fraction}")
-    cut = len(train) - max(1, round(len(train) * cfg.valid_fraction))
-    if cut < 1:
-        raise UserError(f"{cfg.path} has {len(train)} examples: too few to hold out a validation part")
-    return train[:cut], train[cut:]
+    return hold_out(train, cfg.valid_fraction, cfg.path)
 
 
 def _check_labels(examples, labels: Vocabulary, path: str) -> None:
@@ -182,7 +184,6 @@ def load_run(run_dir: str | Path, device: str = "auto") -> ClassifyRun:
     run_dir = Path(run_dir)
     cfg = rundir.read_config(run_dir, "classify", ClassifyConfig())
     tokens, labels = _load_vocab(run_dir)
-    cfg.model.vectors = ""  # the trained weights already hold them
     model = SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(resolve_device(device))
     checkpoint.load_weights(rundir.trained_checkpoint(run_dir), model)
     return ClassifyRun(cfg, tokens, labels, model.eval(), run_dir)
@@ -192,8 +193,7 @@ def load_run(run_dir: str | Path, device: str = "auto") -> ClassifyRun:
 def probabilities(run: ClassifyRun, texts: list[str], batch_size: int = 128) -> torch.Tensor:
     """(N, C) class probabilities of ``texts``."""
     device = next(run.model.parameters()).device
-    max_len = run.cfg.data.max_len
-    ids = [run.tokens.encode(t)[: max_len] if max_len > 0 else run.tokens.encode(t) for t in texts]
+    ids = [token_ids(run.tokens, t, run.cfg.data.max_len) for t in texts]
     out = []
     for i in range(0, len(ids), batch_size):
         tokens, lengths = pad_batch(ids[i : i + batch_size], run.tokens.pad)
@@ -203,9 +203,7 @@ def probabilities(run: ClassifyRun, texts: list[str], batch_size: int = 128) -> 
 
 def predict_lines(run: ClassifyRun, lines: list[str], options=None) -> list[str]:
     """``label<TAB>probability`` for each sentence."""
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            raise UserError(f"input line {i} is empty: give one sentence per line")
+    check_sentences(lines)
     p = probabilities(run, lines)
     best, index = p.max(-1) if len(lines) else (torch.zeros(0), torch.zeros(0, dtype=torch.long))
     return [f"{run.labels.itos[int(k)]}\t{float(v):.4f}" for v, k in zip(best, index)]

@@ -19,7 +19,7 @@ from seqlab.data.corpus import DataConfig, bundled_corpus, load_corpus
 from seqlab.data.stream import batchify, num_windows, windows
 from seqlab.data.text import encode_prime, load_vocab, read_text, save_vocab
 from seqlab.errors import UserError
-from seqlab.generate import SampleConfig, generate
+from seqlab.generate import SampleConfig, add_sampling_options, generate
 from seqlab.models.lm import ModelConfig, build_lm
 from seqlab.tasks.registry import Task
 from seqlab.train import checkpoint, rundir
@@ -124,7 +124,12 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "auto"):
 
 def evaluate_file(run_dir, path, batch_size: int = 10, device: str = "auto") -> dict:
     """Loss, perplexity and bits per token of a trained model on a text file."""
-    cfg, vocab, model = load_run(run_dir, device=device)
+    return evaluate_run(load_run(run_dir, device=device), path, batch_size)
+
+
+def evaluate_run(run, path, batch_size: int = 10) -> dict:
+    """:func:`evaluate_file` for a run already loaded by :func:`load_run`."""
+    cfg, vocab, model = run
     ids = torch.tensor(vocab.encode(read_text(path)), dtype=torch.long)
     streams = batchify(ids, batch_size, 1, f"evaluation file {path}").to(next(model.parameters()).device)
     return evaluate_streams(model, streams, cfg.train.bptt)
@@ -135,9 +140,14 @@ def sample(run_dir, prime: str, length: int, sampling: SampleConfig, on_text=Non
 
     ``on_text`` receives the prime once it is known to be encodable, then the new text as
     it is produced."""
+    return continue_text(load_run(run_dir, device=device), prime, length, sampling, on_text)
+
+
+def continue_text(run, prime: str, length: int, sampling: SampleConfig, on_text=None) -> str:
+    """:func:`sample` for a run already loaded by :func:`load_run`."""
+    _, vocab, model = run
     if length < 1:
         raise UserError(f"--length must be at least 1, got {length}")
-    _, vocab, model = load_run(run_dir, device=device)
     if not prime:
         raise UserError("--prime must not be empty")
     ids = encode_prime(vocab, prime)
@@ -225,17 +235,13 @@ PRESETS = {
 # ---------------------------------------------------------------- task interface
 def _predict_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--length", type=int, default=200, help="tokens to generate after each input line")
-    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
+    add_sampling_options(p)
 
 
-def _predict(run_dir, lines: list[str], options) -> list[str]:
+def _predict(run, lines: list[str], options) -> list[str]:
     """Each input line is a prime; its continuation, newlines written as \\n, one per line."""
     sampling = SampleConfig(options.temperature, options.top_k, options.top_p, options.seed)
-    return [sample(run_dir, line, options.length, sampling, device=options.device).replace("\n", "\\n")
-            for line in lines]
+    return [continue_text(run, line, options.length, sampling).replace("\n", "\\n") for line in lines]
 
 
 def _evaluate_options(p: argparse.ArgumentParser) -> None:
@@ -255,8 +261,8 @@ def _report(m: dict) -> str:
 TASK = Task(
     name="lm", help="a language model",
     data_help="a text file (90/10 split) or a directory with train/valid[/test] files",
-    config=LMConfig, presets=PRESETS, train=train, load=lambda run_dir, device="auto": Path(run_dir),
+    config=LMConfig, presets=PRESETS, train=train, load=lambda run_dir, device="auto": load_run(run_dir, device=device),
     predict=_predict, predict_options=_predict_options,
-    evaluate=lambda run_dir, o: evaluate_file(run_dir, o.data, o.batch_size, o.device),
+    evaluate=lambda run, o: evaluate_run(run, o.data, o.batch_size),
     evaluate_options=_evaluate_options, report=_report,
 )

@@ -21,8 +21,10 @@ from pathlib import Path
 import torch
 
 from seqlab.data.batching import epoch_batches, num_batches
+from seqlab.data.split import hold_out
 from seqlab.data.tagged import Sentence, TaggedFile, conll_lines, read_tagged
 from seqlab.data.tagschemes import SCHEMES, allowed_transitions, convert, split_tag, words_from_bmes
+from seqlab.data.text import check_sentences
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.metrics.chunks import chunk_scores
@@ -200,16 +202,12 @@ class TagTask:
         return self.model.loss(batch, tags), int(batch["lengths"].sum())
 
     def evaluate(self) -> dict:
-        """The training loss on the validation sentences (those whose tags the model knows), and F1."""
-        scores = score_sentences(self.model, self.features, self.valid, self.train_words)
+        """F1, and the loss on the validation sentences whose tags the model knows (one pass for both)."""
         known = set(self.features.vocabs["tags"].itos)
-        items = [(self.features.encode(s.tokens), self.features.encode_tags(s.tags)) for s in self.valid
-                 if set(self.features.train_tags(s.tags)) <= known]
-        total = 0.0
-        for i in range(0, len(items), 64):
-            batch, tags = self._batch(items[i : i + 64])
-            total += self.model.loss(batch, tags).item() * len(batch["lengths"])
-        return {"loss": total / max(1, len(items)), "f1": scores["f1"], "selection": 1.0 - scores["f1"]}
+        gold = [self.features.encode_tags(s.tags) if set(self.features.train_tags(s.tags)) <= known else None
+                for s in self.valid]
+        scores = score_sentences(self.model, self.features, self.valid, self.train_words, gold)
+        return {"loss": scores["loss"], "f1": scores["f1"], "selection": 1.0 - scores["f1"]}
 
     def state_dict(self) -> dict:
         return {}
@@ -218,31 +216,50 @@ class TagTask:
         pass
 
 
-def decode(model: Tagger, features: Features, sentences: list[list[str]], batch_size: int = 64) -> list[list[str]]:
-    """Tags (in the training file's scheme) of token sequences, longest batched together."""
+@torch.no_grad()
+def decode(model: Tagger, features: Features, sentences: list[list[str]], gold: list | None = None,
+           batch_size: int = 64) -> tuple[list[list[str]], float]:
+    """Tags (in the training file's scheme) of token sequences, similar lengths batched together.
+
+    With ``gold`` (tag ids per sentence, None where a tag is unknown to the model) also the
+    mean sentence loss over the known ones, from the same emissions (else NaN)."""
     model.eval()
     device = next(model.parameters()).device
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
     out: list[list[str]] = [[] for _ in sentences]
     itos = features.vocabs["tags"].itos
+    total, count = 0.0, 0
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         batch = features.collate([features.encode(sentences[i]) for i in chunk], device)
-        for i, path in zip(chunk, model.decode(batch)):
+        e = model.emissions(batch)  # (B, T, K)
+        for i, path in zip(chunk, model.paths(e, batch["mask"])):
             out[i] = features.file_tags([itos[k] for k in path])
-    return out
+        rows = [b for b, i in enumerate(chunk) if gold is not None and gold[i] is not None]
+        if rows:
+            tags = torch.zeros(len(rows), e.shape[1], dtype=torch.long, device=device)
+            for r, b in enumerate(rows):
+                tags[r, : len(gold[chunk[b]])] = torch.tensor(gold[chunk[b]])
+            total += model.sentence_losses(e[rows], tags, batch["mask"][rows]).sum().item()
+            count += len(rows)
+    return out, (total / count if count else float("nan"))
 
 
-def score_sentences(model, features: Features, sentences: list[Sentence], train_words: set[str]) -> dict:
-    predicted = decode(model, features, [s.tokens for s in sentences])
+def score_sentences(model, features: Features, sentences: list[Sentence], train_words: set[str],
+                    gold: list | None = None) -> dict:
+    """Scores of ``sentences`` (F1 under ``f1`` for every kind), the predictions, and the loss when ``gold`` is given."""
+    predicted, loss = decode(model, features, [s.tokens for s in sentences], gold)
     if features.segmented:
         words = [words_from_bmes(s.tokens, p) for s, p in zip(sentences, predicted)]
-        return {**segmentation_scores([s.words for s in sentences], words, train_words), "predicted": words}
-    if features.scheme == "plain":
+        scores = segmentation_scores([s.words for s in sentences], words, train_words)
+        predicted = words
+    elif features.scheme == "plain":
         right = sum(g == p for s, ps in zip(sentences, predicted) for g, p in zip(s.tags, ps))
         n = sum(len(s.tags) for s in sentences)
-        return {"f1": right / n, "token_accuracy": right / n, "tokens": n, "predicted": predicted}
-    return {**chunk_scores([s.tags for s in sentences], predicted), "predicted": predicted}
+        scores = {"f1": right / n, "token_accuracy": right / n, "tokens": n}
+    else:
+        scores = chunk_scores([s.tags for s in sentences], predicted)
+    return {**scores, "predicted": predicted, **({"loss": loss} if gold is not None else {})}
 
 
 # ------------------------------------------------------------------- recipe
@@ -261,12 +278,8 @@ def _splits(cfg: TagDataConfig) -> tuple[TaggedFile, list[Sentence]]:
             raise UserError(f"mixed tag schemes: {cfg.path} is {data.scheme.upper()} but {cfg.valid} is "
                             f"{valid.scheme.upper()}")
         return data, valid.sentences
-    if not 0 < cfg.valid_fraction < 1:
-        raise UserError(f"data.valid_fraction must lie in (0, 1), got {cfg.valid_fraction}")
-    cut = len(data.sentences) - max(1, round(len(data.sentences) * cfg.valid_fraction))
-    if cut < 1:
-        raise UserError(f"{cfg.path} has {len(data.sentences)} sentences: too few to hold out a validation part")
-    return TaggedFile(data.sentences[:cut], data.scheme, data.path), data.sentences[cut:]
+    train, valid = hold_out(data.sentences, cfg.valid_fraction, cfg.path, "sentences")
+    return TaggedFile(train, data.scheme, data.path), valid
 
 
 def train(cfg: TagConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
@@ -336,11 +349,9 @@ def predict_lines(run: TagRun, lines: list[str], options=None) -> list[str]:
     """Segmentation: each line's words joined by spaces.  Otherwise CoNLL lines: token and tag, a
     blank line after each sentence (the input: one sentence per line, tokens separated by spaces)."""
     f = run.features
+    check_sentences(lines)
     sentences = [[ch for ch in line if not ch.isspace()] if f.segmented else line.split() for line in lines]
-    for i, tokens in enumerate(sentences, 1):
-        if not tokens:
-            raise UserError(f"input line {i} is empty: give one sentence per line")
-    predicted = decode(run.model, f, sentences)
+    predicted, _ = decode(run.model, f, sentences)
     if f.segmented:
         return [" ".join(words_from_bmes(tokens, tags)) for tokens, tags in zip(sentences, predicted)]
     return [line for tokens, tags in zip(sentences, predicted) for line in conll_lines(tokens, tags)]

@@ -24,6 +24,7 @@ from seqlab.data.parallel import (
     read_parallel,
     save_vocabs,
 )
+from seqlab.data.text import check_sentences
 from seqlab.errors import UserError
 from seqlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from seqlab.search import beam_search, greedy_search
@@ -156,9 +157,7 @@ def load_run(run_dir: str | Path, device: str = "auto"):
 def translate_lines(run, lines: list[str], beam: int | None = None, batch_size: int = 64) -> list[str]:
     """Translate source sentences with a loaded run (``load_run``); sorted by length for speed."""
     cfg, src_vocab, tgt_vocab, model = run
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            raise UserError(f"input line {i} is empty: give one sentence per line")
+    check_sentences(lines)
     beam = cfg.decode.beam if beam is None else beam
     device = next(model.parameters()).device
     ids = [src_vocab.encode(line)[: cfg.data.max_len] for line in lines]
