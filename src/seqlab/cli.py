@@ -149,7 +149,12 @@ def cmd_predict(args, rest) -> int:
 
     task, options = _task_options(args, rest)
     run = task.load(args.run_dir, args.device)
-    lines = read_text(args.input, "--input").splitlines() if args.input else sys.stdin.read().splitlines()
+    if not task.reads_lines:
+        if args.input:
+            raise UserError(f"a {task.name} run reads no --input; its options: seqlab predict {args.run_dir} --help")
+        lines = []
+    else:
+        lines = read_text(args.input, "--input").splitlines() if args.input else sys.stdin.read().splitlines()
     for line in task.predict(run, lines, options):
         print(line, flush=True)
     return 0

@@ -84,3 +84,24 @@ def plot_confusion(matrix: list[list[int]], labels: list[str], out: Path, title:
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return Path(out)
+
+
+def plot_forecast(f: dict, out: Path, title: str, max_columns: int = 7) -> Path:
+    """History, forecast and (where known) truth of each forecast column; the horizon shaded."""
+    columns = f["columns"][:max_columns]
+    fig, axes = plt.subplots(len(columns), 1, figsize=(9, 1.9 * len(columns) + 0.6), sharex=True, squeeze=False)
+    for k, (ax, name) in enumerate(zip(axes[:, 0], columns)):
+        ax.plot(f["history_times"], f["history"][:, k], color="0.3", lw=1, label="history")
+        if len(f["truth"]):
+            ax.plot(f["times"][: len(f["truth"])], f["truth"][:, k], color="tab:green", lw=1, label="truth")
+        ax.plot(f["times"], f["forecast"][:, k], color="tab:red", lw=1.2, label="forecast")
+        ax.axvspan(f["times"][0], f["times"][-1], color="tab:red", alpha=0.07)
+        ax.set_ylabel(name)
+    axes[0, 0].legend(loc="upper left", fontsize=8, ncol=3)
+    axes[0, 0].set_title(title)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

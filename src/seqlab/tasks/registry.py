@@ -38,7 +38,8 @@ class Task:
     (any object ``predict`` and ``evaluate`` accept); ``predict(run, lines, options)`` turns
     input lines into one output line each; ``evaluate(run, options)`` returns a metrics dict;
     ``report(metrics)`` is its one-line summary.  ``predict_options`` / ``evaluate_options``
-    add the task's own flags (``options`` is the parsed namespace).
+    add the task's own flags (``options`` is the parsed namespace).  A task whose predictions
+    start from files named in its options (a series, recordings) sets ``reads_lines=False``.
     """
 
     name: str
@@ -53,6 +54,7 @@ class Task:
     report: Callable[[dict], str]
     predict_options: Callable[[argparse.ArgumentParser], None] = field(default=_no_options)
     evaluate_options: Callable[[argparse.ArgumentParser], None] = field(default=_no_options)
+    reads_lines: bool = True  # predict reads input lines (--input or stdin); False: its options name the input
 
     def preset(self, name: str):
         if name not in self.presets:

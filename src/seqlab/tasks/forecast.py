@@ -1,0 +1,391 @@
+"""Time-series forecasting, top to bottom: CSV series -> windows -> forecaster -> MSE / MAE -> forecast CSV + plot.
+
+    seqlab train forecast --data ETTh1.csv [--preset ett-segrnn] [--data.horizon=192] [--data.mode=MS]
+    seqlab predict RUN_DIR [--data CSV] [--at ROW|DATE]     the forecast as CSV (stdout and a file) and a PNG
+    seqlab evaluate RUN_DIR [--data CSV] [--split test]     MSE / MAE, standardised and on the original scale
+
+Modes, as in the ETT literature: ``M`` every column forecasts every column, ``MS`` every
+column forecasts the target, ``S`` the target alone forecasts itself.  Values are
+z-scored with the training rows' statistics (the run keeps them in ``normaliser.json``);
+errors are reported on that standardised scale, as the literature does, and on the
+original one.  The model is chosen on the validation MSE.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from seqlab.data.timeseries import (
+    SPLITS,
+    Normaliser,
+    Series,
+    Windows,
+    calendar,
+    read_series,
+    seasonal_period,
+    split_borders,
+)
+from seqlab.errors import UserError
+from seqlab.models.forecast import Forecaster, ForecastModelConfig, build
+from seqlab.tasks.registry import Task
+from seqlab.train import checkpoint, rundir
+from seqlab.train.optim import OptimConfig
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+
+MODES = ("M", "MS", "S")
+
+
+@dataclass
+class ForecastDataConfig:
+    path: str = ""  # CSV: a date/time column and numeric columns
+    target: str = ""  # the column to forecast in modes MS and S (default: the last column)
+    mode: str = "M"  # M: all -> all | MS: all -> target | S: target -> target
+    time_column: str = "date"
+    split: str = "auto"  # auto | ett-hour | ett-minute | ratio
+    train_fraction: float = 0.7  # ratio split
+    test_fraction: float = 0.2
+    lookback: int = 96  # L: rows of input
+    horizon: int = 96  # H: rows to forecast
+    fill: bool = False  # carry the last value into missing / non-numeric cells instead of stopping
+
+
+@dataclass
+class ForecastConfig:
+    data: ForecastDataConfig = field(default_factory=ForecastDataConfig)
+    model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass
+class Prepared:
+    """A series made ready for a model: standardised inputs, the calendar, and which columns are which."""
+
+    series: Series
+    normaliser: Normaliser
+    inputs: list[int]  # columns the model reads
+    outputs: list[int]  # positions among ``inputs`` that it forecasts
+    z: torch.Tensor  # (N, len(inputs)) float32, standardised
+    cal: torch.Tensor  # (N, 4) float32
+
+    def windows(self, cfg: ForecastDataConfig, split: str) -> Windows:
+        begin, end = split_borders(self.series, cfg.split, cfg.train_fraction, cfg.test_fraction)[split]
+        return Windows(self.z, self.cal, begin, end, cfg.lookback, cfg.horizon, split)
+
+    @property
+    def output_columns(self) -> list[str]:
+        return [self.series.columns[self.inputs[k]] for k in self.outputs]
+
+
+def _columns(cfg: ForecastDataConfig, series: Series) -> tuple[list[int], list[int]]:
+    if cfg.mode not in MODES:
+        raise UserError(f"data.mode must be one of {list(MODES)}, got {cfg.mode!r}")
+    target = series.column(cfg.target) if cfg.target else len(series.columns) - 1
+    if cfg.mode == "S":
+        return [target], [0]
+    everything = list(range(len(series.columns)))
+    return everything, (everything if cfg.mode == "M" else [target])
+
+
+def prepare(cfg: ForecastDataConfig, path: str | None = None, normaliser: Normaliser | None = None) -> Prepared:
+    """Read ``path`` (default ``cfg.path``); z-score it with ``normaliser`` or the training rows' statistics."""
+    path = path or cfg.path
+    if not path:
+        raise UserError("forecast needs a CSV series: --data FILE")
+    if cfg.lookback < 1 or cfg.horizon < 1:
+        raise UserError(f"data.lookback and data.horizon must be positive, got {cfg.lookback} and {cfg.horizon}")
+    series = read_series(path, cfg.time_column, cfg.fill)
+    inputs, outputs = _columns(cfg, series)
+    if normaliser is None:
+        begin, end = split_borders(series, cfg.split, cfg.train_fraction, cfg.test_fraction)["train"]
+        normaliser = Normaliser.fit(series.values[begin:end])
+    elif len(normaliser.mean) != len(series.columns):
+        raise UserError(f"{path} has {len(series.columns)} value columns; the run was trained on "
+                        f"{len(normaliser.mean)}")
+    z = normaliser(series.values)[:, inputs].float()
+    return Prepared(series, normaliser, inputs, outputs, z, calendar(series.times).float())
+
+
+def _model(cfg: ForecastConfig, prep: Prepared) -> Forecaster:
+    return build(cfg.model, len(prep.inputs), cfg.data.lookback, cfg.data.horizon, prep.outputs,
+                 seasonal_period(prep.series.step))
+
+
+def _has_parameters(model: torch.nn.Module) -> bool:
+    return any(p.requires_grad for p in model.parameters())
+
+
+@torch.no_grad()
+def scores(model: Forecaster, windows: Windows, prep: Prepared, device, batch_size: int = 256) -> dict:
+    """MSE and MAE over every window, standardised and on the original scale."""
+    model.eval()
+    columns = [prep.inputs[k] for k in prep.outputs]
+    sums = torch.zeros(4, dtype=torch.float64)
+    for i in range(0, len(windows), batch_size):
+        x, y, cal = (t.to(device) for t in windows.batch(torch.arange(i, min(i + batch_size, len(windows)))))
+        forecast, truth = model(x, cal).double().cpu(), y[..., model.outputs].double().cpu()
+        e = forecast - truth
+        e_orig = prep.normaliser.inverse(forecast, columns) - prep.normaliser.inverse(truth, columns)
+        sums += torch.stack([e.pow(2).sum(), e.abs().sum(), e_orig.pow(2).sum(), e_orig.abs().sum()])
+    n = len(windows) * windows.horizon * len(columns)
+    mse, mae, mse_orig, mae_orig = (sums / n).tolist()
+    return {"mse": mse, "mae": mae, "mse_original": mse_orig, "mae_original": mae_orig, "windows": len(windows)}
+
+
+class ForecastTask:
+    """The trainer's view of forecasting (see :mod:`seqlab.train.trainer`)."""
+
+    def __init__(self, model: Forecaster, cfg: ForecastConfig, prep: Prepared, device) -> None:
+        self.model, self.cfg, self.prep, self.device = model, cfg, prep, device
+        self.train, self.valid = prep.windows(cfg.data, "train"), prep.windows(cfg.data, "valid")
+        self.steps_per_epoch = math.ceil(len(self.train) / cfg.train.batch_size)
+
+    def batches(self, position):
+        """Windows in a fresh order every epoch, reproducible per (seed, epoch); position = (epoch, batch)."""
+        epoch, index = position or (0, 0)
+        size = self.cfg.train.batch_size
+        while True:
+            g = torch.Generator().manual_seed(self.cfg.train.seed * 100_003 + epoch)
+            order = torch.randperm(len(self.train), generator=g)
+            for i in range(index, self.steps_per_epoch):
+                last = i + 1 == self.steps_per_epoch
+                yield ((epoch + 1, 0) if last else (epoch, i + 1)), order[i * size : (i + 1) * size]
+            epoch, index = epoch + 1, 0
+
+    def train_step(self, index):
+        x, y, cal = (t.to(self.device) for t in self.train.batch(index))
+        return self.model.loss(x, y, cal, self.cfg.model.loss), len(index)
+
+    def evaluate(self) -> dict:
+        s = scores(self.model, self.valid, self.prep, self.device, max(self.cfg.train.eval_batch_size, 256))
+        return {"loss": s["mse"], "mse": s["mse"], "mae": s["mae"]}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, d: dict) -> None:
+        pass
+
+
+# ------------------------------------------------------------------------ recipe
+def train(cfg: ForecastConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
+    run_dir = Path(run_dir)
+    device = resolve_device(cfg.train.device)
+    checkpoint.seed_everything(cfg.train.seed)
+    prep = prepare(cfg.data, normaliser=_load_normaliser(run_dir) if resume else None)
+    model = _model(cfg, prep).to(device)
+    task = ForecastTask(model, cfg, prep, device)
+    if not resume:
+        rundir.start(run_dir, "forecast", cfg)
+        (run_dir / "normaliser.json").write_text(json.dumps({"columns": prep.series.columns,
+                                                             **prep.normaliser.to_json()}) + "\n")
+    if cfg.model.fit == "least_squares" or not _has_parameters(model):
+        return _fit_without_gradients(task, run_dir, resume)
+    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
+    if resume:
+        trainer.resume()
+    metrics = trainer.fit()
+    return {**metrics, "best_mse": trainer.progress.best, "steps": trainer.progress.step}
+
+
+def _fit_without_gradients(task: ForecastTask, run_dir: Path, resume: bool) -> dict:
+    """Least-squares AR and the parameter-free baselines: fit (if anything), score, save -- no steps."""
+    model, cfg = task.model, task.cfg
+    if resume:
+        _load_weights(run_dir, model)
+    elif cfg.model.fit == "least_squares":
+        begin, end = split_borders(task.prep.series, cfg.data.split, cfg.data.train_fraction,
+                                   cfg.data.test_fraction)["train"]
+        model.core.fit_least_squares([task.prep.z[begin:end].to(next(model.parameters()).device)])
+    metrics = task.evaluate()
+    if not resume:
+        state = {"step": 0, "fit": cfg.model.fit}
+        for name in ("last", "best"):
+            checkpoint.save(run_dir / name, model, state)
+        with open(run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": 0, "time_s": 0.0, "split": "valid", **metrics}) + "\n")
+    return {**metrics, "best_mse": metrics["mse"], "steps": 0}
+
+
+def _load_normaliser(run_dir: Path) -> Normaliser:
+    path = Path(run_dir) / "normaliser.json"
+    if not path.is_file():
+        raise UserError(f"{run_dir} has no normaliser.json: it is not a finished forecast run")
+    return Normaliser.from_json(json.loads(path.read_text()))
+
+
+def _load_weights(run_dir: Path, model: torch.nn.Module) -> None:
+    found = rundir.trained_checkpoint(run_dir)
+    if any(True for _ in model.parameters()):
+        checkpoint.load_weights(found, model)
+
+
+@dataclass
+class ForecastRun:
+    cfg: ForecastConfig
+    model: Forecaster
+    normaliser: Normaliser
+    run_dir: Path
+    device: torch.device
+
+    def prepare(self, path: str | None) -> Prepared:
+        return prepare(self.cfg.data, path, self.normaliser)
+
+
+def load_run(run_dir: str | Path, device: str = "auto") -> ForecastRun:
+    run_dir = Path(run_dir)
+    cfg = rundir.read_config(run_dir, "forecast", ForecastConfig())
+    normaliser = _load_normaliser(run_dir)
+    prep = prepare(cfg.data, normaliser=normaliser)
+    dev = resolve_device(device)
+    model = _model(cfg, prep).to(dev)
+    _load_weights(run_dir, model)
+    return ForecastRun(cfg, model.eval(), normaliser, run_dir, dev)
+
+
+# ------------------------------------------------------------------------ predict / evaluate
+def _origin(series: Series, at: str | None, lookback: int) -> int:
+    """The row where the forecast starts: the end of the file, a row number, or a date/time in the file."""
+    n = len(series.values)
+    if at is None:
+        row = n
+    elif at.lstrip("-").isdigit():
+        row = int(at)
+    else:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            raise UserError(f"--at {at!r} is neither a row number nor a date/time") from None
+        if when not in series.times:
+            raise UserError(f"--at {at}: no row of {series.path} has that time")
+        row = series.times.index(when)
+    if not lookback <= row <= n:
+        raise UserError(f"--at {at}: the forecast must start between row {lookback} (after data.lookback="
+                        f"{lookback} rows) and row {n} (the end of {series.path})")
+    return row
+
+
+@torch.no_grad()
+def forecast_at(run: ForecastRun, prep: Prepared, row: int) -> dict:
+    """The forecast starting at ``row`` on the original scale, with its times and the truth where known."""
+    L, H = run.cfg.data.lookback, run.cfg.data.horizon
+    series, columns = prep.series, [prep.inputs[k] for k in prep.outputs]
+    x = prep.z[row - L : row][None].to(run.device)
+    times = series.times[row : row + H]
+    times += [series.times[-1] + series.step * k for k in range(1, H - len(times) + 1)]  # past the file's end
+    cal = calendar(series.times[row - L : row] + times).float()[None].to(run.device)
+    y = run.model(x, cal)[0].double().cpu()
+    truth = series.values[row : row + H][:, columns]
+    return {"times": times, "forecast": run.normaliser.inverse(y, columns), "truth": truth,
+            "history_times": series.times[row - L : row], "history": series.values[row - L : row][:, columns],
+            "columns": prep.output_columns, "forecast_std": y, "truth_std": prep.z[row : row + H][:, prep.outputs]}
+
+
+def predict_forecast(run: ForecastRun, lines: list[str], options) -> list[str]:
+    """Write the forecast from ``--at`` as CSV and PNG; return the CSV lines."""
+    import sys
+
+    from seqlab.plots import plot_forecast
+
+    prep = run.prepare(options.data)
+    row = _origin(prep.series, options.at, run.cfg.data.lookback)
+    f = forecast_at(run, prep, row)
+    out_lines = [",".join([run.cfg.data.time_column, *f["columns"]])]
+    out_lines += [",".join([t.isoformat(sep=" "), *(f"{v:.6g}" for v in values.tolist())])
+                  for t, values in zip(f["times"], f["forecast"])]
+    out = Path(options.out or run.run_dir / "forecast.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(out_lines) + "\n")
+    png = plot_forecast(f, Path(options.plot or out.with_suffix(".png")),
+                        f"{run.run_dir.name}: forecast from {f['times'][0]} ({len(f['times'])} steps)")
+    note = f"forecast: {out}  plot: {png}"
+    if len(f["truth"]):
+        k = len(f["truth"])
+        mse = (f["forecast_std"][:k] - f["truth_std"].double()).pow(2).mean().item()
+        note += f"  (standardised MSE {mse:.4f} over the {k} known steps)"
+    print(note, file=sys.stderr)
+    return out_lines
+
+
+def evaluate_split(run: ForecastRun, path: str | None, split: str) -> dict:
+    if split not in SPLITS:
+        raise UserError(f"--split must be one of {list(SPLITS)}, got {split!r}")
+    prep = run.prepare(path)
+    return {**scores(run.model, prep.windows(run.cfg.data, split), prep, run.device), "split": split,
+            "data": str(path or run.cfg.data.path)}
+
+
+def _predict_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="the CSV series (default: the run's training file)")
+    p.add_argument("--at", help="row number or date/time where the forecast starts (default: after the last row)")
+    p.add_argument("--out", help="forecast CSV (default RUN_DIR/forecast.csv)")
+    p.add_argument("--plot", help="forecast PNG (default: the CSV's path with .png)")
+
+
+def _evaluate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="the CSV series (default: the run's training file); z-scored with the run's "
+                                  "training statistics")
+    p.add_argument("--split", default="test", help="train | valid | test (default test)")
+
+
+def _report(m: dict) -> str:
+    text = f"MSE {m['mse']:.4f}  MAE {m['mae']:.4f} (standardised)"
+    if "mse_original" in m:
+        text += f"; original scale MSE {m['mse_original']:.4f}  MAE {m['mae_original']:.4f}"
+    if "split" in m:
+        return f"{m['split']}: {text}  over {m['windows']} windows of {m['data']}"
+    return f"{text}; best MSE {m['best_mse']:.4f} after {m['steps']} steps"
+
+
+# ------------------------------------------------------------------------ presets
+def ett(kind: str, lookback: int = 96) -> ForecastConfig:
+    """ETT (ETTh1, multivariate M) models: 2-core CPU budgets of a few minutes per horizon."""
+    cfg = ForecastConfig()
+    cfg.data.lookback, cfg.data.horizon, cfg.data.mode = lookback, 96, "M"
+    m = cfg.model
+    m.kind, m.norm, m.channel_independent = kind, "revin", True
+    cfg.optim.lr, cfg.optim.schedule, cfg.optim.weight_decay, cfg.optim.clip = 1e-3, "cosine", 0.0, 1.0
+    cfg.train.batch_size, cfg.train.epochs, cfg.train.patience, cfg.train.max_minutes = 32, 10, 3, 10.0
+    if kind in ("repeat_last", "seasonal"):
+        m.norm = "none"
+    elif kind == "ar":
+        m.fit, m.norm, m.order = "least_squares", "none", 24
+    elif kind == "dlinear":
+        m.norm, cfg.optim.lr, cfg.train.epochs = "none", 5e-3, 10
+    elif kind == "tdnn":
+        m.hidden_size, m.kernel, m.dilations, m.dropout = 64, 3, "1,2,4,8", 0.2
+    elif kind == "narx":
+        m.hidden_size, m.order, m.exo_lags = 128, 48, 24
+    elif kind in ("rnn_direct", "rnn_seq2seq"):
+        m.cell, m.hidden_size, m.dropout, cfg.train.batch_size = "gru", 64, 0.1, 64
+    elif kind == "segrnn":
+        m.cell, m.hidden_size, m.segment, m.dropout, m.norm, m.loss = "gru", 512, 48, 0.5, "last", "mae"
+        cfg.train.batch_size, cfg.train.epochs = 256, 30
+    return cfg
+
+
+PRESETS = {
+    "ett-repeat-last": lambda: ett("repeat_last", 96),
+    "ett-seasonal": lambda: ett("seasonal", 96),
+    "ett-ar": lambda: ett("ar", 96),
+    "ett-dlinear": lambda: ett("dlinear", 336),
+    "ett-tdnn": lambda: ett("tdnn", 336),
+    "ett-narx": lambda: ett("narx", 96),
+    "ett-gru-direct": lambda: ett("rnn_direct", 96),
+    "ett-gru-seq2seq": lambda: ett("rnn_seq2seq", 96),
+    "ett-segrnn": lambda: ett("segrnn", 720),
+}
+
+TASK = Task(
+    name="forecast", help="time-series forecasting (AR, TDNN, NARX, RNNs, SegRNN, DLinear) on CSV series",
+    data_help="CSV with a date/time column and numeric columns (e.g. ETTh1.csv)",
+    config=ForecastConfig, presets=PRESETS, train=train, load=load_run, predict=predict_forecast,
+    evaluate=lambda run, o: evaluate_split(run, o.data, o.split), report=_report,
+    predict_options=_predict_options, evaluate_options=_evaluate_options, reads_lines=False,
+)
