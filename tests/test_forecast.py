@@ -103,7 +103,7 @@ def test_no_look_ahead(kind, tmp_path):
     torch.manual_seed(0)
     model = build(cfg.model, 3, 48, 24, [0, 1, 2], 24).eval()
     if kind == "ar":
-        model.core.phi.data.normal_(0, 0.1)
+        model.core.w.data.normal_(0, 0.1)
     windows_a = prep_a.windows(cfg.data, "test")
     i = 10
     origin = windows_a.origin(i)
@@ -128,7 +128,7 @@ def test_ar_equals_statsmodels_autoreg():
         ref = AutoReg(y.numpy(), lags=p, trend="c").fit()
         model = AR(p, 1, horizon=20).double()
         model.fit_least_squares([y[:, None]])
-        ours = torch.cat([model.c.detach(), model.phi.detach()[0]])
+        ours = torch.cat([model.w0.detach(), model.w.detach()[0]])
         assert torch.allclose(ours, torch.from_numpy(ref.params), atol=1e-6, rtol=0)
         with torch.no_grad():
             forecast_ours = model(y[None, :, None])[0, :, 0]
@@ -151,8 +151,8 @@ def test_narx_open_loop_uses_the_truth_and_closed_loop_does_not():
     assert not torch.allclose(open_a[:, first + 2 :], open_b[:, first + 2 :])  # later steps read the truth
     assert torch.equal(narx(x, cal), closed)  # the forecast has no way to read y at all
     # and the closed loop feeds back its own predictions: step 2 == f(own step 1)
-    lags = torch.cat([x[:, -2:], closed[:, :1]], 1)
-    assert torch.allclose(narx.f(narx._inputs(lags, cal[:, 9:11])), closed[:, 1], atol=1e-6)
+    lags = torch.cat([x[:, -2:], closed[:, :1]], 1)  # y_10, y_9 true, y_11 its own; u_10 .. u_11 (the notes' x_t included)
+    assert torch.allclose(narx.f(narx._inputs(lags, cal[:, 10:12])), closed[:, 1], atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -225,6 +225,12 @@ def test_cli_train_predict_evaluate(csv_file, tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[1].startswith("2020-02-20 00:00:00")
     assert main(["evaluate", str(runs / "f"), "--split", "valid"]) == 0
     assert "valid: MSE" in capsys.readouterr().out
+    assert "reads no --input" in _cli_error(["predict", str(runs / "f"), "--input", str(csv_file)], capsys)
+    assert "--at 10" in _cli_error(["predict", str(runs / "f"), "--at", "10"], capsys)  # before lookback rows
+    assert "--split" in _cli_error(["evaluate", str(runs / "f"), "--split", "dev"], capsys)
+    other = tmp_path / "other.csv"
+    other.write_text(csv_file.read_text().replace("date,c0,c1,OT", "date,a,b,OT", 1))
+    assert "trained on c0, c1, OT" in _cli_error(["evaluate", str(runs / "f"), "--data", str(other)], capsys)
 
 
 def _cli_error(args, capsys) -> str:

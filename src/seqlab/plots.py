@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from seqlab.errors import UserError
+from seqlab.train.rundir import task_of
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -27,7 +28,9 @@ def plot_losses(run_dir: str | Path, out: Path | None = None) -> Path:
         rows = [r for r in records if r.get("split") == split]
         if rows:
             ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], style, label=split, markersize=3)
-    ax.set(xlabel="step", ylabel="cross-entropy (nats / token)", title=f"{Path(run_dir).name}: loss")
+    forecast = (Path(run_dir) / "config.json").is_file() and task_of(run_dir) == "forecast"
+    ylabel = "train: model.loss, valid: MSE (standardised)" if forecast else "cross-entropy (nats / token)"
+    ax.set(xlabel="step", ylabel=ylabel, title=f"{Path(run_dir).name}: loss")
     ax.grid(alpha=0.3)
     ax.legend()
     out = Path(out or Path(run_dir) / "loss.png")

@@ -1,11 +1,11 @@
-"""The autoregressive model AR(p) of the notes: each value a linear function of the p before it.
+"""The autoregressive model AR(K) of the notes: each value a linear function of the K before it.
 
-    y_t = c + φ_1 y_{t-1} + ... + φ_p y_{t-p} + ε_t
+    y_t = w_0 + Σ_{k=1..K} w_k y_{t-k} + ε_t,   ε_t ~ N(0, σ²)
 
 Fitted in closed form (ordinary least squares over every t with p predecessors, the fit of
 ``statsmodels.tsa.ar_model.AutoReg(trend="c")``), or trained by gradient descent as a layer
 like any other.  Forecasts are recursive: each predicted value becomes a lag of the next.
-One (c, φ) per channel; with one channel and channel independence, one shared by all.
+One (w_0, w) per channel; with one channel and channel independence, one shared by all.
 """
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ class AR(nn.Module):
         if order < 1:
             raise UserError(f"model.order must be at least 1, got {order}")
         self.order, self.horizon = order, horizon
-        self.phi = nn.Parameter(torch.zeros(channels, order))  # phi[:, i] multiplies y_{t-1-i}
-        self.c = nn.Parameter(torch.zeros(channels))
+        self.w = nn.Parameter(torch.zeros(channels, order))  # w[:, k-1] multiplies y_{t-k}
+        self.w0 = nn.Parameter(torch.zeros(channels))
 
     def step(self, lags: Tensor) -> Tensor:
-        """lags (B, p, C), oldest first -> y_t (B, C)."""
-        return self.c + (lags.flip(1) * self.phi.T).sum(1)
+        """lags (B, K, C), oldest first -> y_t (B, C)."""
+        return self.w0 + (lags.flip(1) * self.w.T).sum(1)
 
     def forward(self, x: Tensor, cal: Tensor | None = None) -> Tensor:
         if x.shape[1] < self.order:
@@ -40,8 +40,8 @@ class AR(nn.Module):
 
     @torch.no_grad()
     def fit_least_squares(self, series: list[Tensor]) -> None:
-        """Set (c, φ) by least squares on ``series``: a list of (N, C) tensors (pooled when C = 1)."""
-        channels = self.phi.shape[0]
+        """Set (w_0, w) by least squares on ``series``: a list of (N, C) tensors (pooled when C = 1)."""
+        channels = self.w.shape[0]
         for ch in range(channels):
             rows, targets = [], []
             for z in series:
@@ -50,9 +50,9 @@ class AR(nn.Module):
                     y = z[:, k].double()
                     if len(y) <= self.order:
                         raise UserError(f"AR({self.order}) needs more than {self.order} training rows, got {len(y)}")
-                    lags = y.unfold(0, self.order, 1)[:-1].flip(1)  # row t: y_{t-1} .. y_{t-p}
+                    lags = y.unfold(0, self.order, 1)[:-1].flip(1)  # row t: y_{t-1} .. y_{t-K}
                     rows.append(torch.cat([torch.ones(len(lags), 1, dtype=y.dtype), lags], 1))
                     targets.append(y[self.order :])
             design, target = torch.cat(rows), torch.cat(targets)
             solution = torch.linalg.lstsq(design, target[:, None], driver="gelsd").solution[:, 0]
-            self.c[ch], self.phi[ch] = solution[0], solution[1:]
+            self.w0[ch], self.w[ch] = solution[0], solution[1:]
