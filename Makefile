@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # would pull a multi-GB CUDA build.  Override on a GPU machine: make TORCH_SPEC=torch
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo test bench bench-lm bench-tasks clean
+.PHONY: install demo test bench bench-lm bench-tasks bench-forecast clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench-tasks: install
 	$(PY) benchmarks/conll_ner.py
 	$(PY) benchmarks/cws_pku.py
 	$(PY) benchmarks/crf_speed.py
+
+# ETTh1 forecasting, every model at four horizons (needs ../shared/data; about 75 minutes on a 2-core CPU).
+bench-forecast: install
+	$(PY) benchmarks/ett.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
