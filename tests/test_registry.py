@@ -71,7 +71,7 @@ def test_task_options_are_checked_per_task(tmp_path, capsys):
         main(["evaluate", str(tmp_path / "c"), "--src", "x"])  # a translation option on a classify run
     assert stop.value.code == 2 and "--data" in capsys.readouterr().err
     assert main(["translate", str(tmp_path / "c")]) == 2
-    assert "is not a translation run: use seqlab predict" in capsys.readouterr().err
+    assert "is a classify run, not one for seqlab translate: use seqlab predict" in capsys.readouterr().err
     assert main(["train", "classify", "--preset", "nope", "--runs", str(tmp_path)]) == 2
     assert "unknown preset 'nope' for classify; presets: sst2-bilstm-max" in capsys.readouterr().err
 

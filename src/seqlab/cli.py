@@ -7,6 +7,7 @@
     seqlab evaluate RUN_DIR [task options]                       (e.g. --data FILE; --src/--ref for translation)
     seqlab generate RUN_DIR --prime TEXT --length N [--temperature T --top-k K --top-p P --seed S]
     seqlab translate RUN_DIR [--input FILE] [--beam K]          (predict, for translation runs)
+    seqlab transcribe RUN_DIR FILE.wav ... [--beam K]           (predict, for speech runs)
     seqlab plot losses RUN_DIR
     seqlab plot gradients [--data FILE] [--steps T] [--out PNG]
     seqlab plot attention RUN_DIR --src TEXT [--out PNG]
@@ -73,10 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--prime", required=True, help="text to start from")
     gen.add_argument("--length", type=int, default=500, help="tokens to generate")
     _add_sampling(gen)
-    tr = sub.add_parser("translate", help="translate sentences with a trained encoder-decoder")
-    tr.add_argument("run_dir")
-    tr.add_argument("--input", help="a file with one sentence per line (default: stdin)")
-    tr.add_argument("--device", default="auto")
+    from seqlab.tasks.registry import tasks
+
+    for task in tasks().values():  # a task's own name for its predictions: seqlab translate, seqlab transcribe
+        if task.command:
+            alias = sub.add_parser(task.command, help=f"predict, for {task.name} runs ({task.help})",
+                                   epilog=f"Its options: seqlab {task.command} RUN_DIR --help")
+            alias.add_argument("run_dir")
+            alias.add_argument("--device", default="auto")
+            if task.reads_lines:
+                alias.add_argument("--input", help="a file with one input per line (default: stdin)")
     for name, what in (("predict", "run a trained model on input lines (the run's task decides the output)"),
                        ("evaluate", "score a trained model on labelled data (the run's task decides the metrics)")):
         p = sub.add_parser(name, help=what, epilog=f"The run's task adds its own options: seqlab {name} RUN_DIR --help")
@@ -131,7 +138,7 @@ def _task_parser(command: str, run_dir: str):
     parser = argparse.ArgumentParser(prog=f"seqlab {command} {run_dir}",
                                      description=f"Options of a {task.name} run, besides --device"
                                                  f"{' and --input' if command != 'evaluate' else ''}.")
-    (task.predict_options if command in ("predict", "translate") else task.evaluate_options)(parser)
+    (task.evaluate_options if command == "evaluate" else task.predict_options)(parser)
     return task, parser
 
 
@@ -150,7 +157,7 @@ def cmd_predict(args, rest) -> int:
     task, options = _task_options(args, rest)
     run = task.load(args.run_dir, args.device)
     if not task.reads_lines:
-        if args.input:
+        if getattr(args, "input", None):
             raise UserError(f"a {task.name} run reads no --input; its options: seqlab predict {args.run_dir} --help")
         lines = []
     else:
@@ -177,11 +184,14 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def cmd_translate(args, rest) -> int:
+def cmd_alias(args, rest) -> int:
+    """``seqlab translate|transcribe RUN_DIR ...``: predict, for runs of the task that owns the verb."""
     from seqlab.tasks import registry
 
-    if registry.of_run(args.run_dir).name != "translate":
-        raise UserError(f"{args.run_dir} is not a translation run: use seqlab predict {args.run_dir}")
+    task = registry.of_run(args.run_dir)
+    if task.command != args.command:
+        raise UserError(f"{args.run_dir} is a {task.name} run, not one for seqlab {args.command}: "
+                        f"use seqlab predict {args.run_dir}")
     return cmd_predict(args, rest)
 
 
@@ -227,12 +237,12 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"generate": cmd_generate, "plot": cmd_plot, "demo": cmd_demo}
-TAKES_OPTIONS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate, "translate": cmd_translate}
+TAKES_OPTIONS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate}
 
 
 def _task_help(argv: list[str]) -> bool:
     """``seqlab predict|evaluate RUN_DIR --help``: the options of that run's task."""
-    if len(argv) < 3 or argv[0] not in ("predict", "evaluate", "translate") or not {"-h", "--help"} & set(argv[2:]):
+    if len(argv) < 3 or argv[0] not in ("predict", "evaluate", *_aliases()) or not {"-h", "--help"} & set(argv[2:]):
         return False
     if not (Path(argv[1]) / "config.json").is_file():
         return False
@@ -243,16 +253,23 @@ def _task_help(argv: list[str]) -> bool:
     return True
 
 
+def _aliases() -> set[str]:
+    from seqlab.tasks.registry import tasks
+
+    return {task.command for task in tasks().values() if task.command}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if _task_help(argv):
         return 0
     args, rest = _parser().parse_known_args(argv)
-    if rest and args.command not in TAKES_OPTIONS:
+    commands = {**TAKES_OPTIONS, **dict.fromkeys(_aliases(), cmd_alias)}
+    if rest and args.command not in commands:
         _parser().error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        if args.command in TAKES_OPTIONS:
-            return TAKES_OPTIONS[args.command](args, rest)
+        if args.command in commands:
+            return commands[args.command](args, rest)
         return COMMANDS[args.command](args)
     except TrainingDiverged as e:
         print(f"seqlab: error: {e}", file=sys.stderr)

@@ -108,3 +108,25 @@ def plot_forecast(f: dict, out: Path, title: str, max_columns: int = 7) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def plot_speech(log_mel, posteriors, labels: list[str], out: Path, title: str) -> Path:
+    """The log-mel spectrogram; beneath it, when given, the per-step CTC posteriors (one line per label)."""
+    rows = 2 if posteriors is not None else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(9, 2.6 * rows), squeeze=False)
+    ax = axes[0, 0]
+    ax.imshow(log_mel.T.numpy(), origin="lower", aspect="auto", cmap="magma")
+    ax.set(ylabel="mel band", title=title, xlabel="frame (10 ms)")
+    if posteriors is not None:
+        ax = axes[1, 0]
+        steps = posteriors.shape[0]
+        for k, label in enumerate(labels):
+            style = {"color": "0.7", "lw": 0.8} if k == 0 else {"lw": 1.2}
+            ax.plot(range(steps), posteriors[:, k].numpy(), label=label, **style)
+        ax.set(xlim=(0, steps - 1), ylim=(0, 1.02), ylabel="p(label)", xlabel="model step")
+        ax.legend(loc="upper right", ncol=11, fontsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -9,7 +9,7 @@
     c_t(n)   = √(2/M) · s_n · Σ_m S_t(m) cos(π n (m + ½) / M),   s_0 = 1/√2, else 1   (orthonormal DCT-II)
 
 Per-utterance normalisation subtracts each feature's mean over the frames and divides by
-its standard deviation.  SpecAugment (Park et al. 2019) zeroes random bands of frequency
+the utterance's overall standard deviation.  SpecAugment (Park et al. 2019) zeroes random bands of frequency
 channels and of frames during training.
 """
 from __future__ import annotations
@@ -100,8 +100,10 @@ class Features(torch.nn.Module):
 
 
 def normalise(f: Tensor) -> Tensor:
-    """Per-utterance mean and variance normalisation of features (T, D) over the frames."""
-    return (f - f.mean(0)) / (f.std(0, unbiased=False) + 1e-5)
+    """Per-utterance normalisation of features (T, D): each feature's mean over the frames removed, then one
+    scale for the utterance (the bands keep their relative variances: a silent band is not blown up to unit variance)."""
+    f = f - f.mean(0)
+    return f / (f.pow(2).mean().sqrt() + 1e-5)
 
 
 def _mask(size: int, width: int, g: torch.Generator) -> slice:

@@ -55,6 +55,7 @@ class Task:
     predict_options: Callable[[argparse.ArgumentParser], None] = field(default=_no_options)
     evaluate_options: Callable[[argparse.ArgumentParser], None] = field(default=_no_options)
     reads_lines: bool = True  # predict reads input lines (--input or stdin); False: its options name the input
+    command: str = ""  # a CLI verb for this task's predict (seqlab translate, seqlab transcribe), besides predict
 
     def preset(self, name: str):
         if name not in self.presets:

@@ -272,7 +272,7 @@ def _report(m: dict) -> str:
 
 
 TASK = Task(
-    name="translate", help="an encoder-decoder (translation)",
+    name="translate", help="an encoder-decoder (translation)", command="translate",
     data_help="a directory with train.SRC/train.TGT and val.SRC/val.TGT",
     config=TranslateConfig, presets=PRESETS, train=train, load=load_run,
     predict=lambda run, lines, o: translate_lines(run, lines, o.beam), predict_options=_beam_option,
