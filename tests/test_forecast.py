@@ -264,3 +264,15 @@ def test_bad_input(tmp_path, capsys):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     assert "empty" in _cli_error(train + [str(empty)], capsys)
+
+
+def test_resume_continues_from_the_checkpoint(csv_file, tmp_path):
+    cfg = small("tdnn", csv_file)
+    cfg.train.epochs, cfg.optim.schedule = 1, "constant"  # the schedule must not depend on the total steps
+    first = forecast.train(cfg, tmp_path / "r")
+    cfg.train.epochs = 2
+    second = forecast.train(cfg, tmp_path / "r", resume=True)
+    assert second["steps"] == 2 * first["steps"]
+    straight = small("tdnn", csv_file)
+    straight.train.epochs, straight.optim.schedule = 2, "constant"
+    assert forecast.train(straight, tmp_path / "s")["mse"] == pytest.approx(second["mse"], rel=1e-5)
