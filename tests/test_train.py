@@ -6,7 +6,7 @@ import signal
 import pytest
 import torch
 
-from seqlab.errors import TrainingDiverged
+from seqlab.errors import TrainingDiverged, UserError
 from seqlab.generate import SampleConfig
 from seqlab.tasks import lm
 from seqlab.train import checkpoint
@@ -155,3 +155,42 @@ def test_word_level_stream_keeps_spaces(tmp_path):
     words = "".join(pieces).split()
     assert len(words) >= 2 + 20 - "".join(pieces).count("\n")  # no two words glued together
     assert set(words) <= {"the", "cat", "sat", "on", "mat", "dog", "log", "<unk>"}
+
+
+class _Payload:
+    """A pickle that would create a file when loaded (what a malicious trainer.pt could do)."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_resume_never_unpickles_code_from_a_run_directory(corpus, tmp_path):
+    cfg = tiny_config(corpus, max_steps=4)
+    lm.train(cfg, tmp_path / "run")
+    state = checkpoint.load_trainer_state(tmp_path / "run" / "last")  # tensors and plain values only
+    assert state["step"] == 4 and isinstance(state["rng"]["numpy"]["keys"], torch.Tensor)
+    target = tmp_path / "pwned"
+    torch.save({"step": _Payload(target)}, tmp_path / "run" / "last" / "trainer.pt")
+    with pytest.raises(UserError, match="holds more than tensors and plain values"):
+        lm.train(tiny_config(corpus, max_steps=8), tmp_path / "run", resume=True)
+    assert not target.exists()
+
+
+def test_checkpoint_files_and_renames_are_flushed_to_disk(tmp_path, monkeypatch):
+    flushed, real = [], os.fsync
+
+    def recording_fsync(fd):
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}") if os.path.exists("/proc/self/fd") else fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    checkpoint.save(tmp_path / "ckpt" / "last", torch.nn.Linear(2, 2), {"step": 1})
+    checkpoint.save(tmp_path / "ckpt" / "last", torch.nn.Linear(2, 2), {"step": 2})  # the swap over an old one
+    assert len(flushed) == 8  # per save: the two files, the .tmp directory, then the parent after the renames
+    if os.path.exists("/proc/self/fd"):
+        names = [os.path.basename(p) for p in flushed[:4]]
+        assert names == ["model.safetensors", "trainer.pt", "last.tmp", "ckpt"]
+    assert checkpoint.load_trainer_state(checkpoint.find(tmp_path / "ckpt" / "last"))["step"] == 2

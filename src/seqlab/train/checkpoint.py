@@ -5,12 +5,15 @@ A checkpoint is a directory:
     model.safetensors   the weights (safetensors; tied weights stored once)
     trainer.pt          optimizer, scheduler, RNG states, data position, task state, step
 
-It is written as ``<name>.tmp`` and then swapped in by renames; if the process dies
+It is written as ``<name>.tmp``, flushed to disk (fsync of the files and the directory),
+and then swapped in by renames, themselves flushed; if the process dies
 between the renames the previous checkpoint survives as ``<name>.old``, which
 :func:`find` falls back to.
 """
 from __future__ import annotations
 
+import os
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -29,12 +32,29 @@ def save(directory: Path, model: torch.nn.Module, trainer_state: dict) -> Path:
     tmp.mkdir(parents=True)
     save_model(model, str(tmp / "model.safetensors"))
     torch.save(trainer_state, tmp / "trainer.pt")
+    for path in (tmp / "model.safetensors", tmp / "trainer.pt", tmp):  # on disk before any rename
+        _fsync(path)
     shutil.rmtree(old, ignore_errors=True)
     if directory.exists():
         directory.rename(old)
     tmp.rename(directory)
+    _fsync(directory.parent)  # the renames themselves survive a power loss
     shutil.rmtree(old, ignore_errors=True)
     return directory
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's or a directory's entries to disk (directories: where the OS allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
 
 
 def find(directory: Path) -> Path | None:
@@ -54,11 +74,22 @@ def load_weights(directory: Path, model: torch.nn.Module) -> None:
 
 
 def load_trainer_state(directory: Path) -> dict:
-    return torch.load(Path(directory) / "trainer.pt", weights_only=False)
+    """The trainer state, read with ``weights_only=True``: tensors and plain types only, so a run directory
+    from someone else cannot run code on this machine when resumed."""
+    path = Path(directory) / "trainer.pt"
+    try:
+        return torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
+        raise UserError(f"{path} holds more than tensors and plain values, so it is not loaded "
+                        f"(a checkpoint from an older seqlab, or not a seqlab checkpoint): {reason}") from None
 
 
 def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -67,7 +98,9 @@ def rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
