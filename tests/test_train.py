@@ -194,3 +194,23 @@ def test_checkpoint_files_and_renames_are_flushed_to_disk(tmp_path, monkeypatch)
         names = [os.path.basename(p) for p in flushed[:4]]
         assert names == ["model.safetensors", "trainer.pt", "last.tmp", "ckpt"]
     assert checkpoint.load_trainer_state(checkpoint.find(tmp_path / "ckpt" / "last"))["step"] == 2
+
+
+def test_resume_drops_the_metrics_logged_after_the_last_checkpoint(corpus, tmp_path):
+    cfg = tiny_config(corpus)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        lm.train(cfg, tmp_path / "run", callbacks=_crash_at(8))
+    with open(tmp_path / "run" / "metrics.jsonl", "a") as f:  # what the crashed process logged after step 8
+        f.writelines(json.dumps({"step": step, "time_s": 0.0, "split": "train", "loss": 99.0}) + "\n" for step in (9, 10))
+    lm.train(cfg, tmp_path / "run", resume=True)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    keys = [(r["split"], r["step"]) for r in rows]
+    assert len(keys) == len(set(keys)) and 99.0 not in [r["loss"] for r in rows]
+    assert {s for split, s in keys if split == "train"} == set(range(1, 13))
+
+
+@pytest.mark.parametrize("key,value", [("batch_size", 0), ("log_every", 0), ("epochs", -1), ("max_minutes", -2),
+                                       ("eval_every", -1), ("patience", -1)])
+def test_impossible_numbers_are_refused_by_name(corpus, tmp_path, key, value):
+    with pytest.raises(UserError, match=f"train.{key} must be at least"):
+        lm.train(tiny_config(corpus, **{key: value}), tmp_path / "run")

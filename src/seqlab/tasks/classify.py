@@ -29,7 +29,7 @@ from seqlab.models.classifier import ClassifierConfig, SequenceClassifier
 from seqlab.tasks.registry import Task
 from seqlab.train import checkpoint, rundir
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
 
 
 @dataclass
@@ -127,7 +127,7 @@ def _check_labels(examples, labels: Vocabulary, path: str) -> None:
 # ------------------------------------------------------------------------ recipe
 def train(cfg: ClassifyConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
     run_dir = Path(run_dir)
-    device = resolve_device(cfg.train.device)
+    device = training_device(cfg.train)
     checkpoint.seed_everything(cfg.train.seed)
     train_set, valid_set = _splits(cfg.data)
     if resume:

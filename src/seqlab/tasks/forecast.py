@@ -36,7 +36,7 @@ from seqlab.models.forecast import Forecaster, ForecastModelConfig, build
 from seqlab.tasks.registry import Task
 from seqlab.train import checkpoint, rundir
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
 
 MODES = ("M", "MS", "S")
 
@@ -176,7 +176,7 @@ class ForecastTask:
 # ------------------------------------------------------------------------ recipe
 def train(cfg: ForecastConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
     run_dir = Path(run_dir)
-    device = resolve_device(cfg.train.device)
+    device = training_device(cfg.train)
     checkpoint.seed_everything(cfg.train.seed)
     prep = prepare(cfg.data, normaliser=_load_normaliser(run_dir) if resume else None)
     model = _model(cfg, prep).to(device)

@@ -24,7 +24,7 @@ from seqlab.models.lm import ModelConfig, build_lm
 from seqlab.tasks.registry import Task
 from seqlab.train import checkpoint, rundir
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
 
 
 @dataclass
@@ -89,7 +89,7 @@ def evaluate_streams(model, streams: torch.Tensor, bptt: int) -> dict:
 
 # ------------------------------------------------------------------------ recipes
 def _setup(cfg: LMConfig, run_dir: Path, vocab=None):
-    device = resolve_device(cfg.train.device)
+    device = training_device(cfg.train)
     checkpoint.seed_everything(cfg.train.seed)
     corpus = load_corpus(cfg.data, vocab)
     model = build_lm(cfg.model, len(corpus.vocab)).to(device)

@@ -29,7 +29,7 @@ from seqlab.models.speech import CTCModel, DigitClassifier, SpeechModelConfig
 from seqlab.tasks.registry import Task
 from seqlab.train import checkpoint, rundir
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
 
 
 @dataclass
@@ -177,7 +177,7 @@ def _model(cfg: SpeechConfig, feats: Features):
 
 def train(cfg: SpeechConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
     run_dir = Path(run_dir)
-    device = resolve_device(cfg.train.device)
+    device = training_device(cfg.train)
     checkpoint.seed_everything(cfg.train.seed)
     feats = Features(cfg.features)
     model = _model(cfg, feats).to(device)

@@ -33,7 +33,7 @@ from seqlab.models.tagger import Tagger, TaggerConfig
 from seqlab.tasks.registry import Task
 from seqlab.train import checkpoint, rundir
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
 
 BOS, EOS = "<s>", "</s>"
 
@@ -284,7 +284,7 @@ def _splits(cfg: TagDataConfig) -> tuple[TaggedFile, list[Sentence]]:
 
 def train(cfg: TagConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
     run_dir = Path(run_dir)
-    device = resolve_device(cfg.train.device)
+    device = training_device(cfg.train)
     checkpoint.seed_everything(cfg.train.seed)
     data, valid = _splits(cfg.data)
     features = _load_features(run_dir, cfg) if resume else Features.build(cfg.data, data)

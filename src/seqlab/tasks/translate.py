@@ -31,7 +31,7 @@ from seqlab.search import beam_search, greedy_search
 from seqlab.tasks.registry import Task
 from seqlab.train import checkpoint, rundir
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device
+from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
 
 
 @dataclass
@@ -124,7 +124,7 @@ class TranslateTask:
 
 def train(cfg: TranslateConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
     run_dir = Path(run_dir)
-    device = resolve_device(cfg.train.device)
+    device = training_device(cfg.train)
     checkpoint.seed_everything(cfg.train.seed)
     train_pairs, valid_pairs = read_parallel(*split_files(cfg.data, "train")), read_parallel(*split_files(cfg.data, "valid"))
     if resume:

@@ -56,6 +56,21 @@ class TrainConfig:
     tensorboard: bool = False
 
 
+def training_device(cfg: TrainConfig) -> torch.device:
+    """The device to train on, once the train config's numbers have been checked (every task's first step)."""
+    _check(cfg)
+    return resolve_device(cfg.device)
+
+
+def _check(cfg: TrainConfig) -> None:
+    """Numbers that cannot work, named with the value received."""
+    for key, low in (("batch_size", 1), ("bptt", 1), ("eval_batch_size", 1), ("log_every", 1), ("eval_every", 0),
+                     ("patience", 0), ("epochs", 0), ("max_minutes", 0)):
+        value = getattr(cfg, key)
+        if not value >= low or (isinstance(value, float) and not math.isfinite(value)):
+            raise UserError(f"train.{key} must be at least {low}, got {value}")
+
+
 class Interrupted(UserError):
     """Ctrl-C: the run stopped between steps and saved a resumable checkpoint."""
 
@@ -104,6 +119,7 @@ class Trainer:
     def __init__(self, task, train: TrainConfig, optim: OptimConfig, run_dir: Path,
                  callbacks: dict[str, list[Callable]] | None = None) -> None:
         self.task, self.cfg, self.run_dir = task, train, Path(run_dir)
+        _check(train)
         self.max_steps = round(train.epochs * task.steps_per_epoch) if train.epochs > 0 else train.max_steps
         if self.max_steps < 1:
             raise UserError(f"train.max_steps must be at least 1, got {self.max_steps}")
@@ -138,6 +154,19 @@ class Trainer:
         self.task.load_state_dict(state["task"])
         self.progress = _Progress(state["step"], state["position"], state["best"], state["bad_evals"],
                                   state["elapsed"], state["last_eval_step"])
+        self._forget_metrics_after(self.progress.step)
+
+    def _forget_metrics_after(self, step: int) -> None:
+        """Drop the metrics a crashed process logged after its last checkpoint: they are about to be logged again."""
+        path = self.run_dir / "metrics.jsonl"
+        if not path.is_file():
+            return
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
+        if len(kept) != len(lines):
+            tmp = path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(line + "\n" for line in kept))
+            tmp.replace(path)
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict:
