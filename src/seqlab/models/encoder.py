@@ -15,12 +15,12 @@ from torch import Tensor, nn
 from seqlab.errors import UserError
 from seqlab.models.lm import recurrent_layer
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "transformer")
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "min_gru", "min_lstm", "transformer")
 
 
 @dataclass
 class EncoderConfig:
-    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | transformer
+    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm | transformer
     variant: str = "standard"  # lstm: standard | peephole | coupled | no_forget;  gru: after | before
     hidden_size: int = 256  # per direction; the Transformer's d_model
     num_layers: int = 1

@@ -23,7 +23,7 @@ from seqlab.errors import UserError
 
 @dataclass
 class ModelConfig:
-    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | transformer
+    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm | transformer
     variant: str = "standard"  # lstm: standard | peephole | coupled | no_forget;  gru: after | before
     embedding: str = "learned"  # learned | one_hot
     embed_size: int = 128
@@ -42,6 +42,12 @@ def recurrent_layer(cfg: ModelConfig, input_size: int, bidirectional: bool = Fal
     common = {"num_layers": cfg.num_layers, "batch_first": True, "variational_dropout": cfg.variational_dropout,
               "dropout": cfg.dropout if cfg.num_layers > 1 else 0.0, "backend": cfg.backend,
               "bidirectional": bidirectional}
+    if cfg.cell in ("min_gru", "min_lstm"):  # gates on x_t alone: trained as a parallel scan over the sequence
+        if cfg.variational_dropout:
+            raise UserError(f"model.variational_dropout is not available for model.cell={cfg.cell}")
+        layer = snn.MinGRU if cfg.cell == "min_gru" else snn.MinLSTM
+        return layer(input_size, cfg.hidden_size, cfg.num_layers, batch_first=True, bidirectional=bidirectional,
+                     dropout=common["dropout"])
     try:
         if cfg.cell in ("rnn_tanh", "rnn_relu"):
             return snn.RNN(input_size, cfg.hidden_size, nonlinearity=cfg.cell[4:], **common)
@@ -52,7 +58,8 @@ def recurrent_layer(cfg: ModelConfig, input_size: int, bidirectional: bool = Fal
                            **common)
     except ValueError as e:
         raise UserError(f"model: {e}") from None
-    raise UserError(f"model.cell must be one of ['gru', 'lstm', 'rnn_relu', 'rnn_tanh', 'transformer'], got {cfg.cell!r}")
+    raise UserError(f"model.cell must be one of ['gru', 'lstm', 'min_gru', 'min_lstm', 'rnn_relu', 'rnn_tanh', "
+                    f"'transformer'], got {cfg.cell!r}")
 
 
 class RecurrentLM(nn.Module):

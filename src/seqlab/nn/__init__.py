@@ -3,6 +3,7 @@ from seqlab.nn.cell import Cell
 from seqlab.nn.elman import ElmanCell
 from seqlab.nn.gru import GRUCell, GRUResetBeforeCell
 from seqlab.nn.lstm import CoupledLSTMCell, LSTMCell, NoForgetLSTMCell, PeepholeLSTMCell
+from seqlab.nn.minrnn import MinGRU, MinLSTM
 from seqlab.nn.probe import gradient_flow
 from seqlab.nn.recurrent import GRU, LSTM, RNN
 from seqlab.nn.scan import autograd_scan, scan
@@ -11,6 +12,8 @@ from seqlab.nn.tbptt import clip_grad_norm_, detach_state
 __all__ = [
     "GRU",
     "LSTM",
+    "MinGRU",
+    "MinLSTM",
     "RNN",
     "Cell",
     "CoupledLSTMCell",
