@@ -12,8 +12,6 @@ from seqlab.nn.tbptt import clip_grad_norm_, detach_state
 __all__ = [
     "GRU",
     "LSTM",
-    "MinGRU",
-    "MinLSTM",
     "RNN",
     "Cell",
     "CoupledLSTMCell",
@@ -21,6 +19,8 @@ __all__ = [
     "GRUCell",
     "GRUResetBeforeCell",
     "LSTMCell",
+    "MinGRU",
+    "MinLSTM",
     "NoForgetLSTMCell",
     "PeepholeLSTMCell",
     "autograd_scan",
