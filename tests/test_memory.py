@@ -1,0 +1,93 @@
+"""Long-range memory problems: the generators' layouts and baselines, the IRNN / forget-bias options, training."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seqlab.cli import main
+from seqlab.data.memory import baseline, generate
+from seqlab.errors import UserError
+from seqlab.tasks import memory
+
+
+def test_adding_layout_and_the_always_one_baseline():
+    x, y = generate("adding", 20_000, 50, seed=0)
+    assert x.shape == (20_000, 50, 2)
+    markers = x[..., 1]
+    assert torch.all(markers.sum(1) == 2) and torch.all(markers[:, :25].sum(1) == 1)
+    assert torch.allclose((x[..., 0] * markers).sum(1), y)
+    assert abs(F.mse_loss(torch.ones_like(y), y).item() - baseline("adding", 50)) < 0.005  # 1/6
+    assert torch.equal(generate("adding", 4, 50, seed=3)[0], generate("adding", 4, 50, seed=3)[0])
+
+
+def test_copy_layout_and_the_memoryless_baseline():
+    T = 30
+    x, y = generate("copy", 8, T, seed=1)
+    assert x.shape == y.shape == (8, T + 20)
+    assert torch.all((x[:, :10] >= 1) & (x[:, :10] <= 8)) and torch.all(x[:, 9 + T] == 9)
+    assert torch.all(x[:, 10 : 9 + T] == 0) and torch.all(x[:, T + 10 :] == 0)
+    assert torch.equal(y[:, -10:], x[:, :10]) and torch.all(y[:, :-10] == 0)
+    # blanks with certainty, then a uniform guess over the 8 symbols: 10 ln 8 / (T + 20)
+    logits = torch.full((8, T + 20, 10), -1e9)
+    logits[:, : T + 10, 0] = 0.0
+    logits[:, T + 10 :, 1:9] = 0.0
+    ce = F.cross_entropy(logits.transpose(1, 2), y).item()
+    assert math.isclose(ce, baseline("copy", T), rel_tol=1e-6)
+
+
+def test_selective_layout():
+    x, y = generate("selective", 6, 40, seed=2)
+    assert x.shape == (6, 56) and torch.all(x[:, 40:] == 9)
+    for row, target in zip(x, y):
+        symbols = row[:40][row[:40] > 0]
+        assert len(symbols) == 16 and torch.equal(target[40:], symbols)  # in order of appearance
+        assert torch.all(target[:40] == -100)
+
+
+def config(problem: str, length: int, cell: str, **model) -> memory.MemoryConfig:
+    cfg = memory.MemoryConfig()
+    cfg.data.problem, cfg.data.length = problem, length
+    cfg.model.cell, cfg.model.hidden_size = cell, 32
+    for k, v in model.items():
+        setattr(cfg.model, k, v)
+    cfg.optim.lr, cfg.optim.warmup_steps, cfg.optim.schedule = 1e-2, 0, "constant"
+    cfg.train.batch_size, cfg.train.max_steps, cfg.train.eval_every, cfg.train.progress = 64, 600, 100, False
+    return cfg
+
+
+def test_irnn_and_forget_bias_initialisation():
+    irnn = memory.MemoryModel(config("adding", 10, "rnn_relu", init="identity").model, "adding")
+    params = dict(irnn.encoder.named_parameters())
+    w_hh = next(v for k, v in params.items() if "weight_hh" in k)
+    assert torch.equal(w_hh, torch.eye(32)) and all(torch.all(v == 0) for k, v in params.items() if "bias" in k)
+    torch.manual_seed(0)
+    lstm = memory.MemoryModel(config("adding", 10, "lstm", forget_bias=1.0).model, "adding")
+    torch.manual_seed(0)
+    plain = memory.MemoryModel(config("adding", 10, "lstm").model, "adding")
+    bias = [dict(m.encoder.named_parameters())["rnn.bias_ih_l0"] for m in (lstm, plain)]
+    difference = bias[0] - bias[1]  # gates (i, f, g, o): only f moves, by exactly the forget bias
+    assert torch.allclose(difference[32:64], torch.ones(32)) and torch.all(difference[:32] == 0)
+    assert torch.all(difference[64:] == 0)
+    with pytest.raises(UserError, match="identity"):
+        memory.MemoryModel(config("adding", 10, "gru", init="identity").model, "adding")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "min_gru"])
+def test_short_adding_problem_is_learned(cell, tmp_path):
+    result = memory.train(config("adding", 20, cell), tmp_path / cell)
+    assert result["mse"] < 0.05 < baseline("adding", 20)
+
+
+def test_cli(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    args = ["train", "memory", "--runs", str(runs), "--name", "c", "--data.problem=copy", "--data.length=5",
+            "--model.cell=gru", "--model.hidden_size=16", "--train.max_steps=20", "--train.progress=false"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(runs / "c"), "--length", "8"]) == 0
+    assert "copy T=8" in capsys.readouterr().out
+    assert main(["predict", str(runs / "c"), "--examples", "2"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert main(["train", "memory", "--runs", str(runs), "--data.problem=parity"]) == 2
+    assert "data.problem" in capsys.readouterr().err
