@@ -1,0 +1,198 @@
+"""Long-range memory: which models solve the adding / copy / selective-copying problems as T grows, and how fast
+minGRU's parallel scan runs against sequential and cuDNN/oneDNN-style recurrences.
+
+1. **Problems**: every model (tanh RNN, IRNN, LSTM with forget bias 1, GRU, Transformer, minGRU, minLSTM;
+   one layer, hidden 128) trained with the same step budget and wall-time cap per run on each
+   problem and length; the table records solved or not (adding: validation MSE < 0.01; copy and
+   selective: accuracy > 99% on the recalled symbols), the first step at which it was solved,
+   and the final metric beside the memoryless baseline.
+2. **Gradient flow**: ||dL/dh_k|| of the trained recurrent models beside untrained copies (one batch of
+   the problem, the loss of the last output), written as PNG per problem and length.
+3. **Speed**: forward + backward time against T for minGRU parallel, minGRU sequential, GRU native and
+   GRU hand-BPTT at the same hidden size, interleaved rep by rep.
+
+    python benchmarks/long_range.py [--problems adding,copy,selective] [--lengths 100,200,400,1000]
+                                    [--models lstm,min_gru,...] [--steps 3000] [--minutes 3] [--speed-only]
+                                    [--speed-lengths 256,1024,4096,16384] [--runs DIR]
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, write_results
+
+MODELS = {  # name: model settings
+    "rnn_tanh": {"cell": "rnn_tanh"},
+    "irnn": {"cell": "rnn_relu", "init": "identity"},
+    "lstm": {"cell": "lstm", "forget_bias": 1.0},
+    "gru": {"cell": "gru"},
+    "transformer": {"cell": "transformer", "num_layers": 2, "num_heads": 4},
+    "min_gru": {"cell": "min_gru"},
+    "min_lstm": {"cell": "min_lstm"},
+}
+LENGTHS = {"adding": [100, 200, 400, 1000], "copy": [100, 500], "selective": [100, 200, 400, 1000]}
+
+
+def config(problem: str, length: int, model: str, steps: int, minutes: float, rest: list[str]):
+    from seqlab.tasks.memory import MemoryConfig
+
+    from seqlab.train.config import parse_overrides, set_key
+
+    cfg = MemoryConfig()
+    cfg.data.problem, cfg.data.length = problem, length
+    cfg.model.hidden_size = 128
+    for key, value in MODELS[model].items():
+        setattr(cfg.model, key, value)
+    cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup_steps, cfg.optim.clip = 1e-3, "constant", 100, 1.0
+    cfg.train.batch_size, cfg.train.max_steps, cfg.train.eval_every, cfg.train.max_minutes = 64, steps, 100, minutes
+    cfg.train.progress = False
+    for key, value in parse_overrides(rest):
+        set_key(cfg, key, value)
+    return cfg
+
+
+def train_row(problem: str, length: int, model: str, args, rest) -> dict:
+    from seqlab.plots import read_metrics
+    from seqlab.tasks import memory
+    from seqlab.train import checkpoint
+    from seqlab.train.config import to_dict
+
+    cfg = config(problem, length, model, args.steps, args.minutes, rest)
+    run_dir = Path(args.runs) / f"{problem}-T{length}-{model}"
+    final = memory.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    valid = [r for r in read_metrics(run_dir) if r.get("split") == "valid"]
+    solved_at = next((r["step"] for r in valid if r["solved"]), None)
+    metric = "mse" if problem == "adding" else "accuracy"
+    return {"problem": problem, "length": length, "model": model, "solved": solved_at is not None,
+            "solved_at_step": solved_at, "steps": final["steps"], "train_time_s": valid[-1]["time_s"],
+            metric: round(final[metric], 4), "best_" + metric: round(min(r[metric] for r in valid) if metric == "mse"
+                                                                      else max(r[metric] for r in valid), 4),
+            "baseline": round(final["baseline"], 4), "seed": cfg.train.seed, "config": to_dict(cfg)}
+
+
+def gradient_flow(run_dir: Path, trained: bool) -> list[float]:
+    """||dL/dh_k|| of the run's (one-layer recurrent) model on one validation batch; untrained: a fresh init."""
+    import torch.nn.functional as F
+
+    from seqlab.data.memory import generate
+    from seqlab.nn.minrnn import _MinRNN
+    from seqlab.tasks import memory
+
+    run = memory.load_run(run_dir, "cpu")
+    model = run.model if trained else memory.MemoryModel(run.cfg.model, run.cfg.data.problem)
+    x, y = generate(run.cfg.data.problem, 32, run.cfg.data.length, 999)
+    rnn = model.encoder.rnn
+    inputs = x if model.regression else F.one_hot(x, 10).float()
+    hs, h = [], torch.zeros(len(x), rnn.hidden_size)
+    with torch.enable_grad():
+        if isinstance(rnn, _MinRNN):
+            cell = rnn.cells[0]
+            for t in range(inputs.shape[1]):
+                h = cell.step(inputs[:, t], h)
+                h.retain_grad()
+                hs.append(h)
+            out = torch.stack(hs, 1)
+        else:
+            from seqlab.nn.probe import gradient_flow as probe
+
+            def loss_fn(o):
+                return _last_loss(model, o, y)
+            return probe(rnn, inputs, loss_fn).tolist()
+        _last_loss(model, out, y).backward()
+    return [float(h.grad.norm()) for h in hs]
+
+
+def _last_loss(model, out, y):
+    """The loss of the last output only: what must travel back through time."""
+    import torch.nn.functional as F
+
+    last = model.out(out[:, -1])
+    return F.mse_loss(last[:, 0], y) if model.regression else F.cross_entropy(last, y[:, -1].clamp_min(0))
+
+
+def speed(lengths: list[int], hidden: int = 128, batch: int = 16, reps: int = 3) -> list[dict]:
+    import seqlab.nn as snn
+
+    impls = {"min_gru parallel": snn.MinGRU(hidden, hidden, batch_first=True),
+             "min_gru sequential": snn.MinGRU(hidden, hidden, batch_first=True, mode="sequential"),
+             "gru native": torch.nn.GRU(hidden, hidden, batch_first=True),
+             "gru hand-BPTT": snn.GRU(hidden, hidden, batch_first=True, backend="bptt")}
+    rows = []
+    for T in lengths:
+        x = torch.randn(batch, T, hidden)
+        times = {name: [] for name in impls}
+        for _ in range(reps):
+            for name, layer in impls.items():  # interleaved: machine noise hits them alike
+                if name == "min_gru sequential" and T > 4096:
+                    continue
+                t0 = time.perf_counter()
+                layer(x)[0].sum().backward()
+                times[name].append(time.perf_counter() - t0)
+        row = {"T": T, "batch": batch, "hidden": hidden}
+        row.update({name: round(statistics.median(v), 4) for name, v in times.items() if v})
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def main(argv=None) -> None:
+    from seqlab.errors import UserError
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problems", default="adding,copy,selective")
+    ap.add_argument("--lengths", default="", help="comma-separated T (default: each problem's standard list)")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--speed-lengths", default="256,1024,4096,16384")
+    ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--runs", default="runs/bench-long_range")
+    args, rest = ap.parse_known_args(argv)
+    try:
+        start = time.perf_counter()
+        previous = RESULTS / "long_range.json"
+        record = json.loads(previous.read_text()) if previous.is_file() else {}
+        if not args.speed_only:
+            record["runs"], flows = problem_rows(args, rest, record.get("runs", []), start)
+            record["gradient_flow"] = {**record.get("gradient_flow", {}), **flows}
+        record["speed"] = speed([int(t) for t in args.speed_lengths.split(",")])
+        keep = {k: record[k] for k in ("runs", "gradient_flow", "speed") if k in record}
+        write_results("long_range", keep, time.perf_counter() - start)
+        print(f"wrote {RESULTS / 'long_range.json'}")
+    except UserError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+def problem_rows(args, rest, old_rows: list[dict], start: float) -> tuple[list[dict], dict]:
+    from seqlab.plots import plot_gradient_flow
+
+    models = args.models.split(",")
+    unknown = set(models) - set(MODELS)
+    if unknown:
+        raise SystemExit(f"error: --models: unknown {sorted(unknown)}; models: {', '.join(MODELS)}")
+    jobs = [(p, T, m) for p in args.problems.split(",")
+            for T in ([int(t) for t in args.lengths.split(",")] if args.lengths else LENGTHS.get(p, []))
+            for m in models]
+    rows = [r for r in old_rows if (r["problem"], r["length"], r["model"]) not in jobs]
+    flows = {}
+    for problem, length, model in jobs:
+        rows.append(train_row(problem, length, model, args, rest))
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "config"}), flush=True)
+        if model != "transformer":
+            run_dir = Path(args.runs) / f"{problem}-T{length}-{model}"
+            flows.setdefault(f"{problem}-T{length}", {})[f"{model} trained"] = gradient_flow(run_dir, True)
+            flows[f"{problem}-T{length}"][f"{model} untrained"] = gradient_flow(run_dir, False)
+        write_results("long_range", {"runs": rows, "gradient_flow": flows}, time.perf_counter() - start)
+    for key, norms in flows.items():
+        plot_gradient_flow(norms, Path(args.runs) / f"gradient_flow-{key}.png", f"||dL/dh_k||: {key}")
+    return rows, flows
+
+
+if __name__ == "__main__":
+    main()
