@@ -214,3 +214,12 @@ def test_resume_drops_the_metrics_logged_after_the_last_checkpoint(corpus, tmp_p
 def test_impossible_numbers_are_refused_by_name(corpus, tmp_path, key, value):
     with pytest.raises(UserError, match=f"train.{key} must be at least"):
         lm.train(tiny_config(corpus, **{key: value}), tmp_path / "run")
+
+
+def test_a_run_that_stopped_early_stays_stopped_when_resumed(corpus, tmp_path):
+    cfg = tiny_config(corpus, max_steps=400, eval_every=2, patience=1)
+    cfg.optim.lr = 0.5  # too high: the validation loss soon stops improving
+    first = lm.train(cfg, tmp_path / "run")
+    assert first["steps"] < 400
+    again = lm.train(cfg, tmp_path / "run", resume=True)
+    assert again["steps"] == first["steps"]

@@ -178,7 +178,7 @@ class Trainer:
         tokens, tick = 0, time.perf_counter()
         batches = self.task.batches(p.position)
         with _sigint_flag() as interrupted:
-            while p.step < self.max_steps and not self._out_of_time():
+            while p.step < self.max_steps and not self._out_of_time() and not self._stopped_early():
                 p.position, batch = next(batches)
                 loss, n = self._step(batch)
                 p.step, tokens = p.step + 1, tokens + n
@@ -246,6 +246,10 @@ class Trainer:
     # --------------------------------------------------------------- helpers
     def _clock(self) -> float:
         return time.perf_counter() - self._start if hasattr(self, "_start") else 0.0
+
+    def _stopped_early(self) -> bool:
+        """Early stopping already happened (a resumed run that had stopped stays stopped)."""
+        return bool(self.cfg.patience) and self.progress.bad_evals >= self.cfg.patience
 
     def _out_of_time(self) -> bool:
         budget = self.cfg.max_minutes * 60
