@@ -27,31 +27,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_results
 
-MODELS = {  # name: model settings
-    "rnn_tanh": {"cell": "rnn_tanh"},
-    "irnn": {"cell": "rnn_relu", "init": "identity"},
-    "lstm": {"cell": "lstm", "forget_bias": 1.0},
-    "gru": {"cell": "gru"},
-    "transformer": {"cell": "transformer", "num_layers": 2, "num_heads": 4},
-    "min_gru": {"cell": "min_gru"},
-    "min_lstm": {"cell": "min_lstm"},
-}
 LENGTHS = {"adding": [100, 200, 400, 1000], "copy": [100, 500], "selective": [100, 200, 400, 1000]}
 
 
 def config(problem: str, length: int, model: str, steps: int, minutes: float, rest: list[str]):
-    from seqlab.tasks.memory import MemoryConfig
-
+    from seqlab.tasks.memory import long_range
     from seqlab.train.config import parse_overrides, set_key
 
-    cfg = MemoryConfig()
-    cfg.data.problem, cfg.data.length = problem, length
-    cfg.model.hidden_size = 128
-    for key, value in MODELS[model].items():
-        setattr(cfg.model, key, value)
-    cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup_steps, cfg.optim.clip = 1e-3, "constant", 100, 1.0
-    cfg.train.batch_size, cfg.train.max_steps, cfg.train.eval_every, cfg.train.max_minutes = 64, steps, 100, minutes
-    cfg.train.progress = False
+    cfg = long_range(problem, model, length)
+    cfg.train.max_steps, cfg.train.max_minutes, cfg.train.progress = steps, minutes, False
     for key, value in parse_overrides(rest):
         set_key(cfg, key, value)
     return cfg
@@ -147,7 +131,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problems", default="adding,copy,selective")
     ap.add_argument("--lengths", default="", help="comma-separated T (default: each problem's standard list)")
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default="rnn_tanh,irnn,lstm,gru,transformer,min_gru,min_lstm")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--minutes", type=float, default=3.0)
     ap.add_argument("--speed-lengths", default="256,1024,4096,16384")
@@ -171,6 +155,7 @@ def main(argv=None) -> None:
 
 def problem_rows(args, rest, old_rows: list[dict], start: float) -> tuple[list[dict], dict]:
     from seqlab.plots import plot_gradient_flow
+    from seqlab.tasks.memory import MODELS
 
     models = args.models.split(",")
     unknown = set(models) - set(MODELS)

@@ -211,9 +211,36 @@ def _report(m: dict) -> str:
             f"{'solved' if m['solved'] else 'not solved'})")
 
 
+# ------------------------------------------------------------------------ presets
+MODELS = {  # the models compared by benchmarks/long_range.py: model settings
+    "rnn_tanh": {"cell": "rnn_tanh"},
+    "irnn": {"cell": "rnn_relu", "init": "identity"},
+    "lstm": {"cell": "lstm", "forget_bias": 1.0},
+    "gru": {"cell": "gru"},
+    "transformer": {"cell": "transformer", "num_layers": 2, "num_heads": 4},
+    "min_gru": {"cell": "min_gru"},
+    "min_lstm": {"cell": "min_lstm"},
+}
+
+
+def long_range(problem: str, model: str, length: int = 100) -> MemoryConfig:
+    """One layer (the Transformer: two) of width 128, Adam 1e-3, batch 64, 3,000 steps or 3 minutes."""
+    cfg = MemoryConfig()
+    cfg.data.problem, cfg.data.length = problem, length
+    cfg.model.hidden_size = 128
+    for key, value in MODELS[model].items():
+        setattr(cfg.model, key, value)
+    cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup_steps, cfg.optim.clip = 1e-3, "constant", 100, 1.0
+    cfg.train.batch_size, cfg.train.max_steps, cfg.train.eval_every, cfg.train.max_minutes = 64, 3000, 100, 3.0
+    return cfg
+
+
+PRESETS = {f"{problem}-{model.replace('_', '-')}": (lambda p=problem, m=model: long_range(p, m))
+           for problem in ("adding", "copy", "selective") for model in MODELS}
+
 TASK = Task(
     name="memory", help="long-range memory problems (adding, copy, selective copying), generated",
     data_help="not used: the problems are generated (--data.problem, --data.length)",
-    config=MemoryConfig, presets={}, train=train, load=load_run, predict=predict, evaluate=evaluate,
+    config=MemoryConfig, presets=PRESETS, train=train, load=load_run, predict=predict, evaluate=evaluate,
     report=_report, predict_options=_predict_options, evaluate_options=_evaluate_options, reads_lines=False,
 )
