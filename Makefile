@@ -39,7 +39,7 @@ bench-tasks: install
 	$(PY) benchmarks/cws_pku.py
 	$(PY) benchmarks/crf_speed.py
 
-# ETTh1 forecasting, every model at four horizons (needs ../shared/data; about 75 minutes on a 2-core CPU).
+# ETTh1 forecasting, every model at four horizons (needs ../shared/data; about an hour on a 2-core CPU).
 bench-forecast: install
 	$(PY) benchmarks/ett.py
 

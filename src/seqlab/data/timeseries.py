@@ -24,6 +24,7 @@ import csv
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -42,7 +43,7 @@ class Series:
     columns: list[str]
     values: torch.Tensor  # (N, C) float64
 
-    @property
+    @cached_property
     def step(self) -> timedelta:
         """The sampling interval (the median gap between rows)."""
         gaps = sorted(b - a for a, b in zip(self.times[:50_000], self.times[1:50_001]))

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqlab.nn.recurrent import _reverse as reverse_within_lengths
+
 
 def g(v: Tensor) -> Tensor:
     return torch.where(v >= 0, v + 0.5, torch.sigmoid(v))
@@ -87,12 +89,8 @@ class MinLSTMCell(nn.Module):
 
 
 def _reverse(x: Tensor, lengths: Tensor | None) -> Tensor:
-    """(B, T, F): each sequence reversed within its length, the padding left in place."""
-    if lengths is None:
-        return x.flip(1)
-    t = torch.arange(x.shape[1], device=x.device)[None]  # (1, T)
-    index = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (B, T)
-    return x.gather(1, index[..., None].expand_as(x))
+    """(B, T, F): each sequence reversed within its length (the layers' own helper works time-major)."""
+    return reverse_within_lengths(x.transpose(0, 1), lengths).transpose(0, 1)
 
 
 class _MinRNN(nn.Module):

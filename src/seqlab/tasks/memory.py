@@ -88,15 +88,20 @@ def _initialise(encoder: SequenceEncoder, cfg: MemoryModelConfig) -> None:
                 p[h : 2 * h] += cfg.forget_bias  # gates (i, f, g, o): f is the second block
 
 
-def loss_and_metrics(model: MemoryModel, x: Tensor, y: Tensor) -> tuple[Tensor, dict]:
-    out = model(x)
+def objective(model: MemoryModel, out: Tensor, y: Tensor) -> Tensor:
+    """MSE (adding) or cross-entropy (copy: every step; selective: the answers) of the model's output."""
     if model.regression:
-        mse = F.mse_loss(out, y)
-        return mse, {"mse": mse.item()}
-    ce = F.cross_entropy(out.transpose(1, 2), y, ignore_index=-100)  # copy: every step; selective: the answers
+        return F.mse_loss(out, y)
+    return F.cross_entropy(out.transpose(1, 2), y, ignore_index=-100)
+
+
+def metrics(model: MemoryModel, out: Tensor, y: Tensor) -> dict:
+    loss = objective(model, out, y).item()
+    if model.regression:
+        return {"loss": loss, "mse": loss}
     scored = y[:, -(COPY_SYMBOLS if model.problem == "copy" else SELECTIVE_SYMBOLS) :]  # the recalled symbols
     guess = out[:, -scored.shape[1] :].argmax(-1)
-    return ce, {"cross_entropy": ce.item(), "accuracy": (guess == scored).float().mean().item()}
+    return {"loss": loss, "cross_entropy": loss, "accuracy": (guess == scored).float().mean().item()}
 
 
 class MemoryTask:
@@ -117,8 +122,8 @@ class MemoryTask:
             yield step, (x.to(self.device), y.to(self.device))
 
     def train_step(self, batch):
-        loss, _ = loss_and_metrics(self.model, *batch)
-        return loss, batch[0].shape[0] * batch[0].shape[1]
+        x, y = batch
+        return objective(self.model, self.model(x), y), x.shape[0] * x.shape[1]
 
     def evaluate(self) -> dict:
         return score(self.model, *self.valid, self.cfg.data.problem, self.cfg.data.length)
@@ -135,9 +140,9 @@ def score(model: MemoryModel, x: Tensor, y: Tensor, problem: str, length: int) -
     model.eval()
     totals: dict[str, float] = {}
     for i in range(0, len(x), 200):
-        loss, metrics = loss_and_metrics(model, x[i : i + 200], y[i : i + 200])
-        for k, v in {"loss": loss.item(), **metrics}.items():
-            totals[k] = totals.get(k, 0.0) + v * len(x[i : i + 200]) / len(x)
+        xb, yb = x[i : i + 200], y[i : i + 200]
+        for k, v in metrics(model, model(xb), yb).items():
+            totals[k] = totals.get(k, 0.0) + v * len(xb) / len(x)
     solved = totals["mse"] < 0.01 if problem == "adding" else totals["accuracy"] > 0.99
     selection = totals["loss"] if problem == "adding" else 1 - totals["accuracy"]
     return {**totals, "baseline": baseline(problem, length), "solved": solved, "selection": selection,

@@ -120,28 +120,38 @@ class SpeechTask:
         self.generator.set_state(d["generator"])
 
 
-def loss(model, batch: list[Example], device) -> torch.Tensor:
+def _run(model, batch: list[Example], device):
+    """(mean loss, raw output) of a batch: logits (isolated) or (log-probabilities, step counts) (connected)."""
     x, lengths = _pad(batch, device)
     if isinstance(model, DigitClassifier):
-        return F.cross_entropy(model(x, lengths), torch.tensor([y for _, y in batch], device=device))
+        logits = model(x, lengths)
+        return F.cross_entropy(logits, torch.tensor([y for _, y in batch], device=device)), logits
     log_probs, out_lengths = model(x, lengths)  # (B, T', V)
     targets = torch.tensor([d + 1 for _, digits in batch for d in digits], device=device)  # 0 is the blank
     target_lengths = torch.tensor([len(digits) for _, digits in batch], device=device)
-    return F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, blank=0, zero_infinity=True)
+    ctc = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, blank=0, zero_infinity=True)
+    return ctc, (log_probs, out_lengths)
+
+
+def loss(model, batch: list[Example], device) -> torch.Tensor:
+    return _run(model, batch, device)[0]
+
+
+def _items(model, raw) -> list[torch.Tensor]:
+    """Per item: class probabilities (isolated) or per-step log-probabilities (connected)."""
+    if isinstance(model, DigitClassifier):
+        return list(raw.softmax(-1).cpu())
+    log_probs, steps = raw
+    return [lp[:n].cpu() for lp, n in zip(log_probs, steps.tolist())]
 
 
 @torch.no_grad()
-def outputs(model, items: list[Example], device, batch_size: int = 64):
-    """Per item: class probabilities (isolated) or per-step log-probabilities (connected)."""
+def outputs(model, items: list[Example], device, batch_size: int = 64) -> list[torch.Tensor]:
+    """The model's output for each item (no targets needed)."""
     model.eval()
     out = []
     for i in range(0, len(items), batch_size):
-        x, lengths = _pad(items[i : i + batch_size], device)
-        if isinstance(model, DigitClassifier):
-            out += list(model(x, lengths).softmax(-1).cpu())
-        else:
-            log_probs, steps = model(x, lengths)
-            out += [lp[:n].cpu() for lp, n in zip(log_probs, steps.tolist())]
+        out += _items(model, model(*_pad(items[i : i + batch_size], device)))
     return out
 
 
@@ -153,9 +163,12 @@ def decode(log_probs: torch.Tensor, beam: int) -> list[int]:
 @torch.no_grad()
 def score(model, items: list[Example], device, beam: int = 1) -> dict:
     """Isolated: accuracy; connected: digit error rate (edit distance / digits) and utterance accuracy."""
-    total_loss = sum(loss(model, items[i : i + 64], device).item() * len(items[i : i + 64])
-                     for i in range(0, len(items), 64)) / len(items)
-    results = outputs(model, items, device)
+    model.eval()
+    total_loss, results = 0.0, []
+    for i in range(0, len(items), 64):  # one forward pass per batch gives the loss and the outputs
+        batch_loss, raw = _run(model, items[i : i + 64], device)
+        total_loss += batch_loss.item() * len(items[i : i + 64]) / len(items)
+        results += _items(model, raw)
     if isinstance(model, DigitClassifier):
         accuracy = sum(int(p.argmax()) == y for p, (_, y) in zip(results, items)) / len(items)
         return {"loss": total_loss, "accuracy": accuracy, "selection": 1 - accuracy, "examples": len(items)}
