@@ -83,11 +83,14 @@ def _lm_benchmark(name: str, presets: list[str], description: str, goal: dict, a
     if not Path(args.data).exists():
         raise UserError(f"--data {args.data} does not exist (the shared datasets live in ../shared/data)")
     start = time.perf_counter()
-    rows = [_lm_run(preset_name, args, rest) for preset_name in args.presets.split(",")]
-    figures = {"data": args.data, "goal": goal["text"], "runs": rows}
-    path = write_results(name, figures, time.perf_counter() - start)
-    for row in rows:
-        print(json.dumps({k: v for k, v in row.items() if k not in ("config", "valid_curve")}))
+    names = args.presets.split(",")
+    kept = [r for r in _previous_rows(name) if r["preset"] not in names]  # rows of presets not run this time
+    rows = []
+    for preset_name in names:
+        rows.append(_lm_run(preset_name, args, rest))
+        path = write_results(name, {"data": args.data, "goal": goal["text"], "runs": kept + rows},
+                             time.perf_counter() - start)
+        print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("config", "valid_curve")}), flush=True)
     print(f"wrote {path}")
 
 

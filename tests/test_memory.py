@@ -36,6 +36,18 @@ def test_copy_layout_and_the_memoryless_baseline():
     assert math.isclose(ce, baseline("copy", T), rel_tol=1e-6)
 
 
+def test_fewer_symbols_give_small_versions_of_the_problems():
+    x, y = generate("copy", 4, 5, seed=1, symbols=3)
+    assert x.shape == (4, 11) and torch.equal(y[:, -3:], x[:, :3]) and torch.all(x[:, 7] == 9)
+    assert math.isclose(baseline("copy", 5, symbols=3), 3 * math.log(8) / 11)
+    x, y = generate("selective", 4, 8, seed=1, symbols=3)
+    assert x.shape == (4, 11) and torch.all((x[:, :8] > 0).sum(1) == 3)
+    with pytest.raises(UserError, match="data.symbols"):
+        generate("copy", 4, 5, seed=1, symbols=-1)
+    with pytest.raises(UserError, match="3 symbols needs data.length >= 3"):
+        generate("selective", 4, 2, seed=1, symbols=3)
+
+
 def test_selective_layout():
     x, y = generate("selective", 6, 40, seed=2)
     assert x.shape == (6, 56) and torch.all(x[:, 40:] == 9)
@@ -77,6 +89,15 @@ def test_irnn_and_forget_bias_initialisation():
 def test_short_adding_problem_is_learned(cell, tmp_path):
     result = memory.train(config("adding", 20, cell), tmp_path / cell)
     assert result["mse"] < 0.05 < baseline("adding", 20)
+
+
+@pytest.mark.parametrize("problem, length, symbols", [("adding", 20, 0), ("copy", 5, 3), ("selective", 10, 3)])
+def test_each_problem_is_solved_at_a_tiny_length_by_an_lstm(problem, length, symbols, tmp_path):
+    cfg = config(problem, length, "lstm")
+    cfg.data.symbols, cfg.data.stop_when_solved, cfg.train.max_steps = symbols, True, 4000
+    result = memory.train(cfg, tmp_path / "run")
+    assert result["solved"] and result["steps"] < 4000  # stopped at the first solved evaluation
+    assert memory.train(cfg, tmp_path / "run", resume=True)["steps"] == result["steps"]  # and stays stopped
 
 
 def test_cli(tmp_path, capsys):

@@ -12,6 +12,9 @@
   positions among T blanks, then 16 markers (9) during which the symbols must be output in
   order; only those 16 outputs are scored.
 
+``symbols`` sets how many symbols copy and selective copying recall (0: the standard 10 and
+16); fewer make small versions of the problems, e.g. for tests.
+
 A batch is ``(x, y)``: x (B, T', 2) float for adding, (B, T') long otherwise; y (B,) float
 for adding, (B, T') long with −100 where nothing is scored.
 """
@@ -40,8 +43,12 @@ def adding(batch: int, length: int, g: torch.Generator) -> tuple[Tensor, Tensor]
     return torch.stack([values, markers], -1), values[rows, first] + values[rows, second]
 
 
-def copy(batch: int, length: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
-    n = COPY_SYMBOLS
+def recalled(problem: str, symbols: int = 0) -> int:
+    """How many symbols copy / selective copying recall: ``symbols``, or the standard 10 / 16 when 0."""
+    return symbols or (COPY_SYMBOLS if problem == "copy" else SELECTIVE_SYMBOLS)
+
+
+def copy(batch: int, length: int, g: torch.Generator, n: int = COPY_SYMBOLS) -> tuple[Tensor, Tensor]:
     symbols = torch.randint(1, 9, (batch, n), generator=g)
     x = torch.zeros(batch, length + 2 * n, dtype=torch.long)
     x[:, :n], x[:, n + length - 1] = symbols, 9
@@ -50,10 +57,9 @@ def copy(batch: int, length: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-def selective(batch: int, length: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
-    n = SELECTIVE_SYMBOLS
+def selective(batch: int, length: int, g: torch.Generator, n: int = SELECTIVE_SYMBOLS) -> tuple[Tensor, Tensor]:
     if length < n:
-        raise UserError(f"selective copying needs data.length >= {n}, got {length}")
+        raise UserError(f"selective copying of {n} symbols needs data.length >= {n}, got {length}")
     symbols = torch.randint(1, 9, (batch, n), generator=g)
     positions = torch.rand(batch, length, generator=g).argsort(1)[:, :n].sort(1).values  # (B, n), in order
     x = torch.zeros(batch, length + n, dtype=torch.long)
@@ -67,16 +73,21 @@ def selective(batch: int, length: int, g: torch.Generator) -> tuple[Tensor, Tens
 GENERATORS = {"adding": adding, "copy": copy, "selective": selective}
 
 
-def generate(problem: str, batch: int, length: int, seed: int) -> tuple[Tensor, Tensor]:
+def generate(problem: str, batch: int, length: int, seed: int, symbols: int = 0) -> tuple[Tensor, Tensor]:
     """One batch of ``problem`` at sequence length ``length``, fully determined by ``seed``."""
     if problem not in GENERATORS:
         raise UserError(f"data.problem must be one of {list(PROBLEMS)}, got {problem!r}")
     if length < 2:
         raise UserError(f"data.length must be at least 2, got {length}")
-    return GENERATORS[problem](batch, length, torch.Generator().manual_seed(seed))
+    if symbols < 0:
+        raise UserError(f"data.symbols must be 0 (the standard count) or positive, got {symbols}")
+    g = torch.Generator().manual_seed(seed)
+    return adding(batch, length, g) if problem == "adding" else GENERATORS[problem](batch, length, g,
+                                                                                   recalled(problem, symbols))
 
 
-def baseline(problem: str, length: int) -> float:
-    """The memoryless baseline: MSE 1/6 (adding), cross-entropy 10 ln 8 / (T + 20) (copy), ln 8 (selective)."""
-    return {"adding": 1 / 6, "copy": COPY_SYMBOLS * math.log(8) / (length + 2 * COPY_SYMBOLS),
-            "selective": math.log(8)}[problem]
+def baseline(problem: str, length: int, symbols: int = 0) -> float:
+    """The memoryless baseline: MSE 1/6 (adding), cross-entropy n ln 8 / (T + 2n) (copy; n = 10 as standard),
+    ln 8 (selective)."""
+    n = recalled(problem, symbols)
+    return {"adding": 1 / 6, "copy": n * math.log(8) / (length + 2 * n), "selective": math.log(8)}[problem]

@@ -170,6 +170,7 @@ def continue_text(run, prime: str, length: int, sampling: SampleConfig, on_text=
 # char-lstm-small: the demo, a character LSTM that learns in about two CPU minutes;
 # shakespeare-char: the best character model we reach within 30 minutes on a 2-core CPU;
 # shakespeare-transformer: a decoder-only Transformer with the same data and budget;
+# shakespeare-mingru: a minGRU stack (parallel scan in training) with the same data and budget;
 # ptb-small / ptb-medium: Zaremba et al. 2014.  Zaremba et al. sum the loss over the T
 # steps of a window; seqlab's loss is the mean over all tokens, T times smaller.  Plain
 # SGD with clipping is exactly equivalent when lr is multiplied by T and the clip
@@ -223,10 +224,19 @@ def shakespeare_transformer() -> LMConfig:
     return cfg
 
 
+def shakespeare_mingru() -> LMConfig:
+    """A minGRU stack (Feng et al. 2024) with the shakespeare-char data and time budget, for comparison."""
+    cfg = shakespeare_char()
+    cfg.model.cell, cfg.model.hidden_size, cfg.model.num_layers = "min_gru", 512, 3
+    cfg.train.max_steps = 4000  # the parallel scan's steps are cheaper than the LSTM's: the 30 min cap ends it
+    return cfg
+
+
 PRESETS = {
     "char-lstm-small": char_lstm_small,
     "shakespeare-char": shakespeare_char,
     "shakespeare-transformer": shakespeare_transformer,
+    "shakespeare-mingru": shakespeare_mingru,
     "ptb-small": ptb_small,
     "ptb-medium": ptb_medium,
 }

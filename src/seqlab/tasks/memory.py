@@ -2,13 +2,16 @@
 
     seqlab train memory --data.problem=adding --data.length=400 [--model.cell=lstm|gru|rnn_tanh|rnn_relu|
                         min_gru|min_lstm|transformer] [--model.init=identity] [--model.forget_bias=1]
+                        [--data.symbols=N] [--data.stop_when_solved=true]
     seqlab evaluate RUN_DIR [--length T]       the metric on fresh validation sequences (other lengths too)
     seqlab predict RUN_DIR [--examples 3]      a few generated problems with the model's answers
 
 Batches are generated on the fly from (seed, step), so a run resumes exactly; an "epoch"
 is 100 batches.  The validation set is 1,000 sequences from a seed of its own.  The
 memoryless baselines (data/memory.py) are reported beside the metric: adding MSE 0.167,
-copy cross-entropy 10 ln 8 / (T + 20).
+copy cross-entropy 10 ln 8 / (T + 20).  ``data.stop_when_solved`` ends training at the first
+evaluation under the solved threshold (adding: MSE < 0.01; copy, selective: accuracy > 99% on the
+recalled symbols).
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.data.memory import COPY_SYMBOLS, SELECTIVE_SYMBOLS, VOCAB, baseline, generate
+from seqlab.data.memory import VOCAB, baseline, generate, recalled
 from seqlab.errors import UserError
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
 from seqlab.tasks.registry import Task
@@ -35,6 +38,8 @@ STEPS_PER_EPOCH, VALID_SIZE = 100, 1000
 class MemoryDataConfig:
     problem: str = "adding"  # adding | copy | selective
     length: int = 100  # T: the delay to bridge
+    symbols: int = 0  # copy / selective: symbols to recall (0: the standard 10 / 16)
+    stop_when_solved: bool = False  # end training at the first evaluation that meets the solved threshold
     path: str = ""  # unused (the data is generated); kept so that --data is refused clearly
 
 
@@ -95,11 +100,11 @@ def objective(model: MemoryModel, out: Tensor, y: Tensor) -> Tensor:
     return F.cross_entropy(out.transpose(1, 2), y, ignore_index=-100)
 
 
-def metrics(model: MemoryModel, out: Tensor, y: Tensor) -> dict:
+def metrics(model: MemoryModel, out: Tensor, y: Tensor, symbols: int = 0) -> dict:
     loss = objective(model, out, y).item()
     if model.regression:
         return {"loss": loss, "mse": loss}
-    scored = y[:, -(COPY_SYMBOLS if model.problem == "copy" else SELECTIVE_SYMBOLS) :]  # the recalled symbols
+    scored = y[:, -recalled(model.problem, symbols) :]  # the recalled symbols
     guess = out[:, -scored.shape[1] :].argmax(-1)
     return {"loss": loss, "cross_entropy": loss, "accuracy": (guess == scored).float().mean().item()}
 
@@ -111,13 +116,14 @@ class MemoryTask:
         self.model, self.cfg, self.device = model, cfg, device
         self.steps_per_epoch = STEPS_PER_EPOCH
         self.valid = [t.to(device) for t in generate(cfg.data.problem, VALID_SIZE, cfg.data.length,
-                                                     cfg.train.seed - 1)]
+                                                     cfg.train.seed - 1, cfg.data.symbols)]
 
     def batches(self, position):
         step = position or 0
         while True:
             seed = self.cfg.train.seed * 1_000_003 + step
-            x, y = generate(self.cfg.data.problem, self.cfg.train.batch_size, self.cfg.data.length, seed)
+            x, y = generate(self.cfg.data.problem, self.cfg.train.batch_size, self.cfg.data.length, seed,
+                            self.cfg.data.symbols)
             step += 1
             yield step, (x.to(self.device), y.to(self.device))
 
@@ -126,7 +132,8 @@ class MemoryTask:
         return objective(self.model, self.model(x), y), x.shape[0] * x.shape[1]
 
     def evaluate(self) -> dict:
-        return score(self.model, *self.valid, self.cfg.data.problem, self.cfg.data.length)
+        m = score(self.model, *self.valid, self.cfg.data.problem, self.cfg.data.length, self.cfg.data.symbols)
+        return {**m, "done": m["solved"] and self.cfg.data.stop_when_solved}
 
     def state_dict(self) -> dict:
         return {}
@@ -136,16 +143,16 @@ class MemoryTask:
 
 
 @torch.no_grad()
-def score(model: MemoryModel, x: Tensor, y: Tensor, problem: str, length: int) -> dict:
+def score(model: MemoryModel, x: Tensor, y: Tensor, problem: str, length: int, symbols: int = 0) -> dict:
     model.eval()
     totals: dict[str, float] = {}
     for i in range(0, len(x), 200):
         xb, yb = x[i : i + 200], y[i : i + 200]
-        for k, v in metrics(model, model(xb), yb).items():
+        for k, v in metrics(model, model(xb), yb, symbols).items():
             totals[k] = totals.get(k, 0.0) + v * len(xb) / len(x)
     solved = totals["mse"] < 0.01 if problem == "adding" else totals["accuracy"] > 0.99
     selection = totals["loss"] if problem == "adding" else 1 - totals["accuracy"]
-    return {**totals, "baseline": baseline(problem, length), "solved": solved, "selection": selection,
+    return {**totals, "baseline": baseline(problem, length, symbols), "solved": solved, "selection": selection,
             "problem": problem, "length": length}
 
 
@@ -185,17 +192,18 @@ def load_run(run_dir: str | Path, device: str = "auto") -> MemoryRun:
 
 def evaluate(run: MemoryRun, options) -> dict:
     length = options.length or run.cfg.data.length
-    x, y = generate(run.cfg.data.problem, VALID_SIZE, length, options.seed)
-    return score(run.model, x.to(run.device), y.to(run.device), run.cfg.data.problem, length)
+    d = run.cfg.data
+    x, y = generate(d.problem, VALID_SIZE, length, options.seed, d.symbols)
+    return score(run.model, x.to(run.device), y.to(run.device), d.problem, length, d.symbols)
 
 
 @torch.no_grad()
 def predict(run: MemoryRun, lines: list[str], options) -> list[str]:
-    x, y = generate(run.cfg.data.problem, options.examples, run.cfg.data.length, options.seed)
+    x, y = generate(run.cfg.data.problem, options.examples, run.cfg.data.length, options.seed, run.cfg.data.symbols)
     out = run.model(x.to(run.device)).cpu()
     if run.model.regression:
         return [f"target {t:.4f}\tprediction {p:.4f}" for t, p in zip(y.tolist(), out.tolist())]
-    n = COPY_SYMBOLS if run.cfg.data.problem == "copy" else SELECTIVE_SYMBOLS
+    n = recalled(run.cfg.data.problem, run.cfg.data.symbols)
     return [f"target {''.join(map(str, t[-n:].tolist()))}\tprediction {''.join(map(str, p[-n:].argmax(-1).tolist()))}"
             for t, p in zip(y, out)]
 

@@ -9,7 +9,8 @@ A task object provides:
 ``train_step(batch)``          forward + loss: returns (mean loss tensor, tokens in the batch)
 ``evaluate()``                 validation metrics, a dict with at least ``loss``; an optional
                                ``selection`` (lower is better, e.g. 1 - accuracy) picks the
-                               ``best/`` checkpoint and drives early stopping instead of ``loss``
+                               ``best/`` checkpoint and drives early stopping instead of ``loss``;
+                               an optional ``done`` (True: the task's goal is reached) ends training
 ``state_dict()`` / ``load_state_dict(d)``   task-side state for an exact resume (e.g. carried
                                hidden states)
 
@@ -113,6 +114,7 @@ class _Progress:
     bad_evals: int = 0
     elapsed: float = 0.0  # training seconds before this process
     last_eval_step: int = -1
+    done: bool = False  # the task said its goal is reached (evaluate() -> "done": True)
 
 
 class Trainer:
@@ -135,7 +137,7 @@ class Trainer:
     def _state(self) -> dict:
         p = self.progress
         return {"step": p.step, "position": p.position, "best": p.best, "bad_evals": p.bad_evals,
-                "elapsed": p.elapsed + self._clock(), "last_eval_step": p.last_eval_step,
+                "elapsed": p.elapsed + self._clock(), "last_eval_step": p.last_eval_step, "done": p.done,
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "rng": checkpoint.rng_state(), "task": self.task.state_dict()}
 
@@ -153,7 +155,7 @@ class Trainer:
         checkpoint.set_rng_state(state["rng"])
         self.task.load_state_dict(state["task"])
         self.progress = _Progress(state["step"], state["position"], state["best"], state["bad_evals"],
-                                  state["elapsed"], state["last_eval_step"])
+                                  state["elapsed"], state["last_eval_step"], state.get("done", False))
         self._forget_metrics_after(self.progress.step)
 
     def _forget_metrics_after(self, step: int) -> None:
@@ -192,7 +194,7 @@ class Trainer:
                     t0 = time.perf_counter()
                     metrics = self._evaluate()
                     tick += time.perf_counter() - t0  # tokens/s counts training time only
-                    stop = stop or (self.cfg.patience and p.bad_evals >= self.cfg.patience)
+                    stop = stop or p.done or (self.cfg.patience and p.bad_evals >= self.cfg.patience)
                 if interrupted.is_set():
                     self.save()
                     bar.close()
@@ -232,6 +234,7 @@ class Trainer:
         p.last_eval_step = p.step
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(metrics["loss"])
+        p.done = bool(metrics.get("done", False))
         score = metrics.get("selection", metrics["loss"])
         improved = score < p.best
         p.best, p.bad_evals = (score, 0) if improved else (p.best, p.bad_evals + 1)
@@ -248,8 +251,8 @@ class Trainer:
         return time.perf_counter() - self._start if hasattr(self, "_start") else 0.0
 
     def _stopped_early(self) -> bool:
-        """Early stopping already happened (a resumed run that had stopped stays stopped)."""
-        return bool(self.cfg.patience) and self.progress.bad_evals >= self.cfg.patience
+        """Early stopping (or the task's goal) already happened: a resumed run that had stopped stays stopped."""
+        return self.progress.done or (bool(self.cfg.patience) and self.progress.bad_evals >= self.cfg.patience)
 
     def _out_of_time(self) -> bool:
         budget = self.cfg.max_minutes * 60
