@@ -177,15 +177,14 @@ def _task_benchmark(name, task_name, presets, description, goal, files, argv) ->
 def configure(task_name: str, preset_name: str, settings: dict, minutes: float | None, overrides: list[str]):
     """A task's preset with ``settings`` (dotted keys, e.g. the data paths), the time budget and overrides."""
     from seqlab.tasks import registry
-    from seqlab.train.config import parse_overrides, set_key
+    from seqlab.train.config import apply_overrides, parse_overrides, set_key
 
     cfg = registry.get(task_name).preset(preset_name)
     for key, value in settings.items():
         set_key(cfg, key, value)
     if minutes is not None:
         cfg.train.max_minutes = minutes
-    for key, value in parse_overrides(overrides):
-        set_key(cfg, key, value)
+    apply_overrides(cfg, parse_overrides(overrides))
     return cfg
 
 

@@ -27,18 +27,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_results
 
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 LENGTHS = {"adding": [100, 200, 400, 1000], "copy": [100, 500], "selective": [100, 200, 400, 1000]}
 
 
 def config(problem: str, length: int, model: str, steps: int, minutes: float, rest: list[str]):
     from seqlab.tasks.memory import long_range
-    from seqlab.train.config import parse_overrides, set_key
+    from seqlab.train.config import apply_overrides, parse_overrides
 
     cfg = long_range(problem, model, length)
     cfg.train.max_steps, cfg.train.max_minutes, cfg.train.progress = steps, minutes, False
     cfg.data.stop_when_solved = True  # the budget left over after solving buys nothing for the table
-    for key, value in parse_overrides(rest):
-        set_key(cfg, key, value)
+    apply_overrides(cfg, parse_overrides(rest))
     return cfg
 
 
@@ -150,6 +150,9 @@ def main(argv=None) -> None:
         keep = {k: record[k] for k in ("runs", "gradient_flow", "speed") if k in record}
         write_results("long_range", keep, time.perf_counter() - start)
         print(f"wrote {RESULTS / 'long_range.json'}")
+        if record.get("runs"):
+            print(f"plot: {plot_solved(record['runs'], DOCS / 'long_range_solved.png')}")
+        print(f"plot: {plot_speed(record['speed'], DOCS / 'long_range_speed.png')}")
     except UserError as e:
         raise SystemExit(f"error: {e}") from None
 
@@ -178,6 +181,63 @@ def problem_rows(args, rest, old_rows: list[dict], start: float) -> tuple[list[d
     for key, norms in flows.items():
         plot_gradient_flow(norms, Path(args.runs) / f"gradient_flow-{key}.png", f"||dL/dh_k||: {key}")
     return rows, flows
+
+
+def plot_solved(rows: list[dict], out: Path) -> Path:
+    """A grid per problem: models down, T across; green solved (with the step), red not (with the final metric)."""
+    from seqlab.plots import plt
+
+    problems = [p for p in LENGTHS if any(r["problem"] == p for r in rows)]
+    fig, axes = plt.subplots(1, len(problems), figsize=(4.2 * len(problems), 3.6), squeeze=False)
+    for ax, problem in zip(axes[0], problems):
+        mine = [r for r in rows if r["problem"] == problem]
+        lengths = sorted({r["length"] for r in mine})
+        models = list(dict.fromkeys(r["model"] for r in mine))
+        at = {(r["model"], r["length"]): r for r in mine}
+        for i, model in enumerate(models):
+            for j, T in enumerate(lengths):
+                r = at.get((model, T))
+                if r is None:
+                    continue
+                figure = f"{r['mse']:.3f}" if "mse" in r else f"{r['accuracy']:.0%}"
+                text = f"@{r['solved_at_step']}" if r["solved"] else figure
+                ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor="#7fc97f" if r["solved"] else "#f0a0a0",
+                                           edgecolor="white", linewidth=2))
+                ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8)
+        ax.set_xlim(0, len(lengths))
+        ax.set_ylim(len(models), 0)
+        ax.set_xticks([j + 0.5 for j in range(len(lengths))], [str(T) for T in lengths])
+        ax.set_yticks([i + 0.5 for i in range(len(models))], models)
+        ax.set_xlabel("T")
+        ax.set_title(f"{problem}: solved @step / final " + ("MSE" if problem == "adding" else "accuracy"))
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def plot_speed(rows: list[dict], out: Path) -> Path:
+    """Forward + backward seconds against T, log-log, one line per implementation."""
+    from seqlab.plots import plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    names = [k for k in rows[0] if k not in ("T", "batch", "hidden")]
+    for name in names:
+        points = [(r["T"], r[name]) for r in rows if name in r]
+        ax.plot(*zip(*points), marker="o", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("T (sequence length)")
+    ax.set_ylabel("forward + backward, s")
+    ax.set_title(f"batch {rows[0]['batch']}, hidden {rows[0]['hidden']}, one layer")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
 
 
 if __name__ == "__main__":

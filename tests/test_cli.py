@@ -33,6 +33,19 @@ def test_train_generate_evaluate_plot_end_to_end(corpus, tmp_path, capsys):
     assert (tmp_path / "g.png").stat().st_size > 0
 
 
+def test_an_explicit_max_steps_wins_over_the_epochs_of_a_preset(corpus, tmp_path):
+    import json
+
+    # ptb-small trains 13 epochs; --train.max_steps=3 alone used to be ignored silently
+    args = ["train", "lm", "--preset", "ptb-small", "--data", str(corpus), "--runs", str(tmp_path), "--name", "p",
+            "--data.level=char", "--model.embed_size=8", "--model.hidden_size=8", "--train.max_steps=3",
+            "--train.eval_every=3", "--train.progress=false"]
+    assert main(args) == 0
+    steps = [json.loads(line)["step"] for line in (tmp_path / "p" / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 3
+    assert json.loads((tmp_path / "p" / "config.json").read_text())["train"]["epochs"] == 0
+
+
 def test_config_file_and_preset_are_read(corpus, tmp_path):
     config = tmp_path / "c.json"
     config.write_text('{"model": {"hidden_size": 12}, "train": {"max_steps": 2}}')

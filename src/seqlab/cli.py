@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 def _train_config(args, overrides: list[str]):
     from seqlab.tasks import registry
     from seqlab.train import rundir
-    from seqlab.train.config import load_json, parse_overrides, set_key
+    from seqlab.train.config import apply_overrides, load_json, parse_overrides
 
     pairs = parse_overrides(overrides)
     task = registry.get(args.task)
@@ -115,8 +115,7 @@ def _train_config(args, overrides: list[str]):
         if args.data:
             cfg.data.path = args.data
         run_dir = Path(args.runs) / (args.name or args.preset or args.task)
-    for key, value in pairs:
-        set_key(cfg, key, value)
+    apply_overrides(cfg, pairs)
     return task, cfg, run_dir
 
 

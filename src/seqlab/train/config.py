@@ -59,6 +59,17 @@ def set_key(cfg, key: str, value) -> None:
     setattr(node, name, _convert(key, kind, value))
 
 
+def apply_overrides(cfg, pairs: list[tuple[str, str]]) -> None:
+    """Set each ``(key, value)``.  An explicit ``train.max_steps`` wins over a ``train.epochs`` that a preset,
+    a JSON config or the run being resumed had set (epochs would otherwise override it), unless
+    ``train.epochs`` is given too."""
+    for key, value in pairs:
+        set_key(cfg, key, value)
+    keys = {key for key, _ in pairs}
+    if "train.max_steps" in keys and "train.epochs" not in keys and getattr(cfg, "train", None) is not None:
+        cfg.train.epochs = 0
+
+
 def sections(cfg) -> str:
     return ", ".join(f.name for f in dataclasses.fields(cfg))
 

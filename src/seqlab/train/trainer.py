@@ -44,7 +44,8 @@ from seqlab.train.optim import OptimConfig, build_optimizer, build_scheduler
 class TrainConfig:
     batch_size: int = 32
     bptt: int = 64  # truncated-BPTT window (LM) / maximum length
-    epochs: float = 0.0  # > 0: train this many passes over the data (overrides max_steps)
+    epochs: float = 0.0  # > 0: train this many passes over the data (overrides max_steps set with it in a preset;
+    # a --train.max_steps given on the command line without --train.epochs sets epochs to 0)
     max_steps: int = 1000
     max_minutes: float = 0.0  # > 0: stop (evaluated and checkpointed) after this much training time
     eval_every: int = 0  # steps between evaluations; 0: once per epoch
