@@ -121,11 +121,14 @@ def _train_config(args, overrides: list[str]):
 
 def cmd_train(args, overrides) -> int:
     from seqlab import plots
+    from seqlab.train import distributed
 
     task, cfg, run_dir = _train_config(args, overrides)
+    distributed.setup(cfg.train.device)  # under torchrun: the process group (one process: nothing)
     metrics = task.train(cfg, run_dir, resume=bool(args.resume))
-    print(f"valid {task.report(metrics)}")
-    print(f"run: {run_dir}   plot: {plots.plot_losses(run_dir)}")
+    if distributed.is_main():
+        print(f"valid {task.report(metrics)}")
+        print(f"run: {run_dir}   plot: {plots.plot_losses(run_dir)}")
     return 0
 
 

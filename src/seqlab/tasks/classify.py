@@ -144,8 +144,7 @@ def train(cfg: ClassifyConfig, run_dir: Path, resume: bool = False, callbacks=No
     trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
     if resume:
         trainer.resume()
-    else:
-        rundir.start(run_dir, "classify", cfg)
+    elif rundir.start(run_dir, "classify", cfg):
         (run_dir / "vocab.json").write_text(json.dumps({"tokens": tokens.to_json(), "labels": labels.to_json()},
                                                        ensure_ascii=False))
     metrics = trainer.fit()

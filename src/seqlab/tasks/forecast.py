@@ -34,7 +34,7 @@ from seqlab.data.timeseries import (
 from seqlab.errors import UserError
 from seqlab.models.forecast import Forecaster, ForecastModelConfig, build
 from seqlab.tasks.registry import Task
-from seqlab.train import checkpoint, rundir
+from seqlab.train import checkpoint, distributed, rundir
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
 
@@ -181,8 +181,7 @@ def train(cfg: ForecastConfig, run_dir: Path, resume: bool = False, callbacks=No
     prep = prepare(cfg.data, normaliser=_load_normaliser(run_dir) if resume else None)
     model = _model(cfg, prep).to(device)
     task = ForecastTask(model, cfg, prep, device)
-    if not resume:
-        rundir.start(run_dir, "forecast", cfg)
+    if not resume and rundir.start(run_dir, "forecast", cfg):
         (run_dir / "normaliser.json").write_text(json.dumps({"columns": prep.series.columns,
                                                              **prep.normaliser.to_json()}) + "\n")
     if cfg.model.fit == "least_squares" or not _has_parameters(model):
@@ -204,7 +203,7 @@ def _fit_without_gradients(task: ForecastTask, run_dir: Path, resume: bool) -> d
                                    cfg.data.test_fraction)["train"]
         model.core.fit_least_squares([task.prep.z[begin:end].to(next(model.parameters()).device)])
     metrics = task.evaluate()
-    if not resume:
+    if not resume and distributed.is_main():
         state = {"step": 0, "fit": cfg.model.fit}
         for name in ("last", "best"):
             checkpoint.save(run_dir / name, model, state)

@@ -22,7 +22,7 @@ from seqlab.errors import UserError
 from seqlab.generate import SampleConfig, add_sampling_options, generate
 from seqlab.models.lm import ModelConfig, build_lm
 from seqlab.tasks.registry import Task
-from seqlab.train import checkpoint, rundir
+from seqlab.train import checkpoint, distributed, rundir
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
 
@@ -42,7 +42,12 @@ class LMTask:
         self.model, self.bptt, self.device = model, cfg.bptt, device
         if cfg.bptt > getattr(model, "max_len", cfg.bptt):
             raise UserError(f"train.bptt={cfg.bptt} exceeds the Transformer's context of {model.max_len} positions")
-        self.train_streams = batchify(corpus.train, cfg.batch_size, cfg.bptt, "train").to(device)
+        if cfg.batch_size % distributed.world():
+            raise UserError(f"train.batch_size={cfg.batch_size} (the global batch) must be divisible by the "
+                            f"{distributed.world()} processes: each carries the state of its own streams")
+        streams = batchify(corpus.train, cfg.batch_size, cfg.bptt, "train")
+        self.train_streams = distributed.shard(streams, contiguous=True).to(device)  # this rank's streams
+        self.shards_itself = True
         self.valid_streams = batchify(corpus.valid, cfg.eval_batch_size, 1, "valid").to(device)
         self.steps_per_epoch = num_windows(self.train_streams, cfg.bptt)
         self.state = None  # the hidden state carried between windows
@@ -104,8 +109,7 @@ def train(cfg: LMConfig, run_dir: Path, resume: bool = False, callbacks=None) ->
     trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
     if resume:
         trainer.resume()
-    else:
-        rundir.start(run_dir, "lm", cfg)
+    elif rundir.start(run_dir, "lm", cfg):
         save_vocab(corpus.vocab, run_dir / "vocab.json")
     metrics = trainer.fit()
     return {**metrics, "best_loss": trainer.progress.best, "steps": trainer.progress.step}

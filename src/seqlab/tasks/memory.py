@@ -27,7 +27,7 @@ from seqlab.data.memory import VOCAB, baseline, generate, recalled
 from seqlab.errors import UserError
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
 from seqlab.tasks.registry import Task
-from seqlab.train import checkpoint, rundir
+from seqlab.train import checkpoint, distributed, rundir
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
 
@@ -114,7 +114,7 @@ class MemoryTask:
 
     def __init__(self, model: MemoryModel, cfg: MemoryConfig, device) -> None:
         self.model, self.cfg, self.device = model, cfg, device
-        self.steps_per_epoch = STEPS_PER_EPOCH
+        self.steps_per_epoch, self.shards_itself = STEPS_PER_EPOCH, True
         self.valid = [t.to(device) for t in generate(cfg.data.problem, VALID_SIZE, cfg.data.length,
                                                      cfg.train.seed - 1, cfg.data.symbols)]
 
@@ -125,7 +125,7 @@ class MemoryTask:
             x, y = generate(self.cfg.data.problem, self.cfg.train.batch_size, self.cfg.data.length, seed,
                             self.cfg.data.symbols)
             step += 1
-            yield step, (x.to(self.device), y.to(self.device))
+            yield step, (distributed.shard(x).to(self.device), distributed.shard(y).to(self.device))
 
     def train_step(self, batch):
         x, y = batch

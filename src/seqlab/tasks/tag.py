@@ -293,8 +293,7 @@ def train(cfg: TagConfig, run_dir: Path, resume: bool = False, callbacks=None) -
     trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
     if resume:
         trainer.resume()
-    else:
-        rundir.start(run_dir, "tag", cfg)
+    elif rundir.start(run_dir, "tag", cfg):
         _save_features(run_dir, features, task.train_words)
     metrics = trainer.fit()
     result = {**metrics, "best_f1": 1.0 - trainer.progress.best, "steps": trainer.progress.step}

@@ -136,8 +136,7 @@ def train(cfg: TranslateConfig, run_dir: Path, resume: bool = False, callbacks=N
     trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
     if resume:
         trainer.resume()
-    else:
-        rundir.start(run_dir, "translate", cfg)
+    elif rundir.start(run_dir, "translate", cfg):
         save_vocabs(src_vocab, tgt_vocab, run_dir / "vocab.json")
     metrics = trainer.fit()
     return {**metrics, "best_loss": trainer.progress.best, "steps": trainer.progress.step}

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from seqlab.errors import UserError
-from seqlab.train import checkpoint
+from seqlab.train import checkpoint, distributed
 from seqlab.train.config import apply_dict, to_dict
 
 
@@ -32,14 +32,18 @@ def read_config(run_dir: str | Path, task: str, cfg):
     return cfg
 
 
-def start(run_dir: Path, task: str, cfg) -> None:
-    """A new run: refuse to overwrite a trained one, then write config.json and clear old metrics."""
+def start(run_dir: Path, task: str, cfg) -> bool:
+    """A new run: refuse to overwrite a trained one, then write config.json and clear old metrics.
+    Returns whether this process writes the run directory (under torchrun only rank 0 does)."""
     if checkpoint.find(run_dir / "last"):
         raise UserError(f"{run_dir} already holds a trained run: continue it with --resume {run_dir}, "
                         "or choose another --name")
+    if not distributed.is_main():
+        return False
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.jsonl").unlink(missing_ok=True)
     (run_dir / "config.json").write_text(json.dumps({"task": task, **to_dict(cfg)}, indent=2) + "\n")
+    return True
 
 
 def trained_checkpoint(run_dir: str | Path, which: str = "best") -> Path:

@@ -13,12 +13,17 @@ A task object provides:
                                an optional ``done`` (True: the task's goal is reached) ends training
 ``state_dict()`` / ``load_state_dict(d)``   task-side state for an exact resume (e.g. carried
                                hidden states)
+``shards_itself``              optional, True: under torchrun the task's batches are already
+                               this rank's share (the LM's streams, generated problems); otherwise
+                               a batch must be a list or a tensor of examples, and the trainer
+                               keeps this rank's rows of it (see :mod:`seqlab.train.distributed`)
 
 The trainer does the rest: the optimizer step with gradient clipping, the learning-rate
 schedule, evaluation every ``eval_every`` steps, early stopping, atomic checkpoints
 (``last/`` and ``best/`` in the run directory), exact resume, a progress bar, metrics in
 ``metrics.jsonl``, a clean stop on Ctrl-C, and a stop with a clear message on NaN/Inf.
-Named callbacks (``on_eval``) let a task add to it without subclassing.
+Named callbacks (``on_eval``, run on rank 0) let a task add to it without subclassing.  Under
+torchrun the same loop runs data-parallel: see :mod:`seqlab.train.distributed`.
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ import torch
 from tqdm import tqdm
 
 from seqlab.errors import TrainingDiverged, UserError
-from seqlab.train import checkpoint
+from seqlab.train import checkpoint, distributed
 from seqlab.train.optim import OptimConfig, build_optimizer, build_scheduler
 
 
@@ -84,7 +89,7 @@ def resolve_device(name: str) -> torch.device:
         raise UserError(f"train.device must be auto, cpu or cuda, got {name!r}")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"train.device={name!r} but torch sees no CUDA device")
-    return torch.device(name)
+    return distributed.local_device(torch.device(name))
 
 
 @contextmanager
@@ -132,7 +137,12 @@ class Trainer:
         self.clip = optim.clip
         self.callbacks = callbacks or {}
         self.progress = _Progress()
-        self._writer = self._tensorboard() if train.tensorboard else None
+        self.main = distributed.is_main()
+        self._writer = self._tensorboard() if train.tensorboard and self.main else None
+        self.device = next(task.model.parameters()).device
+        if distributed.active():
+            distributed.broadcast_parameters(task.model)
+            torch.manual_seed(train.seed * 1_000 + distributed.rank())  # dropout masks differ between ranks
 
     # ------------------------------------------------------------ checkpoints
     def _state(self) -> dict:
@@ -143,7 +153,13 @@ class Trainer:
                 "rng": checkpoint.rng_state(), "task": self.task.state_dict()}
 
     def save(self, name: str = "last") -> Path:
-        return checkpoint.save(self.run_dir / name, self.task.model, self._state())
+        """Every rank calls it; rank 0 writes, with every rank's RNG and task state."""
+        state = self._state()
+        if distributed.active():
+            state["ranks"] = distributed.gather(distributed.to_cpu({"rng": state["rng"], "task": state["task"]}))
+        if self.main:
+            checkpoint.save(self.run_dir / name, self.task.model, state)
+        return self.run_dir / name
 
     def resume(self) -> None:
         found = checkpoint.find(self.run_dir / "last")
@@ -153,8 +169,12 @@ class Trainer:
         state = checkpoint.load_trainer_state(found)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        checkpoint.set_rng_state(state["rng"])
-        self.task.load_state_dict(state["task"])
+        ranks = state.get("ranks", [{"rng": state["rng"], "task": state["task"]}])
+        if len(ranks) != distributed.world():
+            raise UserError(f"--resume: {found} was written by {len(ranks)} process(es); resume it with "
+                            f"torchrun --nproc-per-node {len(ranks)} (this run has {distributed.world()})")
+        checkpoint.set_rng_state(ranks[distributed.rank()]["rng"])
+        self.task.load_state_dict(ranks[distributed.rank()]["task"])
         self.progress = _Progress(state["step"], state["position"], state["best"], state["bad_evals"],
                                   state["elapsed"], state["last_eval_step"], state.get("done", False))
         self._forget_metrics_after(self.progress.step)
@@ -162,7 +182,7 @@ class Trainer:
     def _forget_metrics_after(self, step: int) -> None:
         """Drop the metrics a crashed process logged after its last checkpoint: they are about to be logged again."""
         path = self.run_dir / "metrics.jsonl"
-        if not path.is_file():
+        if not self.main or not path.is_file():
             return
         lines = [line for line in path.read_text().splitlines() if line.strip()]
         kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
@@ -176,27 +196,29 @@ class Trainer:
         """Train to ``max_steps`` (or the time budget, or early stopping); returns the last metrics."""
         self._start = time.perf_counter()
         p, metrics = self.progress, {}
-        bar = tqdm(total=self.max_steps, initial=p.step, disable=not self.cfg.progress, dynamic_ncols=True,
-                   desc=self.run_dir.name)
+        bar = tqdm(total=self.max_steps, initial=p.step, disable=not (self.cfg.progress and self.main),
+                   dynamic_ncols=True, desc=self.run_dir.name)
         tokens, tick = 0, time.perf_counter()
         batches = self.task.batches(p.position)
+        split = distributed.active() and not getattr(self.task, "shards_itself", False)
         with _sigint_flag() as interrupted:
             while p.step < self.max_steps and not self._out_of_time() and not self._stopped_early():
                 p.position, batch = next(batches)
-                loss, n = self._step(batch)
+                loss, n, time_up, asked = self._step(distributed.shard(batch) if split else batch, interrupted)
                 p.step, tokens = p.step + 1, tokens + n
                 bar.update(1)
                 if p.step % self.cfg.log_every == 0:
                     rate, tokens, tick = tokens / (time.perf_counter() - tick), 0, time.perf_counter()
                     bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self._lr():.2e}", tok_s=f"{rate:,.0f}")
                     self._log({"split": "train", "loss": loss, "lr": self._lr(), "tokens_per_s": rate})
-                stop = self._out_of_time() or p.step == self.max_steps
+                stop = time_up or p.step == self.max_steps
                 if p.step % self.eval_every == 0 or stop:
                     t0 = time.perf_counter()
                     metrics = self._evaluate()
                     tick += time.perf_counter() - t0  # tokens/s counts training time only
                     stop = stop or p.done or (self.cfg.patience and p.bad_evals >= self.cfg.patience)
-                if interrupted.is_set():
+                    asked = asked or distributed.agree(0.0, 0, interrupted.is_set(), device=self.device)[2][0]
+                if asked:
                     self.save()
                     bar.close()
                     raise Interrupted(f"interrupted at step {p.step}; checkpoint saved in {self.run_dir / 'last'} "
@@ -208,30 +230,34 @@ class Trainer:
             metrics = self._evaluate()
         return metrics
 
-    def _step(self, batch) -> tuple[float, int]:
+    def _step(self, batch, interrupted: threading.Event) -> tuple[float, int, bool, bool]:
+        """One optimizer step: (loss, tokens, the time budget is spent, Ctrl-C was pressed), agreed by all ranks."""
         model = self.task.model
         model.train()
         loss, n = self.task.train_step(batch)
-        value = loss.item()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        value, n, (time_up, asked) = distributed.agree(loss.item(), n, self._out_of_time(), interrupted.is_set(),
+                                                      device=self.device)
         if not math.isfinite(value):
             last = checkpoint.find(self.run_dir / "last")
             kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
             raise TrainingDiverged(f"loss is {value} at step {self.progress.step + 1}: training stopped; {kept}. "
                                    f"Try a lower optim.lr or a smaller optim.clip")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        distributed.average_gradients(model)
         if self.clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip)
         self.optimizer.step()
         if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step()
-        return value, n
+        return value, n, time_up, asked
 
     def _evaluate(self) -> dict:
         p = self.progress
         self.task.model.eval()
         with torch.no_grad():
-            metrics = self.task.evaluate()
+            metrics = self.task.evaluate() if self.main else None  # rank 0 evaluates, every rank decides alike
+        metrics = distributed.broadcast(metrics)
         p.last_eval_step = p.step
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(metrics["loss"])
@@ -243,7 +269,7 @@ class Trainer:
         self.save("last")
         if improved:
             self.save("best")
-        for fn in self.callbacks.get("on_eval", []):
+        for fn in self.callbacks.get("on_eval", []) if self.main else []:
             fn(self, metrics)
         return metrics
 
@@ -263,6 +289,8 @@ class Trainer:
         return self.optimizer.param_groups[0]["lr"]
 
     def _log(self, record: dict) -> None:
+        if not self.main:
+            return
         record = {"step": self.progress.step, "time_s": round(self.progress.elapsed + self._clock(), 2), **record}
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
