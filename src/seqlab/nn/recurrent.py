@@ -169,8 +169,16 @@ class _RecurrentLayer(nn.Module):
     def forward(self, input, hx=None, *, lengths=None):
         batch = self._read_input(input, lengths)
         state = self._read_state(hx, batch)
-        run = self._forward_native if self.uses_native() else self._forward_bptt
-        out, final = run(batch.x, state, batch.lengths)  # (T, B, D*H), tuple of (L*D, B, H)
+        if self.uses_native():
+            out, final = self._forward_native(batch.x, state, batch.lengths)  # (T, B, D*H), tuple of (L*D, B, H)
+        elif _autocast(batch.x):
+            # Mixed precision: the hand-BPTT driver runs in the parameters' dtype (float32) inside autocast
+            # regions -- its hand-written backward is not autocast-aware; the layers around it still gain.
+            with torch.autocast(batch.x.device.type, enabled=False):
+                dtype = self.weight_ih_l0.dtype
+                out, final = self._forward_bptt(batch.x.to(dtype), tuple(s.to(dtype) for s in state), batch.lengths)
+        else:
+            out, final = self._forward_bptt(batch.x, state, batch.lengths)
         return self._write_output(out, batch), self._write_state(final, batch.unbatched)
 
     def _read_input(self, input, lengths) -> _Batch:
@@ -196,7 +204,7 @@ class _RecurrentLayer(nn.Module):
         if x.shape[-1] != self.input_size:
             raise ValueError(f"input has feature size {x.shape[-1]}, expected input_size={self.input_size}")
         weight = self.weight_ih_l0
-        if x.dtype != weight.dtype:
+        if x.dtype != weight.dtype and not _autocast(x):
             raise ValueError(f"input dtype {x.dtype} does not match the parameters' dtype {weight.dtype}")
 
     @staticmethod
@@ -293,6 +301,11 @@ class _RecurrentLayer(nn.Module):
         data, *final = self._native_fn(packed.data, packed.batch_sizes, hx, weights, *flags)
         out, _ = pad_packed_sequence(packed._replace(data=data), total_length=x.shape[0])
         return out, tuple(s.index_select(1, unorder) for s in final)
+
+
+def _autocast(x: Tensor) -> bool:
+    """Whether an autocast region (torch.autocast) is active for ``x``'s device."""
+    return torch.is_autocast_enabled(x.device.type)
 
 
 def _repack(out: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:

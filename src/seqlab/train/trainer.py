@@ -59,6 +59,7 @@ class TrainConfig:
     patience: int = 0  # early stopping after this many evaluations without improvement; 0: off
     seed: int = 1337
     device: str = "auto"  # auto | cpu | cuda
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (fp16: CUDA only, with a gradient scaler): autocast in training
     progress: bool = True
     tensorboard: bool = False
 
@@ -66,7 +67,15 @@ class TrainConfig:
 def training_device(cfg: TrainConfig) -> torch.device:
     """The device to train on, once the train config's numbers have been checked (every task's first step)."""
     _check(cfg)
-    return resolve_device(cfg.device)
+    device = resolve_device(cfg.device)
+    _check_precision(cfg, device)
+    return device
+
+
+def _check_precision(cfg: TrainConfig, device: torch.device) -> None:
+    if cfg.precision == "fp16" and device.type != "cuda":
+        raise UserError(f"train.precision=fp16 needs a CUDA device (training on {device.type}); "
+                        "on a CPU use train.precision=bf16")
 
 
 def _check(cfg: TrainConfig) -> None:
@@ -76,6 +85,11 @@ def _check(cfg: TrainConfig) -> None:
         value = getattr(cfg, key)
         if not value >= low or (isinstance(value, float) and not math.isfinite(value)):
             raise UserError(f"train.{key} must be at least {low}, got {value}")
+    if cfg.precision not in PRECISIONS:
+        raise UserError(f"train.precision must be one of {list(PRECISIONS)}, got {cfg.precision!r}")
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class Interrupted(UserError):
@@ -140,6 +154,9 @@ class Trainer:
         self.main = distributed.is_main()
         self._writer = self._tensorboard() if train.tensorboard and self.main else None
         self.device = next(task.model.parameters()).device
+        self.autocast_dtype = PRECISIONS[train.precision]
+        _check_precision(train, self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if train.precision == "fp16" else None
         if distributed.active():
             distributed.broadcast_parameters(task.model)
             torch.manual_seed(train.seed * 1_000 + distributed.rank())  # dropout masks differ between ranks
@@ -150,7 +167,8 @@ class Trainer:
         return {"step": p.step, "position": p.position, "best": p.best, "bad_evals": p.bad_evals,
                 "elapsed": p.elapsed + self._clock(), "last_eval_step": p.last_eval_step, "done": p.done,
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "rng": checkpoint.rng_state(), "task": self.task.state_dict()}
+                "rng": checkpoint.rng_state(), "task": self.task.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler else {}}
 
     def save(self, name: str = "last") -> Path:
         """Every rank calls it; rank 0 writes, with every rank's RNG and task state."""
@@ -169,6 +187,8 @@ class Trainer:
         state = checkpoint.load_trainer_state(found)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         ranks = state.get("ranks", [{"rng": state["rng"], "task": state["task"]}])
         if len(ranks) != distributed.world():
             raise UserError(f"--resume: {found} was written by {len(ranks)} process(es); resume it with "
@@ -234,9 +254,10 @@ class Trainer:
         """One optimizer step: (loss, tokens, the time budget is spent, Ctrl-C was pressed), agreed by all ranks."""
         model = self.task.model
         model.train()
-        loss, n = self.task.train_step(batch)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+            loss, n = self.task.train_step(batch)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (self.scaler.scale(loss) if self.scaler else loss).backward()
         value, n, (time_up, asked) = distributed.agree(loss.item(), n, self._out_of_time(), interrupted.is_set(),
                                                       device=self.device)
         if not math.isfinite(value):
@@ -245,9 +266,15 @@ class Trainer:
             raise TrainingDiverged(f"loss is {value} at step {self.progress.step + 1}: training stopped; {kept}. "
                                    f"Try a lower optim.lr or a smaller optim.clip")
         distributed.average_gradients(model)
+        if self.scaler:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients
         if self.clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip)
-        self.optimizer.step()
+        if self.scaler:
+            self.scaler.step(self.optimizer)  # skipped when a gradient overflowed fp16
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step()
         return value, n, time_up, asked
