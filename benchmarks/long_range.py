@@ -43,6 +43,7 @@ def config(problem: str, length: int, model: str, steps: int, minutes: float, re
 
 
 def train_row(problem: str, length: int, model: str, args, rest) -> dict:
+    from seqlab.errors import TrainingDiverged
     from seqlab.plots import read_metrics
     from seqlab.tasks import memory
     from seqlab.train import checkpoint
@@ -50,15 +51,21 @@ def train_row(problem: str, length: int, model: str, args, rest) -> dict:
 
     cfg = config(problem, length, model, args.steps, args.minutes, rest)
     run_dir = Path(args.runs) / f"{problem}-T{length}-{model}"
-    final = memory.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    diverged = ""
+    try:
+        final = memory.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    except TrainingDiverged as e:  # a row of the table too: e.g. the IRNN's exploding gradients
+        diverged, final = str(e).split(":")[0], None
     valid = [r for r in read_metrics(run_dir) if r.get("split") == "valid"]
     solved_at = next((r["step"] for r in valid if r["solved"]), None)
     metric = "mse" if problem == "adding" else "accuracy"
+    best = (min if metric == "mse" else max)((r[metric] for r in valid), default=None)
+    last = valid[-1] if valid else {}
     return {"problem": problem, "length": length, "model": model, "solved": solved_at is not None,
-            "solved_at_step": solved_at, "steps": final["steps"], "train_time_s": valid[-1]["time_s"],
-            metric: round(final[metric], 4), "best_" + metric: round(min(r[metric] for r in valid) if metric == "mse"
-                                                                      else max(r[metric] for r in valid), 4),
-            "baseline": round(final["baseline"], 4), "seed": cfg.train.seed, "config": to_dict(cfg)}
+            "solved_at_step": solved_at, "steps": final["steps"] if final else None, "diverged": diverged,
+            "train_time_s": last.get("time_s"), metric: round(final[metric], 4) if final else None,
+            "best_" + metric: None if best is None else round(best, 4),
+            "baseline": round(memory.baseline(problem, length), 4), "seed": cfg.train.seed, "config": to_dict(cfg)}
 
 
 def gradient_flow(run_dir: Path, trained: bool) -> list[float]:
@@ -173,8 +180,8 @@ def problem_rows(args, rest, old_rows: list[dict], start: float) -> tuple[list[d
     for problem, length, model in jobs:
         rows.append(train_row(problem, length, model, args, rest))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "config"}), flush=True)
-        if model != "transformer":
-            run_dir = Path(args.runs) / f"{problem}-T{length}-{model}"
+        run_dir = Path(args.runs) / f"{problem}-T{length}-{model}"
+        if model != "transformer" and not rows[-1]["diverged"]:
             flows.setdefault(f"{problem}-T{length}", {})[f"{model} trained"] = gradient_flow(run_dir, True)
             flows[f"{problem}-T{length}"][f"{model} untrained"] = gradient_flow(run_dir, False)
         write_results("long_range", {"runs": rows, "gradient_flow": flows}, time.perf_counter() - start)
@@ -199,7 +206,8 @@ def plot_solved(rows: list[dict], out: Path) -> Path:
                 r = at.get((model, T))
                 if r is None:
                     continue
-                figure = f"{r['mse']:.3f}" if "mse" in r else f"{r['accuracy']:.0%}"
+                value = r.get("mse", r.get("accuracy"))
+                figure = "diverged" if value is None else f"{value:.3f}" if "mse" in r else f"{value:.0%}"
                 text = f"@{r['solved_at_step']}" if r["solved"] else figure
                 ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor="#7fc97f" if r["solved"] else "#f0a0a0",
                                            edgecolor="white", linewidth=2))

@@ -213,7 +213,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict:
-        """Train to ``max_steps`` (or the time budget, or early stopping); returns the last metrics."""
+        """Train to ``max_steps`` (or the time budget, or early stopping); returns the last metrics.
+
+        On a CPU, denormal floats are flushed to zero while training: vanishing gradients over long
+        sequences are full of them, and x86 arithmetic on denormals is many times slower (3x for a
+        tanh RNN and a GRU on the adding problem at T = 400); numbers below 1.2e-38 change nothing.
+        """
+        flush = self.device.type == "cpu" and torch.set_flush_denormal(True)
+        try:
+            return self._fit()
+        finally:
+            if flush:
+                torch.set_flush_denormal(False)
+
+    def _fit(self) -> dict:
         self._start = time.perf_counter()
         p, metrics = self.progress, {}
         bar = tqdm(total=self.max_steps, initial=p.step, disable=not (self.cfg.progress and self.main),
