@@ -9,6 +9,9 @@ from pathlib import Path
 
 import torch
 
+from seqlab.train.trainer import flush_denormals
+
+flush_denormals()  # every benchmark imports this module first: before torch starts its worker threads
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -12,7 +12,7 @@ minGRU's parallel scan runs against sequential and cuDNN/oneDNN-style recurrence
    GRU hand-BPTT at the same hidden size, interleaved rep by rep.
 
     python benchmarks/long_range.py [--problems adding,copy,selective] [--lengths 100,200,400,1000]
-                                    [--models lstm,min_gru,...] [--steps 3000] [--minutes 3] [--speed-only]
+                                    [--models lstm,min_gru,...] [--steps 3000] [--minutes 3] [--speed-only | --no-speed]
                                     [--speed-lengths 256,1024,4096,16384] [--runs DIR]
 """
 import argparse
@@ -56,7 +56,8 @@ def train_row(problem: str, length: int, model: str, args, rest) -> dict:
         final = memory.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
     except TrainingDiverged as e:  # a row of the table too: e.g. the IRNN's exploding gradients
         diverged, final = str(e).split(":")[0], None
-    valid = [r for r in read_metrics(run_dir) if r.get("split") == "valid"]
+    logged = read_metrics(run_dir) if (run_dir / "metrics.jsonl").is_file() else []  # none: diverged at once
+    valid = [r for r in logged if r.get("split") == "valid"]
     solved_at = next((r["step"] for r in valid if r["solved"]), None)
     metric = "mse" if problem == "adding" else "accuracy"
     best = (min if metric == "mse" else max)((r[metric] for r in valid), default=None)
@@ -95,9 +96,9 @@ def gradient_flow(run_dir: Path, trained: bool) -> list[float]:
 
             def loss_fn(o):
                 return _last_loss(model, o, y)
-            return probe(rnn, inputs, loss_fn).tolist()
+            return [float(f"{v:.4g}") for v in probe(rnn, inputs, loss_fn).tolist()]
         _last_loss(model, out, y).backward()
-    return [float(h.grad.norm()) for h in hs]
+    return [float(f"{h.grad.norm():.4g}") for h in hs]
 
 
 def _last_loss(model, out, y):
@@ -144,6 +145,7 @@ def main(argv=None) -> None:
     ap.add_argument("--minutes", type=float, default=3.0)
     ap.add_argument("--speed-lengths", default="256,1024,4096,16384")
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--no-speed", action="store_true", help="keep the speed figures of the results file")
     ap.add_argument("--runs", default="runs/bench-long_range")
     args, rest = ap.parse_known_args(argv)
     try:
@@ -153,13 +155,15 @@ def main(argv=None) -> None:
         if not args.speed_only:
             record["runs"], flows = problem_rows(args, rest, record.get("runs", []), start)
             record["gradient_flow"] = {**record.get("gradient_flow", {}), **flows}
-        record["speed"] = speed([int(t) for t in args.speed_lengths.split(",")])
+        if not args.no_speed:
+            record["speed"] = speed([int(t) for t in args.speed_lengths.split(",")])
         keep = {k: record[k] for k in ("runs", "gradient_flow", "speed") if k in record}
         write_results("long_range", keep, time.perf_counter() - start)
         print(f"wrote {RESULTS / 'long_range.json'}")
         if record.get("runs"):
             print(f"plot: {plot_solved(record['runs'], DOCS / 'long_range_solved.png')}")
-        print(f"plot: {plot_speed(record['speed'], DOCS / 'long_range_speed.png')}")
+        if record.get("speed"):
+            print(f"plot: {plot_speed(record['speed'], DOCS / 'long_range_speed.png')}")
     except UserError as e:
         raise SystemExit(f"error: {e}") from None
 

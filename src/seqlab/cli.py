@@ -262,6 +262,9 @@ def _aliases() -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from seqlab.train.trainer import flush_denormals
+
+    flush_denormals()  # before torch starts its worker threads: they inherit the flag
     argv = sys.argv[1:] if argv is None else argv
     if _task_help(argv):
         return 0
