@@ -118,6 +118,22 @@ def test_mfcc_is_the_orthonormal_dct_of_the_log_mel():
     assert torch.allclose(d @ d.T, torch.eye(40, dtype=torch.float64), atol=1e-6)  # orthonormal
 
 
+def test_log_mel_and_mfcc_equal_librosa_on_a_tone():
+    librosa = pytest.importorskip("librosa")
+    cfg = FeatureConfig(kind="mfcc", normalise=False)
+    x = tone(1000) + 0.01 * torch.randn(4000, generator=torch.Generator().manual_seed(0))
+    feats = Features(cfg)
+    power = librosa.feature.melspectrogram(y=x.double().numpy(), sr=8000, n_fft=256, win_length=200, hop_length=80,
+                                           window="hann", center=True, pad_mode="reflect", power=2.0, n_mels=40,
+                                           htk=True, norm=None)
+    ours = feats.log_mel(x).double()  # (T, 40)
+    assert ours.shape == (power.shape[1], 40)
+    log_ref = torch.from_numpy(power.T + 1e-6).log()  # the same floor against log(0)
+    assert torch.allclose(ours, log_ref, atol=1e-3)  # torch.stft pads by reflection, as asked of librosa
+    mfcc = librosa.feature.mfcc(S=ours.T.numpy(), n_mfcc=13, dct_type=2, norm="ortho")
+    assert torch.allclose(feats(x).double(), torch.from_numpy(mfcc.T), atol=1e-3)
+
+
 def test_a_tone_lights_the_mel_band_around_its_frequency():
     cfg = FeatureConfig(normalise=False)
     s = Features(cfg).log_mel(tone(1000))  # (T, 40)
