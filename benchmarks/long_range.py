@@ -196,7 +196,7 @@ def problem_rows(args, rest, old_rows: list[dict], start: float) -> tuple[list[d
 
 def plot_solved(rows: list[dict], out: Path) -> Path:
     """A grid per problem: models down, T across; green solved (with the step), red not (with the final metric)."""
-    from seqlab.plots import plt
+    from seqlab.plots import plt, save
 
     problems = [p for p in LENGTHS if any(r["problem"] == p for r in rows)]
     fig, axes = plt.subplots(1, len(problems), figsize=(4.2 * len(problems), 3.6), squeeze=False)
@@ -222,16 +222,12 @@ def plot_solved(rows: list[dict], out: Path) -> Path:
         ax.set_yticks([i + 0.5 for i in range(len(models))], models)
         ax.set_xlabel("T")
         ax.set_title(f"{problem}: solved @step / final " + ("MSE" if problem == "adding" else "accuracy"))
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save(fig, out)
 
 
 def plot_speed(rows: list[dict], out: Path) -> Path:
     """Forward + backward seconds against T, log-log, one line per implementation."""
-    from seqlab.plots import plt
+    from seqlab.plots import plt, save
 
     fig, ax = plt.subplots(figsize=(6, 4))
     names = [k for k in rows[0] if k not in ("T", "batch", "hidden")]
@@ -245,11 +241,7 @@ def plot_speed(rows: list[dict], out: Path) -> Path:
     ax.set_title(f"batch {rows[0]['batch']}, hidden {rows[0]['hidden']}, one layer")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save(fig, out)
 
 
 if __name__ == "__main__":

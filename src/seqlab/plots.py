@@ -13,6 +13,15 @@ from seqlab.errors import UserError
 from seqlab.train.rundir import task_of
 
 
+def save(fig, out: Path, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``out`` (its folder made if needed) as a PNG, and close it."""
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
 def read_metrics(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
