@@ -1,15 +1,16 @@
 """Long-range memory: which models solve the adding / copy / selective-copying problems as T grows, and how fast
 minGRU's parallel scan runs against sequential and cuDNN/oneDNN-style recurrences.
 
-1. **Problems**: every model (tanh RNN, IRNN, LSTM with forget bias 1, GRU, Transformer, minGRU, minLSTM;
-   one layer, hidden 128) trained with the same step budget and wall-time cap per run on each
+1. **Problems**: every model (tanh RNN, IRNN, LSTM with forget bias 1, GRU, Transformer, minGRU, minLSTM
+   with chrono gate biases and Adam 3e-3 -- seqlab.tasks.memory.MODELS; one layer, hidden 128) trained with the same step budget and wall-time cap per run on each
    problem and length; the table records solved or not (adding: validation MSE < 0.01; copy and
    selective: accuracy > 99% on the recalled symbols), the first step at which it was solved
    (training stops there), and the final metric beside the memoryless baseline.
 2. **Gradient flow**: ||dL/dh_k|| of the trained recurrent models beside untrained copies (one batch of
    the problem, the loss of the last output), written as PNG per problem and length.
-3. **Speed**: forward + backward time against T for minGRU parallel, minGRU sequential, GRU native and
-   GRU hand-BPTT at the same hidden size, interleaved rep by rep.
+3. **Speed**: forward + backward time against T for minGRU parallel (the chunked scan), minGRU log-space
+   (Heinsen's cumulative sums), minGRU sequential, GRU native and GRU hand-BPTT at the same hidden size,
+   interleaved rep by rep.
 
     python benchmarks/long_range.py [--problems adding,copy,selective] [--lengths 100,200,400,1000]
                                     [--models lstm,min_gru,...] [--steps 3000] [--minutes 3] [--speed-only | --no-speed]
@@ -78,7 +79,7 @@ def gradient_flow(run_dir: Path, trained: bool) -> list[float]:
     from seqlab.tasks import memory
 
     run = memory.load_run(run_dir, "cpu")
-    model = run.model if trained else memory.MemoryModel(run.cfg.model, run.cfg.data.problem)
+    model = run.model if trained else memory.MemoryModel(run.cfg.model, run.cfg.data.problem, run.cfg.data.length)
     x, y = generate(run.cfg.data.problem, 32, run.cfg.data.length, 999, run.cfg.data.symbols)
     rnn = model.encoder.rnn
     inputs = x if model.regression else F.one_hot(x, 10).float()
@@ -113,6 +114,7 @@ def speed(lengths: list[int], hidden: int = 128, batch: int = 16, reps: int = 3)
     import seqlab.nn as snn
 
     impls = {"min_gru parallel": snn.MinGRU(hidden, hidden, batch_first=True),
+             "min_gru log-space": snn.MinGRU(hidden, hidden, batch_first=True, mode="log"),
              "min_gru sequential": snn.MinGRU(hidden, hidden, batch_first=True, mode="sequential"),
              "gru native": torch.nn.GRU(hidden, hidden, batch_first=True),
              "gru hand-BPTT": snn.GRU(hidden, hidden, batch_first=True, backend="bptt")}

@@ -85,6 +85,21 @@ def test_irnn_and_forget_bias_initialisation():
         memory.MemoryModel(config("adding", 10, "gru", init="identity").model, "adding")
 
 
+@pytest.mark.parametrize("cell, retain, write", [("lstm", 1, 0), ("min_gru", None, 0), ("min_lstm", 0, 1)])
+def test_chrono_initialisation_spreads_memory_times_over_one_to_T(cell, retain, write):
+    model = memory.MemoryModel(config("adding", 50, cell, init="chrono").model, "adding", 50)
+    bias = sum(p for n, p in model.encoder.named_parameters() if "bias" in n)  # the LSTM's two biases: one sum
+    h = 32
+    if cell == "min_gru":  # z_t = σ(b_z): the state forgets about 1/tau per step, tau in [1, T-1]
+        tau = torch.exp(-bias[:h])
+    else:
+        tau = torch.exp(bias[retain * h : (retain + 1) * h])
+        assert torch.allclose(bias[write * h : (write + 1) * h], -tau.log())
+    assert tau.min() >= 1 and tau.max() <= 49 and tau.max() > 10
+    with pytest.raises(UserError, match="chrono"):
+        memory.MemoryModel(config("adding", 10, "gru", init="chrono").model, "adding")
+
+
 @pytest.mark.parametrize("cell", ["lstm", "min_gru"])
 def test_short_adding_problem_is_learned(cell, tmp_path):
     result = memory.train(config("adding", 20, cell), tmp_path / cell)

@@ -1,7 +1,8 @@
-"""minGRU / minLSTM: the parallel log-space scan equals the sequential steps and the paper's equations."""
+"""minGRU / minLSTM: the chunked and log-space scans equal the sequential steps and the paper's equations."""
 import pytest
 import torch
 
+from seqlab.nn.linear_scan import linear_scan
 from seqlab.nn.minrnn import MinGRU, MinLSTM, g, log_scan
 
 
@@ -26,6 +27,38 @@ def test_log_scan_equals_the_recurrence():
         h = a[:, t] * h + b[:, t]
         expected.append(h)
     assert torch.allclose(log_scan(a.log(), b.log(), None), torch.stack(expected, 1), atol=1e-10)
+
+
+def recurrence(a, b, h0):
+    h, out = h0, []
+    for t in range(len(a)):
+        h = a[t] * h + b[t]
+        out.append(h)
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 7, 16, 17, 50])  # chunk sizes with and without padding
+def test_chunked_scan_equals_the_recurrence(steps):
+    torch.manual_seed(steps)
+    a, b, h0 = torch.rand(steps, 3, 4), torch.randn(steps, 3, 4), torch.randn(3, 4)
+    assert torch.allclose(linear_scan(a, b, h0), recurrence(a, b, h0), atol=1e-10)
+    assert torch.allclose(linear_scan(a, b), recurrence(a, b, torch.zeros(3, 4)), atol=1e-10)
+
+
+@pytest.mark.parametrize("steps", [1, 5, 10])
+def test_chunked_scan_gradcheck(steps):
+    torch.manual_seed(10 + steps)
+    a = torch.rand(steps, 2, 3).requires_grad_()
+    b, h0 = torch.randn(steps, 2, 3).requires_grad_(), torch.randn(2, 3).requires_grad_()
+    assert torch.autograd.gradcheck(linear_scan, (a, b, h0))
+    assert torch.autograd.gradcheck(linear_scan, (a, b))
+
+
+def test_chunked_scan_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match="a and b"):
+        linear_scan(torch.rand(5, 2, 3), torch.rand(5, 2, 4))
+    with pytest.raises(ValueError, match="h0"):
+        linear_scan(torch.rand(5, 2, 3), torch.rand(5, 2, 3), torch.rand(3, 3))
 
 
 def test_log_scan_gradcheck():
@@ -59,9 +92,10 @@ def test_parallel_equals_sequential_equals_the_equations(cls):
     x, h0 = torch.randn(4, 30, 5), torch.rand(1, 4, 8)
     layer = cls(5, 8, batch_first=True)
     par, h_par = layer(x, h0)
-    layer.mode = "sequential"
-    seq, h_seq = layer(x, h0)
-    assert torch.allclose(par, seq, atol=1e-10) and torch.allclose(h_par, h_seq, atol=1e-10)
+    for mode in ("log", "sequential"):
+        layer.mode = mode
+        other, h_other = layer(x, h0)
+        assert torch.allclose(par, other, atol=1e-10) and torch.allclose(h_par, h_other, atol=1e-10)
     assert torch.allclose(par, equations(layer, x, h0[0]), atol=1e-10)
     assert torch.allclose(layer(x)[0], equations(layer, x, torch.zeros(4, 8)), atol=1e-10)  # no hx: h_0 = 0
 
@@ -73,9 +107,10 @@ def test_layers_directions_lengths_and_streaming(cls):
     x, lengths = torch.randn(9, 4, 3), torch.tensor([9, 5, 1, 7])
     out, h_n = layer(x, lengths=lengths)
     assert out.shape == (9, 4, 12) and h_n.shape == (4, 4, 6)
-    layer.mode = "sequential"
-    out_seq, h_seq = layer(x, lengths=lengths)
-    assert torch.allclose(out, out_seq, atol=1e-10) and torch.allclose(h_n, h_seq, atol=1e-10)
+    for mode in ("log", "sequential"):
+        layer.mode = mode
+        out_other, h_other = layer(x, lengths=lengths)
+        assert torch.allclose(out, out_other, atol=1e-10) and torch.allclose(h_n, h_other, atol=1e-10)
     layer.mode = "parallel"
     for b, n in enumerate(lengths.tolist()):  # each sequence alone gives the same states; zeros past its end
         alone, h_alone = layer(x[:n, b : b + 1])
@@ -90,17 +125,21 @@ def test_layers_directions_lengths_and_streaming(cls):
     assert torch.allclose(torch.cat([first, second], 1), whole, atol=1e-10) and torch.allclose(h2, h_whole)
 
 
-def test_gradients_of_both_modes_agree():
+@pytest.mark.parametrize("cls", [MinGRU, MinLSTM])
+def test_gradients_of_all_modes_agree(cls):
     torch.manual_seed(4)
-    x = torch.randn(3, 15, 4)
+    x, h0 = torch.randn(3, 15, 4).requires_grad_(), torch.rand(2, 3, 7).requires_grad_()
     grads = []
-    for mode in ("parallel", "sequential"):
+    for mode in ("parallel", "log", "sequential"):
         torch.manual_seed(5)
-        layer = MinLSTM(4, 7, num_layers=2, batch_first=True, mode=mode)
-        layer(x)[0].pow(2).sum().backward()
-        grads.append([p.grad.clone() for p in layer.parameters()])
-    for a, b in zip(*grads):
-        assert torch.allclose(a, b, atol=1e-9)
+        layer = cls(4, 7, num_layers=2, batch_first=True, mode=mode)
+        out, h_n = layer(x, h0)
+        (out.pow(2).sum() + h_n.sum()).backward()
+        grads.append([p.grad.clone() for p in layer.parameters()] + [x.grad.clone(), h0.grad.clone()])
+        x.grad = h0.grad = None
+    for other in grads[1:]:
+        for a, b in zip(grads[0], other):
+            assert torch.allclose(a, b, atol=1e-10)
 
 
 @pytest.mark.parametrize("cell", ["min_gru", "min_lstm"])

@@ -11,15 +11,18 @@ minLSTM (forget and input gates normalised to sum to one)::
     f_t = σ(W_f x_t + b_f),  i_t = σ(W_i x_t + b_i),  f'_t = f_t / (f_t + i_t),  i'_t = i_t / (f_t + i_t)
     h̃_t = g(W_h x_t + b_h),  h_t = f'_t ⊙ h_{t−1} + i'_t ⊙ h̃_t
 
-Both run two ways that give the same outputs (tested):
+Three ways to run them give the same outputs (tested):
 
-* ``parallel``: the recurrence over all T at once in log space (Heinsen 2023, "Efficient
-  parallelization of a ubiquitous sequential computation"):
-  log h_t = a*_t + logcumsumexp_{k≤t}(log b_k − a*_k), a*_t = Σ_{k≤t} log a_k -- two cumulative sums;
+* ``parallel`` (the default): the chunked two-level scan of :mod:`seqlab.nn.linear_scan` with its
+  hand-written backward -- about 2√T dependent steps over large tensors, in real space;
+* ``log``: the recurrence over all T at once in log space (Heinsen 2023, "Efficient
+  parallelization of a ubiquitous sequential computation"), as in the paper:
+  log h_t = a*_t + logcumsumexp_{k≤t}(log b_k − a*_k), a*_t = Σ_{k≤t} log a_k -- two cumulative sums,
+  left to autograd (on a CPU, torch's logcumsumexp and its backward cost ~8x the chunked scan);
 * ``sequential``: one step at a time with a carried state, for generation and streaming.
 
-States are always positive (g > 0, convex combinations), so the log is defined; a given
-initial state must be positive too.  The layers follow the ``seqlab.nn`` conventions:
+States are always positive (g > 0, convex combinations), so the log is defined; in ``log``
+mode a given initial state must be positive too.  The layers follow the ``seqlab.nn`` conventions:
 ``(out, h_n)`` with ``h_n`` of shape (layers · directions, B, H), ``batch_first``, ``lengths``
 for right-padded batches (outputs past each end are zero; the backward direction starts at
 each sequence's own end), dropout between layers.
@@ -30,7 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqlab.nn.linear_scan import linear_scan
 from seqlab.nn.recurrent import _reverse as reverse_within_lengths
+
+MODES = ("parallel", "log", "sequential")
 
 
 def g(v: Tensor) -> Tensor:
@@ -63,6 +69,11 @@ class MinGRUCell(nn.Module):
         k, v = self.proj(x).chunk(2, -1)
         return -F.softplus(k), -F.softplus(-k) + log_g(v)
 
+    def gates(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """a_t = 1 − z_t, b_t = z_t ⊙ h̃_t (any leading shape)."""
+        k, v = self.proj(x).chunk(2, -1)
+        return torch.sigmoid(-k), torch.sigmoid(k) * g(v)
+
     def step(self, x_t: Tensor, h_prev: Tensor) -> Tensor:
         k, v = self.proj(x_t).chunk(2, -1)
         z = torch.sigmoid(k)
@@ -81,6 +92,12 @@ class MinLSTMCell(nn.Module):
         kf, ki, v = self.proj(x).chunk(3, -1)
         d = F.softplus(-kf) - F.softplus(-ki)
         return -F.softplus(d), -F.softplus(-d) + log_g(v)
+
+    def gates(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """a_t = f'_t = σ(−d), b_t = i'_t ⊙ h̃_t = σ(d) ⊙ h̃_t with d = log i_t − log f_t."""
+        kf, ki, v = self.proj(x).chunk(3, -1)
+        d = F.softplus(-kf) - F.softplus(-ki)
+        return torch.sigmoid(-d), torch.sigmoid(d) * g(v)
 
     def step(self, x_t: Tensor, h_prev: Tensor) -> Tensor:
         kf, ki, v = self.proj(x_t).chunk(3, -1)
@@ -102,8 +119,8 @@ class _MinRNN(nn.Module):
         if input_size < 1 or hidden_size < 1 or num_layers < 1:
             raise ValueError(f"input_size, hidden_size and num_layers must be positive, got {input_size}, "
                              f"{hidden_size}, {num_layers}")
-        if mode not in ("parallel", "sequential"):
-            raise ValueError(f"mode must be 'parallel' or 'sequential', got {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         self.hidden_size, self.num_layers, self.batch_first, self.mode = hidden_size, num_layers, batch_first, mode
@@ -116,6 +133,9 @@ class _MinRNN(nn.Module):
     def _run(self, cell, x: Tensor, h0: Tensor | None) -> Tensor:
         """One direction over x (B, T, I) -> states (B, T, H)."""
         if self.mode == "parallel":
+            a, b = cell.gates(x.transpose(0, 1))  # (T, B, H): the scan runs time-major
+            return linear_scan(a, b, h0).transpose(0, 1)
+        if self.mode == "log":
             log_a, log_b = cell.coefficients(x)
             return log_scan(log_a, log_b, h0.log() if h0 is not None else None)
         h = h0 if h0 is not None else x.new_zeros(x.shape[0], self.hidden_size)
@@ -126,7 +146,7 @@ class _MinRNN(nn.Module):
         return torch.stack(out, 1)
 
     def forward(self, input: Tensor, hx: Tensor | None = None, *, lengths: Tensor | None = None):
-        """input (T, B, I) or (B, T, I) with batch_first; hx (layers·directions, B, H), positive -> (out, h_n)."""
+        """input (T, B, I) or (B, T, I) with batch_first; hx (layers·directions, B, H) (positive in log mode) -> (out, h_n)."""
         x = input.transpose(0, 1) if not self.batch_first else input  # (B, T, I)
         B, T = x.shape[:2]
         mask = None
@@ -155,12 +175,12 @@ class _MinRNN(nn.Module):
 
 
 class MinGRU(_MinRNN):
-    """A stack of minGRU layers (see the module docstring); ``mode`` = parallel | sequential."""
+    """A stack of minGRU layers (see the module docstring); ``mode`` = parallel | log | sequential."""
 
     cell_class = MinGRUCell
 
 
 class MinLSTM(_MinRNN):
-    """A stack of minLSTM layers (see the module docstring); ``mode`` = parallel | sequential."""
+    """A stack of minLSTM layers (see the module docstring); ``mode`` = parallel | log | sequential."""
 
     cell_class = MinLSTMCell
