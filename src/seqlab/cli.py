@@ -91,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto")
         if name == "predict":
             p.add_argument("--input", help="a file with one input per line (default: stdin)")
+    export = sub.add_parser("export", help="write a trained recurrent model (lm, classify, tag) as ONNX")
+    export.add_argument("run_dir")
+    export.add_argument("--format", default="onnx", help="onnx (the only format)")
+    export.add_argument("--out", default=None, help="directory to write (default RUN_DIR/export)")
     demo = sub.add_parser("demo", help="train a character LSTM on the bundled Shakespeare, then sample")
     demo.add_argument("--minutes", type=float, default=2.0)
     demo.add_argument("--run-dir", default="runs/demo")
@@ -214,6 +218,17 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from seqlab.export import export_run
+
+    info = export_run(args.run_dir, args.format, args.out)
+    diff = info["max_abs_difference"]
+    check = "not checked (onnxruntime not installed)" if diff is None else f"max |onnxruntime - torch| = {diff:.2e}"
+    print(f"{info['dir']}/{info['file']}: inputs {', '.join(info['inputs'])} -> outputs "
+          f"{', '.join(info['outputs'])}; {check}; see export.json")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from seqlab import plots
     from seqlab.generate import SampleConfig
@@ -238,7 +253,7 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "plot": cmd_plot, "demo": cmd_demo}
+COMMANDS = {"generate": cmd_generate, "plot": cmd_plot, "demo": cmd_demo, "export": cmd_export}
 TAKES_OPTIONS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate}
 
 

@@ -262,10 +262,31 @@ PRESETS = {
     "sst2-transformer": lambda: sst2("transformer", "mean"),
 }
 
+def export(run: ClassifyRun):
+    """seqlab export: token ids (B, T), right-padded, and their lengths (B,) in; class logits (B, C) out."""
+    from seqlab.export import Exportable
+
+    if run.cfg.model.cell == "transformer":
+        raise UserError("seqlab export covers the recurrent classifiers; this run has model.cell=transformer")
+    generator = torch.Generator().manual_seed(0)
+
+    def batch(lengths: list[int]) -> dict:
+        tokens = torch.randint(1, len(run.tokens), (len(lengths), max(lengths)), generator=generator)
+        lens = torch.tensor(lengths)
+        return {"tokens": tokens.masked_fill(torch.arange(max(lengths)) >= lens[:, None], run.tokens.pad),
+                "lengths": lens}
+
+    return Exportable(
+        run.model, batch([6, 3]), ["logits"],
+        {"tokens": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}}, batch([4, 9, 1]),
+        {"read": f"tokens: ids from vocab.json (padding id {run.tokens.pad}); logits: softmax for the "
+                 "probabilities of the labels", "labels": run.labels.itos})
+
+
 TASK = Task(
     name="classify", help="a sequence classifier (many -> one: sentiment, topics, ...)",
     data_help="training file: 'label text' lines, or .csv/.tsv with text and label columns",
     config=ClassifyConfig, presets=PRESETS, train=train, load=load_run, predict=predict_lines,
     evaluate=lambda run, o: evaluate_file(run, o.data, o.plot or str(run.run_dir / "confusion.png")),
-    evaluate_options=_evaluate_options, report=_report,
+    evaluate_options=_evaluate_options, report=_report, export=export,
 )

@@ -272,11 +272,48 @@ def _report(m: dict) -> str:
             f"({m['tokens']} tokens)")
 
 
+class _LMGraph(torch.nn.Module):
+    """The exported LM: tokens (B, T) and the carried state in; logits (B, T, V) and the new state out."""
+
+    def __init__(self, model) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens, *state):
+        logits, new = self.model(tokens, state if len(state) > 1 else state[0])
+        return (logits, *new) if isinstance(new, tuple) else (logits, new)
+
+
+def export(run):
+    """seqlab export: a recurrent LM with its state as input and output, so that generation can carry it."""
+    from seqlab.export import Exportable
+
+    cfg, vocab, model = run
+    if cfg.model.cell == "transformer":
+        raise UserError("seqlab export covers the recurrent LMs; this run has model.cell=transformer")
+    rnn = model.rnn
+    states = ("h", "c") if cfg.model.cell == "lstm" else ("h",)
+    generator = torch.Generator().manual_seed(0)
+
+    def batch(size: int, steps: int) -> dict:
+        x = {"tokens": torch.randint(len(vocab), (size, steps), generator=generator)}
+        for name in states:
+            x[f"{name}0"] = 0.1 * torch.randn(rnn.num_layers, size, rnn.hidden_size, generator=generator)
+        return x
+
+    dynamic = {"tokens": {0: "batch", 1: "time"}, "logits": {0: "batch", 1: "time"}}
+    dynamic.update({f"{n}{k}": {1: "batch"} for n in states for k in ("0", "_n")})
+    return Exportable(
+        _LMGraph(model), batch(2, 5), ["logits"] + [f"{n}_n" for n in states], dynamic, batch(3, 11),
+        {"read": "tokens: ids in vocab.json; h0/c0: zeros to start, then the h_n/c_n of the previous call; "
+                 "logits: next-token scores (softmax for probabilities)"})
+
+
 TASK = Task(
     name="lm", help="a language model",
     data_help="a text file (90/10 split) or a directory with train/valid[/test] files",
     config=LMConfig, presets=PRESETS, train=train, load=lambda run_dir, device="auto": load_run(run_dir, device=device),
     predict=_predict, predict_options=_predict_options,
     evaluate=lambda run, o: evaluate_run(run, o.data, o.batch_size),
-    evaluate_options=_evaluate_options, report=_report,
+    evaluate_options=_evaluate_options, report=_report, export=export,
 )

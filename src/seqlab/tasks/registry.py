@@ -56,6 +56,7 @@ class Task:
     evaluate_options: Callable[[argparse.ArgumentParser], None] = field(default=_no_options)
     reads_lines: bool = True  # predict reads input lines (--input or stdin); False: its options name the input
     command: str = ""  # a CLI verb for this task's predict (seqlab translate, seqlab transcribe), besides predict
+    export: Callable[[Any], Any] | None = None  # run -> seqlab.export.Exportable (seqlab export RUN_DIR)
 
     def preset(self, name: str):
         if name not in self.presets:

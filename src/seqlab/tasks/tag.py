@@ -443,10 +443,53 @@ PRESETS = {
     "pku-bilstm-crf": pku,
 }
 
+class _TagGraph(torch.nn.Module):
+    """The exported tagger: the batch tensors of :meth:`Features.collate` in, emissions (B, T, K) out."""
+
+    def __init__(self, model: Tagger, keys: list[str]) -> None:
+        super().__init__()
+        self.model, self.keys = model, keys
+
+    def forward(self, *tensors):
+        return self.model.emissions(dict(zip(self.keys, tensors)))
+
+
+def export(run: TagRun):
+    """seqlab export: emissions of a recurrent tagger; decoding (Viterbi with the CRF's scores, or the argmax)
+    is left to the caller, the scores written in export.json."""
+    from seqlab.export import Exportable
+
+    if run.cfg.model.cell == "transformer":
+        raise UserError("seqlab export covers the recurrent taggers; this run has model.cell=transformer")
+    f, generator = run.features, torch.Generator().manual_seed(0)
+    words = [w for w in f.vocabs["words"].itos if w not in f.vocabs["words"].specials] or ["a"]
+
+    def batch(lengths: list[int]) -> dict:
+        picks = [[words[int(i)] for i in torch.randint(len(words), (n,), generator=generator)] for n in lengths]
+        full = f.collate([f.encode(tokens) for tokens in picks], "cpu")
+        return {k: v for k, v in full.items() if k != "mask"}
+
+    example = batch([5, 2])
+    axes = {"words": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "bigrams": {0: "batch", 1: "time"},
+            "lexicon": {0: "batch", 1: "time"}, "chars": {0: "batch", 1: "time", 2: "word_length"},
+            "char_lengths": {0: "batch", 1: "time"}, "emissions": {0: "batch", 1: "time"}}
+    notes = {"read": "inputs as seqlab.tasks.tag.Features.collate builds them from vocab.json; emissions: "
+                     "per-step tag scores (B, T, K); decode with crf (Viterbi: start + emissions + transitions"
+                     "[previous][next] + end) or, without crf, the argmax per step",
+             "tags": f.vocabs["tags"].itos, "scheme": f.train_scheme}
+    if run.model.crf is not None:  # the scores with the scheme's forbidden moves already set very low
+        from seqlab.nn.crf import FORBIDDEN
+
+        scores = run.model.crf._scores(FORBIDDEN)
+        notes["crf"] = {name: t.tolist() for name, t in zip(("transitions", "start", "end"), scores)}
+    return Exportable(_TagGraph(run.model, list(example)), example, ["emissions"],
+                      {k: v for k, v in axes.items() if k in example or k == "emissions"}, batch([3, 7, 1]), notes)
+
+
 TASK = Task(
     name="tag", help="a sequence tagger (synchronous many -> many: NER, word segmentation, POS)",
     data_help="training file: CoNLL columns (data.format=conll) or segmented text (data.format=segmented)",
     config=TagConfig, presets=PRESETS, train=train, load=load_run, predict=predict_lines,
     evaluate=lambda run, o: evaluate_file(run, o.data, getattr(o, "output", None), getattr(o, "train_words", None)),
-    evaluate_options=_evaluate_options, report=_report,
+    evaluate_options=_evaluate_options, report=_report, export=export,
 )
