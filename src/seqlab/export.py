@@ -21,8 +21,11 @@ Transformer models are refused with a message.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +95,7 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     out_dir = Path(out) if out else run_dir / "export"
     out_dir.mkdir(parents=True, exist_ok=True)
     names = list(spec.inputs)
-    with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice and tracer hints
+    with warnings.catch_warnings(), _quiet_stderr():  # the exporter's deprecation notice, tracer and shape hints
         warnings.simplefilter("ignore")
         torch.onnx.export(spec.module, tuple(spec.inputs.values()), str(out_dir / "model.onnx"), dynamo=False,
                           input_names=names, output_names=spec.outputs, dynamic_axes=spec.dynamic,
@@ -113,6 +116,19 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     (out_dir / "export.json").write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n")
     info["dir"] = str(out_dir)
     return info
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Hold back what torch's C++ side writes to stderr (shape-inference notes on PackPadded); errors still raise."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def check_onnx(path: Path, inputs: dict[str, Tensor], reference: list[Tensor]) -> float | None:
