@@ -14,7 +14,11 @@ minGRU's parallel scan runs against sequential and cuDNN/oneDNN-style recurrence
 
     python benchmarks/long_range.py [--problems adding,copy,selective] [--lengths 100,200,400,1000]
                                     [--models lstm,min_gru,...] [--steps 3000] [--minutes 3] [--speed-only | --no-speed]
-                                    [--speed-lengths 256,1024,4096,16384] [--runs DIR]
+                                    [--speed-lengths 256,1024,4096,16384] [--runs DIR] [--results NAME]
+
+``--results NAME`` keeps a run with another budget apart (results/NAME.json, no README plots): e.g. the
+minGRU/minLSTM goal rows, ``--problems adding --lengths 400,1000 --models min_gru,min_lstm --minutes 5
+--steps 10000 --no-speed --results long_range_min --runs runs/bench-long_range_min``.
 """
 import argparse
 import json
@@ -149,10 +153,11 @@ def main(argv=None) -> None:
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--no-speed", action="store_true", help="keep the speed figures of the results file")
     ap.add_argument("--runs", default="runs/bench-long_range")
+    ap.add_argument("--results", default="long_range", help="results/NAME.json; the README's plots only for long_range")
     args, rest = ap.parse_known_args(argv)
     try:
         start = time.perf_counter()
-        previous = RESULTS / "long_range.json"
+        previous = RESULTS / f"{args.results}.json"
         record = json.loads(previous.read_text()) if previous.is_file() else {}
         if not args.speed_only:
             record["runs"], flows = problem_rows(args, rest, record.get("runs", []), start)
@@ -160,8 +165,9 @@ def main(argv=None) -> None:
         if not args.no_speed:
             record["speed"] = speed([int(t) for t in args.speed_lengths.split(",")])
         keep = {k: record[k] for k in ("runs", "gradient_flow", "speed") if k in record}
-        write_results("long_range", keep, time.perf_counter() - start)
-        print(f"wrote {RESULTS / 'long_range.json'}")
+        print(f"wrote {write_results(args.results, keep, time.perf_counter() - start)}")
+        if args.results != "long_range":
+            return
         if record.get("runs"):
             print(f"plot: {plot_solved(record['runs'], DOCS / 'long_range_solved.png')}")
         if record.get("speed"):
@@ -190,7 +196,7 @@ def problem_rows(args, rest, old_rows: list[dict], start: float) -> tuple[list[d
         if model != "transformer" and not rows[-1]["diverged"]:
             flows.setdefault(f"{problem}-T{length}", {})[f"{model} trained"] = gradient_flow(run_dir, True)
             flows[f"{problem}-T{length}"][f"{model} untrained"] = gradient_flow(run_dir, False)
-        write_results("long_range", {"runs": rows, "gradient_flow": flows}, time.perf_counter() - start)
+        write_results(args.results, {"runs": rows, "gradient_flow": flows}, time.perf_counter() - start)
     for key, norms in flows.items():
         plot_gradient_flow(norms, Path(args.runs) / f"gradient_flow-{key}.png", f"||dL/dh_k||: {key}")
     return rows, flows

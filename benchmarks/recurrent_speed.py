@@ -7,10 +7,22 @@ side, interleaved rep by rep so that machine noise hits them alike:
 * ``native``   -- torch.nn.RNN/LSTM/GRU (oneDNN/cuDNN kernel); none exists for peephole
 * ``autograd`` -- the cell's forward step in a Python loop, differentiated by autograd
   (seqlab.nn.autograd_scan: same ops, input projection hoisted out of the loop as well)
+* ``floor``    -- the matrix products any implementation of the recurrence must do, alone, into
+  preallocated buffers: the input projection (one product), T recurrent products forward,
+  T products of dL/d(gates) with W_hh backward, and dW_hh, dW_ih, dL/dx (one product each).
 
-Reported: the median time of each, and the ratios bptt/native and autograd/bptt.
+Reported: the median time of each, the ratios bptt/native, bptt/floor, native/floor and
+autograd/bptt, and the peak memory of one forward+backward of bptt and native: on CUDA
+``torch.cuda.max_memory_allocated`` above what was allocated before; on the CPU the peak of
+the allocations torch's profiler tracks (``profile_memory=True``: each op's allocations net of
+its frees, and the frees between ops, summed in time order), which counts what the autograd
+graph holds for the backward.
 
-    python benchmarks/recurrent_speed.py [--quick] [--reps N] [--device cpu|cuda]
+``--sampling`` adds the inference figure: tokens/s of a character LM (embedding 128, 2x512
+LSTM, 65 symbols) sampling one token at a time with a carried state, batch 1 and 64, for the
+seqlab layer (auto and bptt backends) and torch.nn.LSTM with the same weights.
+
+    python benchmarks/recurrent_speed.py [--quick] [--reps N] [--device cpu|cuda] [--sampling]
 """
 from __future__ import annotations
 
@@ -27,7 +39,9 @@ from common import write_results
 
 import seqlab.nn as snn
 
-SHAPES = [(100, 64, 256, 256), (200, 32, 128, 128)]  # (T, B, I, H)
+SHAPES = [(100, 64, 256, 256), (200, 32, 128, 128), (50, 128, 512, 512),  # (T, B, I, H)
+          (1000, 8, 64, 64), (4096, 4, 128, 128)]  # overhead-bound; long
+OVERHEAD_BOUND = (1000, 8, 64, 64)
 CELLS = {
     "lstm": (lambda i, h: snn.LSTM(i, h, backend="bptt"), torch.nn.LSTM),
     "lstm_peephole": (lambda i, h: snn.LSTM(i, h, variant="peephole", backend="bptt"), None),
@@ -39,6 +53,52 @@ CELLS = {
 def _sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
+
+
+GATES = {"lstm": 4, "lstm_peephole": 4, "gru": 3, "rnn_tanh": 1}
+
+
+def _floor(gates: int, shape, device: str):
+    """The products of the recurrence alone (see the module docstring), into preallocated buffers."""
+    steps, batch, inp, hid = shape
+    g = gates * hid
+
+    def r(*size):
+        return torch.randn(*size, device=device)
+
+    x, w_ih, w_hh, h, d, hs = r(steps * batch, inp), r(g, inp), r(g, hid), r(batch, hid), r(steps * batch, g), \
+        r(steps * batch, hid)
+    xp, step, dh, dw_hh, dw_ih, dx = r(steps * batch, g), r(batch, g), r(batch, hid), r(g, hid), r(g, inp), \
+        r(steps * batch, inp)
+
+    def floor():
+        torch.mm(x, w_ih.t(), out=xp)
+        for _ in range(steps):
+            torch.mm(h, w_hh.t(), out=step)
+        for t in range(steps):
+            torch.mm(d[t * batch : (t + 1) * batch], w_hh, out=dh)
+        torch.mm(d.t(), hs, out=dw_hh)
+        torch.mm(d.t(), x, out=dw_ih)
+        torch.mm(d, w_ih, out=dx)
+    return floor
+
+
+def peak_bytes(fn, device: str) -> int:
+    """Peak memory one call of ``fn`` adds (see the module docstring)."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    now = peak = 0  # each op's own allocations net of its frees, and the frees between ops, in time order
+    for e in sorted(prof.events(), key=lambda e: e.time_range.start):
+        now += e.cpu_memory_usage if e.name == "[memory]" else e.self_cpu_memory_usage
+        peak = max(peak, now)
+    return peak
 
 
 def _implementations(cell: str, shape, device: str) -> dict:
@@ -55,7 +115,7 @@ def _implementations(cell: str, shape, device: str) -> dict:
         hs = snn.autograd_scan(ours.cell, x, state, *ours.cell_weights(0))
         torch.stack([s[0] for s in hs]).sum().backward()
 
-    impls = {"bptt": bptt, "autograd": autograd}
+    impls = {"bptt": bptt, "autograd": autograd, "floor": _floor(GATES[cell], shape, device)}
     if torch_cls is not None:
         native = torch_cls(inp, hid).to(device)
         native.load_state_dict(ours.state_dict())
@@ -80,8 +140,53 @@ def measure(cell: str, shape, reps: int, device: str) -> dict:
     row.update({f"{name}_ms": round(v, 2) for name, v in ms.items()})
     if "native" in ms:
         row["bptt_over_native"] = round(ms["bptt"] / ms["native"], 3)
+        row["native_over_floor"] = round(ms["native"] / ms["floor"], 3)
+    row["bptt_over_floor"] = round(ms["bptt"] / ms["floor"], 3)
     row["autograd_over_bptt"] = round(ms["autograd"] / ms["bptt"], 3)
+    for name in ("bptt", "native"):
+        if name in impls:
+            row[f"{name}_peak_mb"] = round(peak_bytes(impls[name], device) / 2**20, 1)
     return row
+
+
+def sampling_speed(device: str, steps: int = 200, reps: int = 3) -> list[dict]:
+    """Tokens/s of one-token-at-a-time sampling with a carried state: seqlab LM vs torch.nn.LSTM, same weights."""
+    from seqlab.models.lm import ModelConfig, build_lm
+
+    vocab, rows = 65, []
+    models = {}
+    for backend in ("auto", "bptt"):
+        torch.manual_seed(0)
+        cfg = ModelConfig(cell="lstm", embed_size=128, hidden_size=512, num_layers=2, backend=backend)
+        models[f"seqlab {backend}"] = build_lm(cfg, vocab).to(device).eval()
+    ref = models["seqlab auto"]
+    lstm = torch.nn.LSTM(128, 512, num_layers=2, batch_first=True).to(device).eval()
+    lstm.load_state_dict(ref.rnn.state_dict())
+
+    def torch_step(token, state):
+        h, state = lstm(ref.embed(token[:, None]), state)
+        return ref.decoder(h[:, -1]), state
+
+    steppers = {name: m.step_logits for name, m in models.items()}
+    steppers["torch.nn.LSTM"] = torch_step
+    for batch in (1, 64):
+        times = {name: [] for name in steppers}
+        for _ in range(reps):
+            for name, step in steppers.items():
+                token, state = torch.zeros(batch, dtype=torch.long, device=device), None
+                _sync(device)
+                t0 = time.perf_counter()
+                with torch.no_grad():
+                    for _ in range(steps):
+                        logits, state = step(token, state)
+                        token = torch.multinomial(logits.softmax(-1), 1)[:, 0]
+                _sync(device)
+                times[name].append(time.perf_counter() - t0)
+        row = {"batch": batch, "steps": steps}
+        row.update({f"{name} tokens/s": round(batch * steps / statistics.median(t)) for name, t in times.items()})
+        rows.append(row)
+        print(row, flush=True)
+    return rows
 
 
 def main(argv=None) -> int:
@@ -90,6 +195,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="first shape only, 3 reps (a smoke run)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--out", type=Path, default=None, help="results file (default benchmarks/results/recurrent_speed.json)")
+    ap.add_argument("--sampling", action="store_true", help="also the LM sampling speed (tokens/s, batch 1 and 64)")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but torch sees no CUDA device", file=sys.stderr)
@@ -98,17 +204,24 @@ def main(argv=None) -> int:
     shapes, reps = (SHAPES[:1], 3) if args.quick else (SHAPES, args.reps)
     start = time.perf_counter()
     rows = []
-    print(f"{'cell':14s} {'T':>4s} {'B':>3s} {'H':>4s} {'bptt ms':>8s} {'native ms':>9s} {'autograd ms':>11s} "
-          f"{'bptt/native':>11s} {'autograd/bptt':>13s}")
+    nan = float("nan")
+    print(f"{'cell':14s} {'T':>4s} {'B':>3s} {'H':>4s} {'bptt ms':>8s} {'native ms':>9s} {'floor ms':>8s} "
+          f"{'autograd ms':>11s} {'bptt/native':>11s} {'bptt/floor':>10s} {'native/floor':>12s} "
+          f"{'bptt MB':>7s} {'native MB':>9s}")
     for shape in shapes:
         for cell in CELLS:
             row = measure(cell, shape, reps, args.device)
             rows.append(row)
             print(f"{cell:14s} {row['T']:4d} {row['B']:3d} {row['H']:4d} {row['bptt_ms']:8.1f} "
-                  f"{row.get('native_ms', float('nan')):9.1f} {row['autograd_ms']:11.1f} "
-                  f"{row.get('bptt_over_native', float('nan')):11.2f} {row['autograd_over_bptt']:13.2f}", flush=True)
+                  f"{row.get('native_ms', nan):9.1f} {row['floor_ms']:8.1f} {row['autograd_ms']:11.1f} "
+                  f"{row.get('bptt_over_native', nan):11.2f} {row['bptt_over_floor']:10.2f} "
+                  f"{row.get('native_over_floor', nan):12.2f} {row['bptt_peak_mb']:7.1f} "
+                  f"{row.get('native_peak_mb', nan):9.1f}", flush=True)
     name = "recurrent_speed" + ("_quick" if args.quick else "") + ("_cuda" if args.device == "cuda" else "")
-    figures = {"device": args.device, "reps": reps, "goal": "lstm bptt/native <= 1.3, autograd/bptt >= 5", "rows": rows}
+    figures = {"device": args.device, "reps": reps, "overhead_bound_shape": list(OVERHEAD_BOUND),
+               "goal": "bptt <= 1.1x floor and <= 1.0x native (overhead-bound shape: <= 1.3x native)", "rows": rows}
+    if args.sampling:
+        figures["sampling"] = sampling_speed(args.device)
     path = write_results(name, figures, time.perf_counter() - start, args.out)
     print(f"wrote {path}")
     return 0
