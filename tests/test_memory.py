@@ -125,5 +125,12 @@ def test_cli(tmp_path, capsys):
     assert "copy T=8" in capsys.readouterr().out
     assert main(["predict", str(runs / "c"), "--examples", "2"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
-    assert main(["train", "memory", "--runs", str(runs), "--data.problem=parity"]) == 2
-    assert "data.problem" in capsys.readouterr().err
+    for bad, message in [("--data.problem=parity", "data.problem must be one of"),
+                         ("--data.length=1", "data.length must be at least 2, got 1"),
+                         ("--data.problem=selective --data.length=8", "needs data.length >= 16, got 8"),
+                         ("--model.bidirectional=true", "memory problems take one direction"),
+                         ("--model.cell=gru --model.forget_bias=1", "model.forget_bias is for model.cell=lstm"),
+                         ("--model.cell=rnn_tanh --model.init=chrono", "model.init=chrono is for")]:
+        assert main(["train", "memory", "--runs", str(runs), "--name", "bad", *bad.split()]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err

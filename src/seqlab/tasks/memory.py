@@ -66,6 +66,9 @@ class MemoryModel(nn.Module):
 
     def __init__(self, cfg: MemoryModelConfig, problem: str, length: int = 100) -> None:
         super().__init__()
+        if cfg.bidirectional:
+            raise UserError("model.bidirectional=true: a backward direction would read the whole sequence before "
+                            "the answer, so there would be no delay to bridge; memory problems take one direction")
         self.problem, self.regression = problem, problem == "adding"
         self.encoder = SequenceEncoder(cfg, 2 if self.regression else VOCAB)
         self.out = nn.Linear(self.encoder.output_size, 1 if self.regression else VOCAB)
