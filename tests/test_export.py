@@ -96,7 +96,7 @@ def test_tagger_emissions_and_crf_scores(kind, conll_files, segmented_files, tmp
     assert torch.allclose(got, expected, atol=1e-5)
 
 
-def test_runs_that_cannot_be_exported_say_why(tmp_path, capsys):
+def test_runs_that_cannot_be_exported_say_why(tmp_path, capsys, monkeypatch):
     text = tmp_path / "text.txt"
     text.write_text("to be or not to be, that is the question.\n" * 30)
     common = ["--data", str(text), "--runs", str(tmp_path), "--model.hidden_size=16", "--model.embed_size=8",
@@ -111,6 +111,10 @@ def test_runs_that_cannot_be_exported_say_why(tmp_path, capsys):
         assert message in err and err.count("\n") == 1, err
     assert main(["export", str(tmp_path / "mg"), "--format", "torchscript"]) == 2
     assert "--format must be one of ['onnx']" in capsys.readouterr().err
+    with monkeypatch.context() as m:
+        m.setitem(__import__("sys").modules, "onnx", None)  # as if onnx were not installed
+        assert main(["export", str(tmp_path / "peep")]) == 2
+        assert "needs the onnx package: pip install onnx onnxruntime" in capsys.readouterr().err
     assert main(["train", "memory", "--runs", str(tmp_path), "--name", "mem", "--data.length=10", *TINY]) == 0
     capsys.readouterr()
     assert main(["export", str(tmp_path / "mem")]) == 2

@@ -10,6 +10,8 @@ graph takes and gives: ``Task.export``).  DIR (default ``RUN_DIR/export``) recei
                    version, and the largest difference between onnxruntime's outputs and PyTorch's
                    on a check batch of other sizes than the traced one (when onnxruntime is installed)
 
+It needs the ``onnx`` package (``pip install 'seqlab[export]'`` brings onnx and onnxruntime).
+
 How: torch.onnx's TorchScript exporter (``dynamo=False``).  The recurrent layers are switched to
 torch's kernels (``backend="native"``: the same weights and function as the hand-BPTT driver, to
 1e-10 in the tests), which it writes as the ONNX LSTM / GRU / RNN operators; a padded batch goes in
@@ -83,6 +85,11 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
 
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {list(FORMATS)}, got {fmt!r}")
+    try:
+        import onnx  # noqa: F401  (torch's exporter writes the file with it)
+    except ImportError:
+        raise UserError("seqlab export needs the onnx package: pip install onnx onnxruntime "
+                        "(or pip install 'seqlab[export]')") from None
     run_dir = Path(run_dir)
     task = registry.of_run(run_dir)
     if task.export is None:
