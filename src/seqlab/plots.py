@@ -43,10 +43,7 @@ def plot_losses(run_dir: str | Path, out: Path | None = None) -> Path:
     ax.grid(alpha=0.3)
     ax.legend()
     out = Path(out or Path(run_dir) / "loss.png")
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save(fig, Path(out), dpi=120)
 
 
 def plot_gradient_flow(norms: dict[str, list[float]], out: Path, title: str) -> Path:
@@ -57,10 +54,7 @@ def plot_gradient_flow(norms: dict[str, list[float]], out: Path, title: str) -> 
     ax.set(xlabel="time step k", ylabel="||dL_T / dh_k||", title=title)
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return Path(out)
+    return save(fig, Path(out), dpi=120)
 
 
 def plot_attention(weights, src_tokens: list[str], out_tokens: list[str], out: Path, title: str) -> Path:
@@ -70,10 +64,7 @@ def plot_attention(weights, src_tokens: list[str], out_tokens: list[str], out: P
     ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=60, ha="right")
     ax.set_yticks(range(len(out_tokens)), out_tokens)
     ax.set(xlabel="source", ylabel="output", title=title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return Path(out)
+    return save(fig, Path(out), dpi=120)
 
 
 def plot_confusion(matrix: list[list[int]], labels: list[str], out: Path, title: str) -> Path:
@@ -91,11 +82,7 @@ def plot_confusion(matrix: list[list[int]], labels: list[str], out: Path, title:
         for j in range(m.shape[1]):
             ax.text(j, i, str(m[i, j]), ha="center", va="center", color="white" if m[i, j] > m.max() / 2 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return Path(out)
+    return save(fig, Path(out), dpi=120)
 
 
 def plot_forecast(f: dict, out: Path, title: str, max_columns: int = 7) -> Path:
@@ -112,11 +99,7 @@ def plot_forecast(f: dict, out: Path, title: str, max_columns: int = 7) -> Path:
     axes[0, 0].legend(loc="upper left", fontsize=8, ncol=3)
     axes[0, 0].set_title(title)
     fig.autofmt_xdate()
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save(fig, Path(out), dpi=110)
 
 
 def plot_speech(log_mel, posteriors, labels: list[str], out: Path, title: str) -> Path:
@@ -134,8 +117,4 @@ def plot_speech(log_mel, posteriors, labels: list[str], out: Path, title: str) -
             ax.plot(range(steps), posteriors[:, k].numpy(), label=label, **style)
         ax.set(xlim=(0, steps - 1), ylim=(0, 1.02), ylabel="p(label)", xlabel="model step")
         ax.legend(loc="upper right", ncol=11, fontsize=7)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save(fig, Path(out), dpi=110)

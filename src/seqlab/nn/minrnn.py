@@ -18,7 +18,7 @@ Three ways to run them give the same outputs (tested):
 * ``log``: the recurrence over all T at once in log space (Heinsen 2023, "Efficient
   parallelization of a ubiquitous sequential computation"), as in the paper:
   log h_t = a*_t + logcumsumexp_{k≤t}(log b_k − a*_k), a*_t = Σ_{k≤t} log a_k -- two cumulative sums,
-  left to autograd (on a CPU, torch's logcumsumexp and its backward cost ~8x the chunked scan);
+  left to autograd (on a 2-core CPU the layer runs 3.3-4.5x slower in this mode: benchmarks/long_range.py);
 * ``sequential``: one step at a time with a carried state, for generation and streaming.
 
 States are always positive (g > 0, convex combinations), so the log is defined; in ``log``
@@ -57,7 +57,14 @@ def log_scan(log_a: Tensor, log_b: Tensor, log_h0: Tensor | None) -> Tensor:
     return (a_star + terms.logcumsumexp(1)).exp()
 
 
-class MinGRUCell(nn.Module):
+class _MinCell(nn.Module):
+    def step(self, x_t: Tensor, h_prev: Tensor) -> Tensor:
+        """One step with a carried state: h_t = a_t ⊙ h_{t−1} + b_t from the cell's ``gates``."""
+        a, b = self.gates(x_t)
+        return a * h_prev + b
+
+
+class MinGRUCell(_MinCell):
     """One direction of one minGRU layer: the gate and candidate projections (weight: (2H, I), rows z then h)."""
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
@@ -74,13 +81,8 @@ class MinGRUCell(nn.Module):
         k, v = self.proj(x).chunk(2, -1)
         return torch.sigmoid(-k), torch.sigmoid(k) * g(v)
 
-    def step(self, x_t: Tensor, h_prev: Tensor) -> Tensor:
-        k, v = self.proj(x_t).chunk(2, -1)
-        z = torch.sigmoid(k)
-        return (1 - z) * h_prev + z * g(v)
 
-
-class MinLSTMCell(nn.Module):
+class MinLSTMCell(_MinCell):
     """One direction of one minLSTM layer (weight: (3H, I), rows f, i, h)."""
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
@@ -98,11 +100,6 @@ class MinLSTMCell(nn.Module):
         kf, ki, v = self.proj(x).chunk(3, -1)
         d = F.softplus(-kf) - F.softplus(-ki)
         return torch.sigmoid(-d), torch.sigmoid(d) * g(v)
-
-    def step(self, x_t: Tensor, h_prev: Tensor) -> Tensor:
-        kf, ki, v = self.proj(x_t).chunk(3, -1)
-        f, i = torch.sigmoid(kf), torch.sigmoid(ki)
-        return f / (f + i) * h_prev + i / (f + i) * g(v)
 
 
 def _reverse(x: Tensor, lengths: Tensor | None) -> Tensor:
