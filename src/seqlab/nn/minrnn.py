@@ -18,7 +18,7 @@ Three ways to run them give the same outputs (tested):
 * ``log``: the recurrence over all T at once in log space (Heinsen 2023, "Efficient
   parallelization of a ubiquitous sequential computation"), as in the paper:
   log h_t = a*_t + logcumsumexp_{k≤t}(log b_k − a*_k), a*_t = Σ_{k≤t} log a_k -- two cumulative sums,
-  left to autograd (on a 2-core CPU the layer runs 3.3-4.5x slower in this mode: benchmarks/long_range.py);
+  left to autograd (on a 2-core CPU the layer runs 3.0-4.7x slower in this mode: benchmarks/long_range.py);
 * ``sequential``: one step at a time with a carried state, for generation and streaming.
 
 States are always positive (g > 0, convex combinations), so the log is defined; in ``log``
