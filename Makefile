@@ -15,6 +15,7 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[test,bench]"
+	$(PY) -m seqlab.nn.build  # the fused C++ recurrence (~20 s; without a compiler the Python driver is used)
 
 # The main job: train a character LSTM on the bundled Shakespeare (~2 min), sample, plot.
 demo: install

@@ -3,13 +3,17 @@
 For each shape and cell, three implementations of the same recurrence run side by
 side, interleaved rep by rep so that machine noise hits them alike:
 
-* ``bptt``     -- seqlab.nn layer, backend="bptt" (hand-derived backward, seqlab.nn.scan)
+* ``bptt``     -- seqlab.nn layer, backend="bptt" (hand-derived backward): the C++ loop of
+  seqlab.nn.fused where it is built, as the layer picks by itself
+* ``python``   -- the same layer with the fused loop switched off: the Python driver, seqlab.nn.scan
 * ``native``   -- torch.nn.RNN/LSTM/GRU (oneDNN/cuDNN kernel); none exists for peephole
 * ``autograd`` -- the cell's forward step in a Python loop, differentiated by autograd
   (seqlab.nn.autograd_scan: same ops, input projection hoisted out of the loop as well)
 * ``floor``    -- the matrix products any implementation of the recurrence must do, alone, into
   preallocated buffers: the input projection (one product), T recurrent products forward,
-  T products of dL/d(gates) with W_hh backward, and dW_hh, dW_ih, dL/dx (one product each).
+  T products of dL/d(gates) with W_hh backward, and dW_hh, dW_ih, dL/dx (one product each),
+  issued from C++ by the BLAS calls of the fused loop (``torch.ops.seqlab.products``); where the
+  library is not built, from Python (``floor_py``, always measured too: it adds torch's per-call cost).
 
 Reported: the median time of each, the ratios bptt/native, bptt/floor, native/floor and
 autograd/bptt, and the peak memory of one forward+backward of bptt and native: on CUDA
@@ -38,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_results
 
 import seqlab.nn as snn
+from seqlab.nn import fused
 
 SHAPES = [(100, 64, 256, 256), (200, 32, 128, 128), (50, 128, 512, 512),  # (T, B, I, H)
           (1000, 8, 64, 64), (4096, 4, 128, 128)]  # overhead-bound; long
@@ -45,7 +50,10 @@ OVERHEAD_BOUND = (1000, 8, 64, 64)
 CELLS = {
     "lstm": (lambda i, h: snn.LSTM(i, h, backend="bptt"), torch.nn.LSTM),
     "lstm_peephole": (lambda i, h: snn.LSTM(i, h, variant="peephole", backend="bptt"), None),
+    "lstm_coupled": (lambda i, h: snn.LSTM(i, h, variant="coupled", backend="bptt"), None),
+    "lstm_no_forget": (lambda i, h: snn.LSTM(i, h, variant="no_forget", backend="bptt"), None),
     "gru": (lambda i, h: snn.GRU(i, h, backend="bptt"), torch.nn.GRU),
+    "gru_before": (lambda i, h: snn.GRU(i, h, reset="before", backend="bptt"), None),
     "rnn_tanh": (lambda i, h: snn.RNN(i, h, backend="bptt"), torch.nn.RNN),
 }
 
@@ -55,10 +63,10 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-GATES = {"lstm": 4, "lstm_peephole": 4, "gru": 3, "rnn_tanh": 1}
+GATES = {"lstm": 4, "lstm_peephole": 4, "lstm_coupled": 3, "lstm_no_forget": 3, "gru": 3, "gru_before": 3, "rnn_tanh": 1}
 
 
-def _floor(gates: int, shape, device: str):
+def _floor(gates: int, shape, device: str, from_cpp: bool = False):
     """The products of the recurrence alone (see the module docstring), into preallocated buffers."""
     steps, batch, inp, hid = shape
     g = gates * hid
@@ -70,6 +78,9 @@ def _floor(gates: int, shape, device: str):
         r(steps * batch, hid)
     xp, step, dh, dw_hh, dw_ih, dx = r(steps * batch, g), r(batch, g), r(batch, hid), r(g, hid), r(g, inp), \
         r(steps * batch, inp)
+
+    if from_cpp:
+        return lambda: torch.ops.seqlab.products(steps, x, w_ih, w_hh, d, hs, xp, dx, dw_ih, dw_hh)
 
     def floor():
         torch.mm(x, w_ih.t(), out=xp)
@@ -111,16 +122,29 @@ def _implementations(cell: str, shape, device: str) -> dict:
     def bptt():
         ours(x)[0].sum().backward()
 
+    def python():
+        fused.set_enabled(False)
+        try:
+            ours(x)[0].sum().backward()
+        finally:
+            fused.set_enabled(True)
+
     def autograd():
         hs = snn.autograd_scan(ours.cell, x, state, *ours.cell_weights(0))
         torch.stack([s[0] for s in hs]).sum().backward()
 
-    impls = {"bptt": bptt, "autograd": autograd, "floor": _floor(GATES[cell], shape, device)}
+    impls = {"bptt": bptt, "python": python, "autograd": autograd, "floor_py": _floor(GATES[cell], shape, device)}
+    if _fused_loaded(device):
+        impls["floor"] = _floor(GATES[cell], shape, device, from_cpp=True)
     if torch_cls is not None:
         native = torch_cls(inp, hid).to(device)
         native.load_state_dict(ours.state_dict())
         impls["native"] = lambda: native(x)[0].sum().backward()
     return impls
+
+
+def _fused_loaded(device: str) -> bool:
+    return device == "cpu" and fused.is_enabled() and fused.load()
 
 
 def measure(cell: str, shape, reps: int, device: str) -> dict:
@@ -136,14 +160,16 @@ def measure(cell: str, shape, reps: int, device: str) -> dict:
             _sync(device)
             times[name].append(time.perf_counter() - t0)
     ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    ms.setdefault("floor", ms["floor_py"])
     row = {"cell": cell, "T": shape[0], "B": shape[1], "I": shape[2], "H": shape[3]}
     row.update({f"{name}_ms": round(v, 2) for name, v in ms.items()})
     if "native" in ms:
         row["bptt_over_native"] = round(ms["bptt"] / ms["native"], 3)
         row["native_over_floor"] = round(ms["native"] / ms["floor"], 3)
     row["bptt_over_floor"] = round(ms["bptt"] / ms["floor"], 3)
+    row["bptt_over_python"] = round(ms["bptt"] / ms["python"], 3)
     row["autograd_over_bptt"] = round(ms["autograd"] / ms["bptt"], 3)
-    for name in ("bptt", "native"):
+    for name in ("bptt", "python", "native"):
         if name in impls:
             row[f"{name}_peak_mb"] = round(peak_bytes(impls[name], device) / 2**20, 1)
     return row
@@ -205,20 +231,21 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     rows = []
     nan = float("nan")
-    print(f"{'cell':14s} {'T':>4s} {'B':>3s} {'H':>4s} {'bptt ms':>8s} {'native ms':>9s} {'floor ms':>8s} "
-          f"{'autograd ms':>11s} {'bptt/native':>11s} {'bptt/floor':>10s} {'native/floor':>12s} "
-          f"{'bptt MB':>7s} {'native MB':>9s}")
+    print(f"fused C++ loop: {'yes' if _fused_loaded(args.device) else 'no (Python driver)'}")
+    print(f"{'cell':14s} {'T':>4s} {'B':>3s} {'H':>4s} {'bptt ms':>8s} {'python ms':>9s} {'native ms':>9s} "
+          f"{'floor ms':>8s} {'bptt/native':>11s} {'bptt/floor':>10s} {'native/floor':>12s} "
+          f"{'bptt MB':>7s} {'python MB':>9s} {'native MB':>9s}")
     for shape in shapes:
         for cell in CELLS:
             row = measure(cell, shape, reps, args.device)
             rows.append(row)
-            print(f"{cell:14s} {row['T']:4d} {row['B']:3d} {row['H']:4d} {row['bptt_ms']:8.1f} "
-                  f"{row.get('native_ms', nan):9.1f} {row['floor_ms']:8.1f} {row['autograd_ms']:11.1f} "
+            print(f"{cell:14s} {row['T']:4d} {row['B']:3d} {row['H']:4d} {row['bptt_ms']:8.1f} {row['python_ms']:9.1f} "
+                  f"{row.get('native_ms', nan):9.1f} {row['floor_ms']:8.1f} "
                   f"{row.get('bptt_over_native', nan):11.2f} {row['bptt_over_floor']:10.2f} "
-                  f"{row.get('native_over_floor', nan):12.2f} {row['bptt_peak_mb']:7.1f} "
+                  f"{row.get('native_over_floor', nan):12.2f} {row['bptt_peak_mb']:7.1f} {row['python_peak_mb']:9.1f} "
                   f"{row.get('native_peak_mb', nan):9.1f}", flush=True)
     name = "recurrent_speed" + ("_quick" if args.quick else "") + ("_cuda" if args.device == "cuda" else "")
-    figures = {"device": args.device, "reps": reps, "overhead_bound_shape": list(OVERHEAD_BOUND),
+    figures = {"device": args.device, "fused": _fused_loaded(args.device), "reps": reps, "overhead_bound_shape": list(OVERHEAD_BOUND),
                "goal": "bptt <= 1.1x floor and <= 1.0x native (overhead-bound shape: <= 1.3x native)", "rows": rows}
     if args.sampling:
         figures["sampling"] = sampling_speed(args.device)

@@ -13,7 +13,10 @@ every configuration torch supports.  They add:
   ``"native"`` torch's own kernel, ``"auto"`` the native one whenever the
   configuration is one torch supports and no extra is used;
 * ``lengths=`` in ``forward`` for padded batches of variable length, besides
-  ``PackedSequence``.
+  ``PackedSequence``;
+* ``checkpoint=k`` -- keep for the backward only the state every k steps and recompute each
+  stretch of k steps during the backward (``torch.utils.checkpoint``): the memory the driver
+  keeps goes from ~T to ~T/k + k steps' worth, for one more forward pass in time.
 
 Inputs: ``input`` (L, N, H_in), or (N, L, H_in) with ``batch_first``, or (L, H_in)
 unbatched, or a PackedSequence; ``hx`` (D*num_layers, N, H) -- for LSTMs a tuple
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
@@ -94,6 +98,7 @@ class _RecurrentLayer(nn.Module):
         *,
         variational_dropout: float = 0.0,
         backend: str = "auto",
+        checkpoint: int = 0,
     ) -> None:
         super().__init__()
         _check_sizes(input_size, hidden_size, num_layers, proj_size)
@@ -101,15 +106,18 @@ class _RecurrentLayer(nn.Module):
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
                 raise ValueError(f"{name} must be a number in [0, 1), got {p!r}")
         _choice("backend", backend, BACKENDS)
-        if backend == "native" and (native_fn is None or variational_dropout):
+        if isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 0:
+            raise ValueError(f"checkpoint must be an int >= 0 (0: off; k: keep every k-th state), got {checkpoint!r}")
+        if backend == "native" and (native_fn is None or variational_dropout or checkpoint):
             raise ValueError(
-                f"backend='native' is not available for {cell!r} with "
-                f"variational_dropout={variational_dropout}; use backend='bptt' or 'auto'"
+                f"backend='native' is not available for {cell!r} with variational_dropout={variational_dropout}, "
+                f"checkpoint={checkpoint}; use backend='bptt' or 'auto'"
             )
         self.cell, self._native_fn = cell, native_fn
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.dropout, self.variational_dropout, self.backend = float(dropout), float(variational_dropout), backend
+        self.checkpoint = checkpoint
         self.proj_size = 0
         self._all_weights: list[list[str]] = []
         for layer in range(num_layers):
@@ -158,7 +166,7 @@ class _RecurrentLayer(nn.Module):
         packed, or padded with ``lengths=``) or without, on ``device``."""
         if self.backend != "auto":
             return self.backend == "native"
-        if self._native_fn is None or self.variational_dropout:
+        if self._native_fn is None or self.variational_dropout or self.checkpoint:
             return False
         # torch's CPU kernels for packed GRU and Elman sequences are far slower than the hand-BPTT driver
         # (fwd+bwd at T=400, B=64, H=128 on a 2-core CPU: GRU 4,650 vs 209 ms, tanh RNN 412 vs 77 ms);
@@ -167,7 +175,7 @@ class _RecurrentLayer(nn.Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, cell={self.cell!r}"
-        for name in ("bias", "batch_first", "dropout", "bidirectional", "variational_dropout", "backend"):
+        for name in ("bias", "batch_first", "dropout", "bidirectional", "variational_dropout", "backend", "checkpoint"):
             s += f", {name}={getattr(self, name)!r}"
         return s
 
@@ -285,7 +293,10 @@ class _RecurrentLayer(nn.Module):
             x = x * self._dropout_mask(x[0])  # one mask (B, I) for all T steps
             u_mask = self._dropout_mask(state[0])  # (B, H)
         w_ih, b_ih, w = self.cell_weights(k)
-        out, final = scan(self.cell, x, state, w_ih, b_ih, w, mask, u_mask)
+        if self.checkpoint and self.training and torch.is_grad_enabled():
+            out, final = _checkpointed_scan(self.cell, self.checkpoint, x, state, w_ih, b_ih, w, mask, u_mask)
+        else:
+            out, final = scan(self.cell, x, state, w_ih, b_ih, w, mask, u_mask)
         return (_reverse(out, lengths) if reverse else out), final
 
     def _dropout_mask(self, like: Tensor) -> Tensor:
@@ -307,6 +318,25 @@ class _RecurrentLayer(nn.Module):
         data, *final = self._native_fn(packed.data, packed.batch_sizes, hx, weights, *flags)
         out, _ = pad_packed_sequence(packed._replace(data=data), total_length=x.shape[0])
         return out, tuple(s.index_select(1, unorder) for s in final)
+
+
+def _checkpointed_scan(cell: Cell, every: int, x: Tensor, state: State, w_ih, b_ih, w: State, mask, u_mask):
+    """``scan`` in stretches of ``every`` steps, each under ``torch.utils.checkpoint``: the backward
+    recomputes a stretch's forward from its first state instead of keeping its caches."""
+    n = len(state)
+
+    def stretch(x_k, mask_k, *tensors):
+        out, final = scan(cell, x_k, tensors[:n], w_ih, b_ih, tensors[n:], mask_k, u_mask)
+        return (out, *final)
+
+    outs = []
+    for start in range(0, x.shape[0], every):
+        part = slice(start, start + every)
+        out, *state = torch.utils.checkpoint.checkpoint(
+            stretch, x[part], None if mask is None else mask[part], *state, *w, use_reentrant=False
+        )
+        outs.append(out)
+    return torch.cat(outs), tuple(state)
 
 
 def _autocast(x: Tensor) -> bool:

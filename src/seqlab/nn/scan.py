@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from seqlab.nn import fused
 from seqlab.nn.cell import Cell, State, flat
 
 
@@ -106,8 +107,11 @@ def scan(
     ``w`` is ``(w_hh, b_hh, *extra)``; ``mask`` (T, B, 1) bool marks valid steps;
     ``u_mask`` (B, H) is the variational-dropout mask on the recurrent input.
     No argument is checked here: the layers in :mod:`seqlab.nn.recurrent` validate.
+    The loop runs in C++ (:mod:`seqlab.nn.fused`) where that applies, else in Python below.
     """
     tensors = (x, w_ih, b_ih, *state, *w)
+    if fused.applies(cell, x, (*tensors, u_mask), mask):
+        return fused.scan(cell, x, state, w_ih, b_ih, w, mask, u_mask)
     if not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
         with torch.no_grad():  # inference: the same loop, nothing kept for backward
             return _run(cell, x, state, w_ih, b_ih, w, mask, u_mask)[:2]

@@ -1,0 +1,198 @@
+"""The fused driver: :func:`seqlab.nn.scan.scan`'s loop in C++ (``csrc/recurrence.cpp``), for speed.
+
+The Python driver issues every cell's per-step elementwise work as a dozen small torch
+calls; at small batch and hidden sizes their dispatch costs more than the matrix
+products.  ``csrc/recurrence.cpp`` holds the same cells -- each a forward step and its
+hand-derived backward step side by side, the formulas of the Python cell of the same
+name -- and one generic loop; sigmoid and tanh go through ATen's vectorised kernels,
+the arithmetic around them is one pass per step.  It computes the same numbers as the
+Python driver up to float rounding (tested to 1e-10 in float64).
+
+It is a shared library compiled with the system's C++ compiler against the installed
+torch, once: ``python -m seqlab.nn.build`` (run by ``make install``) or on first use,
+into ``$SEQLAB_CACHE`` (default ``~/.cache/seqlab``), keyed by the source, torch and
+Python versions.  Where it cannot be built or loaded -- no compiler, a GPU tensor, a dtype
+other than float32/float64, a cell of the user's own -- :func:`scan` runs the Python
+driver, after one warning when the build failed.  ``SEQLAB_FUSED=0`` (or
+:func:`set_enabled`) switches it off.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from seqlab.nn.cell import Cell, State, flat
+from seqlab.nn.elman import ElmanCell
+from seqlab.nn.gru import GRUCell, GRUResetBeforeCell
+from seqlab.nn.lstm import CoupledLSTMCell, LSTMCell, NoForgetLSTMCell, PeepholeLSTMCell
+
+SOURCE = Path(__file__).parent / "csrc" / "recurrence.cpp"
+# The cell kinds of recurrence.cpp, by exact class: a subclass may change the step, so it is not fused.
+KINDS = {LSTMCell: 2, PeepholeLSTMCell: 3, CoupledLSTMCell: 4, NoForgetLSTMCell: 5, GRUCell: 6, GRUResetBeforeCell: 7}
+ELMAN_KINDS = {"tanh": 0, "relu": 1}
+GRU_KINDS = (6, 7)
+DTYPES = (torch.float32, torch.float64)
+
+_state = {"enabled": os.environ.get("SEQLAB_FUSED", "1") != "0", "loaded": None}
+
+
+def set_enabled(flag: bool) -> None:
+    """Use the fused driver where it applies (True, the default) or always the Python one (False)."""
+    _state["enabled"] = bool(flag)
+
+
+def is_enabled() -> bool:
+    return _state["enabled"]
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("SEQLAB_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "seqlab"
+    )
+    return Path(root)
+
+
+def _capability() -> str:
+    """torch's view of this CPU's vector instructions: "AVX512", "AVX2", "DEFAULT", ..."""
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def library_path() -> Path:
+    """Where the compiled library for this source, torch, Python and machine lives."""
+    key = hashlib.sha256(SOURCE.read_bytes())
+    for part in (torch.__version__, sys.version, platform.machine(), _capability(),
+                 str(torch._C._GLIBCXX_USE_CXX11_ABI)):
+        key.update(part.encode())
+    return cache_dir() / f"recurrence-{key.hexdigest()[:16]}.so"
+
+
+def _compile_commands(out: Path) -> list[list[str]]:
+    from torch.utils.cpp_extension import include_paths, library_paths
+
+    named = os.environ.get("CXX")
+    cxx = shutil.which(named) if named else shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    if cxx is None:
+        raise RuntimeError(f"C++ compiler CXX={named!r} not found" if named else
+                           "no C++ compiler found (install g++ or clang++, or set CXX)")
+    base = [cxx, str(SOURCE), "-o", str(out), "-O3", "-std=c++20", "-shared", "-fPIC",
+            f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"]
+    base += [f"-I{p}" for p in include_paths()]
+    for lib in library_paths():
+        base += [f"-L{lib}", f"-Wl,-rpath,{lib}"]
+    base += ["-lc10", "-ltorch_cpu", "-ltorch"]
+    if _capability() in ("AVX2", "AVX512"):
+        base += ["-mavx2", "-mfma"]  # sigmoid/tanh through SLEEF's AVX2 functions, as ATen's kernels
+    if sys.platform == "darwin":
+        base += ["-undefined", "dynamic_lookup"]
+    return [base + ["-fopenmp"], base]  # with OpenMP (torch's own runtime) for the row loops, else serial
+
+
+def build(verbose: bool = False) -> Path:
+    """Compile ``csrc/recurrence.cpp`` into :func:`library_path` (atomically); returns the path."""
+    path = library_path()
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        out, errors = Path(tmp) / path.name, []
+        for cmd in _compile_commands(out):
+            if verbose:
+                print(" ".join(cmd), file=sys.stderr)
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode == 0:
+                os.replace(out, path)
+                return path
+            lines = done.stderr.splitlines()
+            errors.append(next((ln.strip() for ln in lines if "error" in ln), lines[-1] if lines else "no message"))
+        raise RuntimeError(f"compiling {SOURCE.name} failed: {errors[-1]}")
+
+
+def load() -> bool:
+    """Load the library (building it first if need be); False, after one warning, where that fails."""
+    if _state["loaded"] is None:
+        try:
+            torch.ops.load_library(str(build()))
+            # without vector sigmoid/tanh (no AVX2) the C++ loop is slower than the Python driver's ATen calls
+            _state["loaded"] = bool(torch.ops.seqlab.vectorized())
+        except (RuntimeError, OSError) as err:
+            _state["loaded"] = False
+            warnings.warn(f"seqlab: the fused recurrence is unavailable ({err}); using the Python driver",
+                          RuntimeWarning, stacklevel=3)
+    return _state["loaded"]
+
+
+def kind(cell: Cell) -> int | None:
+    """The kernel of ``cell`` in recurrence.cpp, or None."""
+    if type(cell) is ElmanCell:
+        return ELMAN_KINDS.get(cell.nonlinearity)
+    return KINDS.get(type(cell))
+
+
+def applies(cell: Cell, x: Tensor, tensors, mask: Tensor | None = None) -> bool:
+    """Whether the fused driver runs this recurrence: a known cell, CPU, float32/64 ``tensors`` of
+    ``x``'s dtype, a bool ``mask``, the library loaded."""
+    return (
+        _state["enabled"]
+        and kind(cell) is not None
+        and x.device.type == "cpu"
+        and x.dtype in DTYPES
+        and all(t is None or (t.dtype == x.dtype and t.device == x.device) for t in tensors)
+        and (mask is None or (mask.dtype == torch.bool and mask.device == x.device))
+        and load()
+    )
+
+
+def _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w):
+    steps, batch, _ = x.shape
+    xp = torch.addmm(cell.input_bias(b_ih, w), flat(x), w_ih.t()).view(steps, batch, -1)  # (T, B, G*H)
+    state = [s.contiguous() for s in state]
+    w = [p.contiguous() for p in w]
+    m = None if mask is None else mask.contiguous()
+    um = None if u_mask is None else u_mask.contiguous()
+    out, hs, cs, k = torch.ops.seqlab.recurrence_forward(kind(cell), xp, state, w, m, um)
+    final = (hs[-1].clone(),) + ((cs[-1].clone(),) if cs is not None else ())
+    return out, final, (xp, hs, cs, k, m, um)
+
+
+class _FusedRecurrence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, cell, n_states, x, mask, u_mask, w_ih, b_ih, *tensors):
+        state, w = tensors[:n_states], tensors[n_states:]
+        out, final, (a, hs, cs, k, m, um) = _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w)
+        ctx.kind = kind(cell)
+        ctx.save_for_backward(x, w_ih, a, hs, cs, k, m, um, *w)
+        return (out,) + final
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, *d_state):
+        x, w_ih, a, hs, cs, k, m, um, *w = ctx.saved_tensors
+        w = [p.contiguous() for p in w]
+        grads = torch.ops.seqlab.recurrence_backward(ctx.kind, a, hs, cs, k, w, d_out, list(d_state), m, um)
+        d_xp, n = grads[0], len(d_state)
+        d_x = (flat(d_xp) @ w_ih).view_as(x) if ctx.needs_input_grad[2] else None
+        # b_ih and b_hh enter every pre-activation alike except in the GRUs (b_hn sits inside r * (...))
+        d_b_ih = flat(d_xp).sum(0) if ctx.kind in GRU_KINDS else grads[2 + n].clone()
+        input_grads = (d_x, None, None, flat(d_xp).t() @ flat(x), d_b_ih)
+        return (None, None) + input_grads + tuple(grads[1 : 1 + n]) + tuple(grads[1 + n :])
+
+
+def scan(cell: Cell, x: Tensor, state: State, w_ih: Tensor, b_ih: Tensor, w: State, mask=None, u_mask=None):
+    """:func:`seqlab.nn.scan.scan` through the C++ loop; call only where :func:`applies`."""
+    tensors = (x, w_ih, b_ih, *state, *w)
+    if not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+        with torch.no_grad():
+            return _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w)[:2]
+    out, *final = _FusedRecurrence.apply(cell, len(state), x, mask, u_mask, w_ih, b_ih, *state, *w)
+    return out, tuple(final)
