@@ -22,6 +22,9 @@ the allocations torch's profiler tracks (``profile_memory=True``: each op's allo
 its frees, and the frees between ops, summed in time order), which counts what the autograd
 graph holds for the backward.
 
+``--checkpoint-only`` measures the layers' ``checkpoint=k`` option instead: forward+backward time
+and peak memory of an LSTM at T=4096, B=4, H=128 for k = 0 (off), 256 and 64.
+
 ``--sampling`` adds the inference figure: tokens/s of a character LM (embedding 128, 2x512
 LSTM, 65 symbols) sampling one token at a time with a carried state, batch 1 and 64, for the
 seqlab layer (auto and bptt backends) and torch.nn.LSTM with the same weights.
@@ -193,7 +196,15 @@ def sampling_speed(device: str, steps: int = 200, reps: int = 3) -> list[dict]:
         h, state = lstm(ref.embed(token[:, None]), state)
         return ref.decoder(h[:, -1]), state
 
+    def python_step(token, state):
+        fused.set_enabled(False)
+        try:
+            return models["seqlab bptt"].step_logits(token, state)
+        finally:
+            fused.set_enabled(True)
+
     steppers = {name: m.step_logits for name, m in models.items()}
+    steppers["seqlab bptt, Python driver"] = python_step
     steppers["torch.nn.LSTM"] = torch_step
     for batch in (1, 64):
         times = {name: [] for name in steppers}
@@ -215,6 +226,36 @@ def sampling_speed(device: str, steps: int = 200, reps: int = 3) -> list[dict]:
     return rows
 
 
+def checkpoint_cost(device: str, shape=(4096, 4, 128, 128), every=(0, 256, 64), reps: int = 5) -> list[dict]:
+    """LSTM layer with ``checkpoint=k``: forward+backward time and peak memory against k = 0 (off)."""
+    steps, batch, inp, hid = shape
+    x = torch.randn(steps, batch, inp, device=device, requires_grad=True)
+    layers = {}
+    for k in every:
+        torch.manual_seed(0)
+        layers[k] = snn.LSTM(inp, hid, backend="bptt", checkpoint=k).to(device)
+    fns = {k: (lambda m=m: m(x)[0].sum().backward()) for k, m in layers.items()}
+    times = {k: [] for k in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(reps):
+        for k, fn in fns.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times[k].append(time.perf_counter() - t0)
+    rows = []
+    base = statistics.median(times[0])
+    for k, fn in fns.items():
+        ms = statistics.median(times[k]) * 1e3
+        row = {"cell": "lstm", "T": steps, "B": batch, "H": hid, "checkpoint": k, "ms": round(ms, 1),
+               "time_over_off": round(ms / 1e3 / base, 3), "peak_mb": round(peak_bytes(fn, device) / 2**20, 1)}
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=9, help="timed repetitions per implementation (median reported)")
@@ -222,6 +263,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--out", type=Path, default=None, help="results file (default benchmarks/results/recurrent_speed.json)")
     ap.add_argument("--sampling", action="store_true", help="also the LM sampling speed (tokens/s, batch 1 and 64)")
+    ap.add_argument("--checkpoint-only", action="store_true",
+                    help="only the cost of checkpoint=k (LSTM, T=4096, B=4, H=128): results/recurrent_checkpoint.json")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but torch sees no CUDA device", file=sys.stderr)
@@ -229,6 +272,12 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     shapes, reps = (SHAPES[:1], 3) if args.quick else (SHAPES, args.reps)
     start = time.perf_counter()
+    if args.checkpoint_only:
+        rows = checkpoint_cost(args.device)
+        path = write_results("recurrent_checkpoint", {"device": args.device, "fused": _fused_loaded(args.device),
+                                                      "rows": rows}, time.perf_counter() - start, args.out)
+        print(f"wrote {path}")
+        return 0
     rows = []
     nan = float("nan")
     print(f"fused C++ loop: {'yes' if _fused_loaded(args.device) else 'no (Python driver)'}")

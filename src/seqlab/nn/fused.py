@@ -171,6 +171,8 @@ class _FusedRecurrence(torch.autograd.Function):
         state, w = tensors[:n_states], tensors[n_states:]
         out, final, (a, hs, cs, k, m, um) = _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w)
         ctx.kind = kind(cell)
+        if ctx.kind in ELMAN_KINDS.values():
+            a = None  # its backward reads h'_t from hs (see recurrence.cpp): xp's buffer is freed
         ctx.save_for_backward(x, w_ih, a, hs, cs, k, m, um, *w)
         return (out,) + final
 

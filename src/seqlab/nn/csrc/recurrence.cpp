@@ -14,7 +14,7 @@
 //   K  (T, B, H)    one more cache per cell: tanh(c_t) (LSTMs), W_hn u + b_hn (GRU), r * u (GRU
 //                   with the reset gate before the product); none for the Elman cell.
 // That is what the forward keeps for the backward (no recomputation): per step (G+3)H numbers for the
-// LSTMs, (G+2)H for the GRUs, 2H for the Elman cell, the output being a view of Hs.  The backward
+// LSTMs, (G+2)H for the GRUs, H for the Elman cell (its h'_t is Hs[t+1]), the output being a view of Hs.  The backward
 // writes dL/d(pre-activation) into a fresh D (T, B, G*H) -- the caller's d_xp -- (and the GRU's
 // dL/dh_n into Dn (T, B, H)), leaving the saved buffers intact, so that it may run twice.
 #include <ATen/ATen.h>
@@ -211,9 +211,9 @@ struct Elman {
   }
   static void step_backward(Run<s_t>& r, Grad<s_t>& g, int64_t t, const s_t*) {
     const int64_t H = r.H;
-    s_t *A = r.a(t), *D = r.d(t), *dh = g.p(g.dh);
-    rows(r.B, H, [&](int64_t b) {
-      for (int64_t e = b * H; e < (b + 1) * H; ++e) D[e] = dh[e] * (relu ? s_t(A[e] > 0) : dtanh(A[e]));
+    s_t *y = r.h(t + 1), *D = r.d(t), *dh = g.p(g.dh);  // y = f(a_t) (see backward() below)
+    rows(r.B, 2 * H, [&](int64_t b) {
+      for (int64_t e = b * H; e < (b + 1) * H; ++e) D[e] = dh[e] * (relu ? s_t(y[e] > 0) : dtanh(y[e]));
     });
     gemm_nn<s_t>(r.B, H, H, D, H, r.w(), H, 0, g.p(g.du), H);  // du = dL/da W_hh
   }
@@ -248,7 +248,7 @@ struct Lstm {
   static void step_backward(Run<s_t>& r, Grad<s_t>& g, int64_t t, const s_t*) {
     const int64_t H = r.H;
     s_t *A = r.a(t), *D = r.d(t), *K = r.k(t), *cp = r.c(t), *dh = g.p(g.dh), *dc = g.p(g.dc);
-    rows(r.B, 4 * H, [&](int64_t b) {
+    rows(r.B, 8 * H, [&](int64_t b) {
       const s_t* a = A + b * 4 * H;
       s_t* d = D + b * 4 * H;
       for (int64_t j = 0; j < H; ++j) {
@@ -297,7 +297,7 @@ struct LstmPeephole {
     const int64_t H = r.H;
     s_t *A = r.a(t), *D = r.d(t), *K = r.k(t), *cp = r.c(t), *dh = g.p(g.dh), *dc = g.p(g.dc);
     const s_t *vi = r.v_i, *vf = r.v_f, *vo = r.v_o;
-    rows(r.B, 4 * H, [&](int64_t b) {
+    rows(r.B, 8 * H, [&](int64_t b) {
       const s_t* a = A + b * 4 * H;
       s_t* d = D + b * 4 * H;
       for (int64_t j = 0; j < H; ++j) {
@@ -341,7 +341,7 @@ struct Lstm3 {
   static void step_backward(Run<s_t>& r, Grad<s_t>& g, int64_t t, const s_t*) {
     const int64_t H = r.H;
     s_t *A = r.a(t), *D = r.d(t), *K = r.k(t), *cp = r.c(t), *dh = g.p(g.dh), *dc = g.p(g.dc);
-    rows(r.B, 3 * H, [&](int64_t b) {
+    rows(r.B, 6 * H, [&](int64_t b) {
       const s_t* a = A + b * 3 * H;
       s_t* d = D + b * 3 * H;
       for (int64_t j = 0; j < H; ++j) {
@@ -405,7 +405,7 @@ struct Gru {
     const int64_t H = r.H;
     s_t *A = r.a(t), *D = r.d(t), *K = r.k(t), *Dn = r.dn(t), *dh = g.p(g.dh), *hp = r.h(t);
     s_t* direct = g.p(g.dh_direct);
-    rows(r.B, 3 * H, [&](int64_t b) {
+    rows(r.B, 6 * H, [&](int64_t b) {
       const s_t* a = A + b * 3 * H;
       s_t* d = D + b * 3 * H;
       gru_update_backward(H, a, dh + b * H, hp + b * H, d, direct + b * H);
@@ -482,13 +482,13 @@ int64_t gates(int64_t kind) {
 template <typename s_t>
 Run<s_t> make_run(int64_t kind, const Tensor& A, const Tensor& Hs, const Tensor& Cs, const Tensor& K,
                   const std::vector<Tensor>& w) {
-  Run<s_t> r{A.size(0), A.size(1), Hs.size(2), A, Hs, Cs, K, w[0], w[1], w[0].t()};
+  Run<s_t> r{Hs.size(0) - 1, Hs.size(1), Hs.size(2), A, Hs, Cs, K, w[0], w[1], w[0].t()};
   if (kind == LSTM_PEEPHOLE) {
     r.v_i = w[2].data_ptr<s_t>();
     r.v_f = w[3].data_ptr<s_t>();
     r.v_o = w[4].data_ptr<s_t>();
   }
-  r.scratch = at::empty({r.B, A.size(2)}, A.options());
+  r.scratch = at::empty({r.B, w[0].size(0)}, Hs.options());
   return r;
 }
 
@@ -510,7 +510,7 @@ void carry(Run<s_t>& r, int64_t t, const bool* m, s_t* out) {
 template <typename s_t, typename Cell>
 void forward_loop(Run<s_t>& r, const c10::optional<Tensor>& mask, const c10::optional<Tensor>& u_mask,
                   Tensor& out) {
-  Tensor u = u_mask ? at::empty({r.B, r.H}, r.A.options()) : Tensor();
+  Tensor u = u_mask ? at::empty({r.B, r.H}, r.Hs.options()) : Tensor();
   const bool* m = mask ? mask->data_ptr<bool>() : nullptr;
   for (int64_t t = 0; t < r.T; ++t) {
     if (u_mask) at::mul_out(u, r.Hs[t], *u_mask);
@@ -525,8 +525,8 @@ void backward_loop(Run<s_t>& r, Grad<s_t>& g, const Tensor& d_out, const c10::op
   const int64_t H = r.H, n = r.B * H;
   const bool* m = mask ? mask->data_ptr<bool>() : nullptr;
   const bool lstm = g.dc.defined();
-  Tensor u = u_mask ? at::empty({r.B, H}, r.A.options()) : Tensor();
-  Tensor carry_h = at::zeros({r.B, H}, r.A.options()), carry_c = at::zeros_like(carry_h);
+  Tensor u = u_mask ? at::empty({r.B, H}, r.Hs.options()) : Tensor();
+  Tensor carry_h = at::zeros({r.B, H}, r.Hs.options()), carry_c = at::zeros_like(carry_h);
   s_t *dH = d_h.data_ptr<s_t>(), *dh = g.p(g.dh), *dc = lstm ? g.p(g.dc) : nullptr;
   s_t *ch = carry_h.data_ptr<s_t>(), *cc = carry_c.data_ptr<s_t>(), *direct = g.p(g.dh_direct);
   const s_t* um = u_mask ? u_mask->data_ptr<s_t>() : nullptr;
@@ -619,24 +619,27 @@ std::vector<Tensor> forward(int64_t kind, Tensor xp, std::vector<Tensor> state, 
   return {out, Hs, Cs.defined() ? Cs : Tensor(), K.defined() ? K : Tensor()};
 }
 
-// backward(kind, A, Hs, Cs, K, w, d_out, d_state, mask, u_mask) -> [d_xp, d_h0, (d_c0), d_w_hh, d_b_hh, *d_extra]
-std::vector<Tensor> backward(int64_t kind, Tensor A, Tensor Hs, c10::optional<Tensor> Cs, c10::optional<Tensor> K,
-                             std::vector<Tensor> w, Tensor d_out, std::vector<Tensor> d_state,
+// backward(kind, A, Hs, Cs, K, w, d_out, d_state, mask, u_mask) -> [d_xp, d_h0, (d_c0), d_w_hh, d_b_hh, *d_extra].
+// The Elman cell needs no A: its activation h'_t is Hs[t+1] wherever the step counts (masked rows get zero
+// gradient whatever they hold), so its caller keeps only Hs.
+std::vector<Tensor> backward(int64_t kind, c10::optional<Tensor> A_, Tensor Hs, c10::optional<Tensor> Cs,
+                             c10::optional<Tensor> K, std::vector<Tensor> w, Tensor d_out, std::vector<Tensor> d_state,
                              c10::optional<Tensor> mask, c10::optional<Tensor> u_mask) {
   at::NoGradGuard no_grad;
-  const int64_t T = A.size(0), B = A.size(1), H = Hs.size(2);
+  const int64_t T = Hs.size(0) - 1, B = Hs.size(1), H = Hs.size(2);
+  const Tensor A = A_ ? *A_ : Tensor();
   d_out = d_out.contiguous();
   Tensor d_h = d_state[0].contiguous().clone();
   std::vector<Tensor> result;
-  AT_DISPATCH_FLOATING_TYPES(A.scalar_type(), "seqlab_recurrence_backward", [&] {
+  AT_DISPATCH_FLOATING_TYPES(Hs.scalar_type(), "seqlab_recurrence_backward", [&] {
     Run<scalar_t> r = make_run<scalar_t>(kind, A, Hs, Cs ? *Cs : Tensor(), K ? *K : Tensor(), w);
-    r.D = at::empty_like(A);  // the saved buffers stay intact: backward may run twice (retain_graph)
-    if (kind == GRU) r.Dn = at::empty({T, B, H}, A.options());
+    r.D = at::empty({T, B, w[0].size(0)}, Hs.options());  // the saved buffers stay intact: backward may run twice
+    if (kind == GRU) r.Dn = at::empty({T, B, H}, Hs.options());
     Grad<scalar_t> g;
-    g.dh = at::empty({B, H}, A.options());
-    g.du = at::empty({B, H}, A.options());
-    g.dh_direct = at::zeros({B, H}, A.options());
-    g.scratch = at::empty({2, B, H}, A.options());
+    g.dh = at::empty({B, H}, Hs.options());
+    g.du = at::empty({B, H}, Hs.options());
+    g.dh_direct = at::zeros({B, H}, Hs.options());
+    g.scratch = at::empty({2, B, H}, Hs.options());
     if (is_lstm(kind)) g.dc = d_state[1].contiguous().clone();
     dispatch_cell<scalar_t>(kind, [&](auto cell) {
       backward_loop<scalar_t, decltype(cell)>(r, g, d_out, mask, u_mask, d_h);
@@ -681,7 +684,7 @@ TORCH_LIBRARY(seqlab, m) {
         &products);
   m.def("recurrence_forward(int kind, Tensor xp, Tensor[] state, Tensor[] w, Tensor? mask, Tensor? u_mask) -> Tensor[]",
         &forward);
-  m.def("recurrence_backward(int kind, Tensor A, Tensor Hs, Tensor? Cs, Tensor? K, Tensor[] w, Tensor d_out, "
+  m.def("recurrence_backward(int kind, Tensor? A, Tensor Hs, Tensor? Cs, Tensor? K, Tensor[] w, Tensor d_out, "
         "Tensor[] d_state, Tensor? mask, Tensor? u_mask) -> Tensor[]",
         &backward);
 }
