@@ -165,6 +165,12 @@ def _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w):
     return out, final, (xp, hs, cs, k, m, um)
 
 
+def _graph_kept() -> bool:
+    """Whether this backward keeps the graph for another one (retain_graph=True); True if torch cannot say."""
+    keep = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
+    return True if keep is None else keep()
+
+
 class _FusedRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, cell, n_states, x, mask, u_mask, w_ih, b_ih, *tensors):
@@ -181,7 +187,8 @@ class _FusedRecurrence(torch.autograd.Function):
     def backward(ctx, d_out, *d_state):
         x, w_ih, a, hs, cs, k, m, um, *w = ctx.saved_tensors
         w = [p.contiguous() for p in w]
-        grads = torch.ops.seqlab.recurrence_backward(ctx.kind, a, hs, cs, k, w, d_out, list(d_state), m, um)
+        grads = torch.ops.seqlab.recurrence_backward(ctx.kind, a, hs, cs, k, w, d_out, list(d_state), m, um,
+                                                     not _graph_kept())
         d_xp, n = grads[0], len(d_state)
         d_x = (flat(d_xp) @ w_ih).view_as(x) if ctx.needs_input_grad[2] else None
         # b_ih and b_hh enter every pre-activation alike except in the GRUs (b_hn sits inside r * (...))

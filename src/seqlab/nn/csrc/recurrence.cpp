@@ -16,7 +16,7 @@
 // That is what the forward keeps for the backward (no recomputation): per step (G+3)H numbers for the
 // LSTMs, (G+2)H for the GRUs, H for the Elman cell (its h'_t is Hs[t+1]), the output being a view of Hs.  The backward
 // writes dL/d(pre-activation) into a fresh D (T, B, G*H) -- the caller's d_xp -- (and the GRU's
-// dL/dh_n into Dn (T, B, H)), leaving the saved buffers intact, so that it may run twice.
+// dL/dh_n into Dn (T, B, H)); into A and K themselves where the graph is not kept for a second backward.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -622,9 +622,11 @@ std::vector<Tensor> forward(int64_t kind, Tensor xp, std::vector<Tensor> state, 
 // backward(kind, A, Hs, Cs, K, w, d_out, d_state, mask, u_mask) -> [d_xp, d_h0, (d_c0), d_w_hh, d_b_hh, *d_extra].
 // The Elman cell needs no A: its activation h'_t is Hs[t+1] wherever the step counts (masked rows get zero
 // gradient whatever they hold), so its caller keeps only Hs.
+// With in_place (the graph is not kept for another backward) D takes over A's buffer and Dn K's: every step
+// reads its activations before it writes its gradients at the same places, and saves a (T, B, G*H) allocation.
 std::vector<Tensor> backward(int64_t kind, c10::optional<Tensor> A_, Tensor Hs, c10::optional<Tensor> Cs,
                              c10::optional<Tensor> K, std::vector<Tensor> w, Tensor d_out, std::vector<Tensor> d_state,
-                             c10::optional<Tensor> mask, c10::optional<Tensor> u_mask) {
+                             c10::optional<Tensor> mask, c10::optional<Tensor> u_mask, bool in_place) {
   at::NoGradGuard no_grad;
   const int64_t T = Hs.size(0) - 1, B = Hs.size(1), H = Hs.size(2);
   const Tensor A = A_ ? *A_ : Tensor();
@@ -633,8 +635,8 @@ std::vector<Tensor> backward(int64_t kind, c10::optional<Tensor> A_, Tensor Hs, 
   std::vector<Tensor> result;
   AT_DISPATCH_FLOATING_TYPES(Hs.scalar_type(), "seqlab_recurrence_backward", [&] {
     Run<scalar_t> r = make_run<scalar_t>(kind, A, Hs, Cs ? *Cs : Tensor(), K ? *K : Tensor(), w);
-    r.D = at::empty({T, B, w[0].size(0)}, Hs.options());  // the saved buffers stay intact: backward may run twice
-    if (kind == GRU) r.Dn = at::empty({T, B, H}, Hs.options());
+    r.D = in_place && A.defined() ? A : at::empty({T, B, w[0].size(0)}, Hs.options());
+    if (kind == GRU) r.Dn = in_place ? r.K : at::empty({T, B, H}, Hs.options());
     Grad<scalar_t> g;
     g.dh = at::empty({B, H}, Hs.options());
     g.du = at::empty({B, H}, Hs.options());
@@ -685,7 +687,7 @@ TORCH_LIBRARY(seqlab, m) {
   m.def("recurrence_forward(int kind, Tensor xp, Tensor[] state, Tensor[] w, Tensor? mask, Tensor? u_mask) -> Tensor[]",
         &forward);
   m.def("recurrence_backward(int kind, Tensor? A, Tensor Hs, Tensor? Cs, Tensor? K, Tensor[] w, Tensor d_out, "
-        "Tensor[] d_state, Tensor? mask, Tensor? u_mask) -> Tensor[]",
+        "Tensor[] d_state, Tensor? mask, Tensor? u_mask, bool in_place) -> Tensor[]",
         &backward);
 }
 
