@@ -4,17 +4,21 @@ The Python driver issues every cell's per-step elementwise work as a dozen small
 calls; at small batch and hidden sizes their dispatch costs more than the matrix
 products.  ``csrc/recurrence.cpp`` holds the same cells -- each a forward step and its
 hand-derived backward step side by side, the formulas of the Python cell of the same
-name -- and one generic loop; sigmoid and tanh go through ATen's vectorised kernels,
-the arithmetic around them is one pass per step.  It computes the same numbers as the
-Python driver up to float rounding (tested to 1e-10 in float64).
+name -- and one generic loop.  A step is one BLAS product (the ``sgemm_``/``dgemm_`` that
+torch's own CPU matmul reaches) and one pass over the batch rows that does all of the
+cell's elementwise work, sigmoid and tanh included (SLEEF's vector functions, from inside
+libtorch_cpu; tanh with SLEEF's 3.5-ulp version where ATen uses the 1-ulp one); the
+backward step needs no transcendental at all.  It computes the same numbers as the Python
+driver up to float rounding (tested to 1e-10 in float64).
 
 It is a shared library compiled with the system's C++ compiler against the installed
 torch, once: ``python -m seqlab.nn.build`` (run by ``make install``) or on first use,
-into ``$SEQLAB_CACHE`` (default ``~/.cache/seqlab``), keyed by the source, torch and
-Python versions.  Where it cannot be built or loaded -- no compiler, a GPU tensor, a dtype
-other than float32/float64, a cell of the user's own -- :func:`scan` runs the Python
-driver, after one warning when the build failed.  ``SEQLAB_FUSED=0`` (or
-:func:`set_enabled`) switches it off.
+into ``$SEQLAB_CACHE`` (default ``~/.cache/seqlab``), keyed by the source, the torch and
+Python versions and the CPU's vector instructions.  Where it cannot be built or loaded,
+or is built without AVX2 (then its scalar sigmoid and tanh would be slower than ATen's),
+and for what it does not cover -- a GPU tensor, a dtype other than float32/float64, a
+cell of the user's own -- :func:`seqlab.nn.scan.scan` runs the Python driver (after one
+warning when the build failed).  ``SEQLAB_FUSED=0`` (or :func:`set_enabled`) switches it off.
 """
 from __future__ import annotations
 
@@ -122,6 +126,8 @@ def load() -> bool:
     """Load the library (building it first if need be); False, after one warning, where that fails."""
     if _state["loaded"] is None:
         try:
+            if not library_path().exists():
+                print("seqlab: compiling the fused recurrence (once, about 20 s)...", file=sys.stderr, flush=True)
             torch.ops.load_library(str(build()))
             # without vector sigmoid/tanh (no AVX2) the C++ loop is slower than the Python driver's ATen calls
             _state["loaded"] = bool(torch.ops.seqlab.vectorized())
