@@ -3,9 +3,11 @@
 //
 // Each cell below is its forward step and its hand-derived backward step side by side, the same
 // formulas as the Python cell of the same name (seqlab/nn/elman.py, lstm.py, gru.py); the generic
-// driver `forward`/`backward` at the bottom runs every cell.  Transcendentals (sigmoid, tanh) go
-// through ATen's vectorised kernels; the arithmetic around them (cell update, output, and the whole
-// backward step, which needs no transcendental) is one loop per step over (B, H) written here.
+// driver (forward_loop / backward_loop, run by `forward` / `backward` at the bottom) runs every cell.
+// A forward step is the recurrent product (BLAS) and one pass over the batch rows doing all of the
+// cell's elementwise work, sigmoid and tanh included (SLEEF's vector functions); a backward step is
+// one pass (it needs no transcendental: the derivatives come from the kept activations) and the
+// product with W_hh.
 //
 // Buffers, for T steps, batch B, hidden H, G gate blocks:
 //   A  (T, B, G*H)  the input projection xp; forward turns A[t] into the gate activations;
@@ -13,10 +15,11 @@
 //   Cs (T+1, B, H)  c_0 .. c_T (LSTMs);
 //   K  (T, B, H)    one more cache per cell: tanh(c_t) (LSTMs), W_hn u + b_hn (GRU), r * u (GRU
 //                   with the reset gate before the product); none for the Elman cell.
-// That is what the forward keeps for the backward (no recomputation): per step (G+3)H numbers for the
-// LSTMs, (G+2)H for the GRUs, H for the Elman cell (its h'_t is Hs[t+1]), the output being a view of Hs.  The backward
-// writes dL/d(pre-activation) into a fresh D (T, B, G*H) -- the caller's d_xp -- (and the GRU's
-// dL/dh_n into Dn (T, B, H)); into A and K themselves where the graph is not kept for a second backward.
+// That is what the forward keeps for the backward (no recomputation): per step (G+3)H numbers for
+// the LSTMs, (G+2)H for the GRUs, H for the Elman cell (its h'_t is Hs[t+1]); the output is a view
+// of Hs.  The backward writes dL/d(pre-activation) into D (T, B, G*H) -- the caller's d_xp -- and
+// the GRU's dL/dh_n into Dn (T, B, H): fresh buffers where the graph is kept for a second backward,
+// else A and K themselves.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -170,7 +173,7 @@ template <typename s_t>
 struct Run {
   int64_t T, B, H;
   Tensor A, Hs, Cs, K;
-  Tensor w_hh, b_hh, w_hh_t;  // (G*H, H), (G*H,), w_hh.t()
+  Tensor w_hh, b_hh;  // (G*H, H), (G*H,)
   const s_t *v_i = nullptr, *v_f = nullptr, *v_o = nullptr;  // peephole weights (H,)
   Tensor scratch;  // (B, G*H): the recurrent pre-activation of the GRU step
   s_t* a(int64_t t) { return A.data_ptr<s_t>() + t * B * A.size(2); }
@@ -484,7 +487,7 @@ int64_t gates(int64_t kind) {
 template <typename s_t>
 Run<s_t> make_run(int64_t kind, const Tensor& A, const Tensor& Hs, const Tensor& Cs, const Tensor& K,
                   const std::vector<Tensor>& w) {
-  Run<s_t> r{Hs.size(0) - 1, Hs.size(1), Hs.size(2), A, Hs, Cs, K, w[0], w[1], w[0].t()};
+  Run<s_t> r{Hs.size(0) - 1, Hs.size(1), Hs.size(2), A, Hs, Cs, K, w[0], w[1]};
   if (kind == LSTM_PEEPHOLE) {
     r.v_i = w[2].data_ptr<s_t>();
     r.v_f = w[3].data_ptr<s_t>();
