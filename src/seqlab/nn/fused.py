@@ -2,9 +2,9 @@
 
 The Python driver issues every cell's per-step elementwise work as a dozen small torch
 calls; at small batch and hidden sizes their dispatch costs more than the matrix
-products.  ``csrc/recurrence.cpp`` holds the same cells -- each a forward step and its
-hand-derived backward step side by side, the formulas of the Python cell of the same
-name -- and one generic loop.  A step is one BLAS product (the ``sgemm_``/``dgemm_`` that
+products.  ``csrc/`` holds the same cells (``elman.h``, ``lstm.h``, ``gru.h``) -- each a forward
+step and its hand-derived backward step side by side, the formulas of the Python cell of the
+same name -- and one generic loop (``recurrence.cpp``).  A step is one BLAS product (the ``sgemm_``/``dgemm_`` that
 torch's own CPU matmul reaches) and one pass over the batch rows that does all of the
 cell's elementwise work, sigmoid and tanh included (SLEEF's vector functions, from inside
 libtorch_cpu; tanh with SLEEF's 3.5-ulp version where ATen uses the 1-ulp one); the
@@ -73,8 +73,10 @@ def _capability() -> str:
 
 
 def library_path() -> Path:
-    """Where the compiled library for this source, torch, Python and machine lives."""
-    key = hashlib.sha256(SOURCE.read_bytes())
+    """Where the compiled library for these sources, torch, Python and machine lives."""
+    key = hashlib.sha256()
+    for source in sorted(SOURCE.parent.iterdir()):  # recurrence.cpp and the headers it includes
+        key.update(source.name.encode() + source.read_bytes())
     for part in (torch.__version__, sys.version, platform.machine(), _capability(),
                  str(torch._C._GLIBCXX_USE_CXX11_ABI)):
         key.update(part.encode())
