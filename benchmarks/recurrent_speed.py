@@ -150,19 +150,24 @@ def _fused_loaded(device: str) -> bool:
     return device == "cpu" and fused.is_enabled() and fused.load()
 
 
-def measure(cell: str, shape, reps: int, device: str) -> dict:
-    impls = _implementations(cell, shape, device)
-    times = {name: [] for name in impls}
-    for name, fn in impls.items():  # warm-up
+def interleaved_ms(fns: dict, reps: int, device: str) -> dict:
+    """Median ms of each function, after one warm-up call each, timed rep by rep in turn."""
+    times = {name: [] for name in fns}
+    for fn in fns.values():
         fn()
     for _ in range(reps):
-        for name, fn in impls.items():
+        for name, fn in fns.items():
             _sync(device)
             t0 = time.perf_counter()
             fn()
             _sync(device)
             times[name].append(time.perf_counter() - t0)
-    ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+
+
+def measure(cell: str, shape, reps: int, device: str) -> dict:
+    impls = _implementations(cell, shape, device)
+    ms = interleaved_ms(impls, reps, device)
     ms.setdefault("floor", ms["floor_py"])
     row = {"cell": cell, "T": shape[0], "B": shape[1], "I": shape[2], "H": shape[3]}
     row.update({f"{name}_ms": round(v, 2) for name, v in ms.items()})
@@ -235,22 +240,11 @@ def checkpoint_cost(device: str, shape=(4096, 4, 128, 128), every=(0, 256, 64), 
         torch.manual_seed(0)
         layers[k] = snn.LSTM(inp, hid, backend="bptt", checkpoint=k).to(device)
     fns = {k: (lambda m=m: m(x)[0].sum().backward()) for k, m in layers.items()}
-    times = {k: [] for k in fns}
-    for fn in fns.values():
-        fn()
-    for _ in range(reps):
-        for k, fn in fns.items():
-            _sync(device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            times[k].append(time.perf_counter() - t0)
+    ms = interleaved_ms(fns, reps, device)
     rows = []
-    base = statistics.median(times[0])
     for k, fn in fns.items():
-        ms = statistics.median(times[k]) * 1e3
-        row = {"cell": "lstm", "T": steps, "B": batch, "H": hid, "checkpoint": k, "ms": round(ms, 1),
-               "time_over_off": round(ms / 1e3 / base, 3), "peak_mb": round(peak_bytes(fn, device) / 2**20, 1)}
+        row = {"cell": "lstm", "T": steps, "B": batch, "H": hid, "checkpoint": k, "ms": round(ms[k], 1),
+               "time_over_off": round(ms[k] / ms[0], 3), "peak_mb": round(peak_bytes(fn, device) / 2**20, 1)}
         rows.append(row)
         print(row, flush=True)
     return rows
