@@ -14,42 +14,61 @@ inline void emit(int64_t H, const s_t* o, const s_t* c, s_t* k, s_t* h) {  // k 
   for (int64_t j = 0; j < H; ++j) h[j] = o[j] * k[j];
 }
 
-// Standard (i, f, g, o):  c = f c_prev + i g.
-template <typename s_t>
+// The three LSTMs that differ only in their forget gate: c = f c_prev + i g with
+//   Forget::gate     f = sigma(a_f), gates (i, f, g, o)  -- the standard LSTM;
+//   Forget::coupled  f = 1 - i,      gates (i, g, o):  c = c_prev + i (g - c_prev),  dL/di = dL/dc (g - c_prev);
+//   Forget::none     f = 1,          gates (i, g, o):  c = c_prev + i g  (the 1997 LSTM; dL/dc_prev = dL/dc).
+enum class Forget { gate, coupled, none };
+
+template <typename s_t, Forget F>
 struct Lstm {
-  static constexpr int G = 4;
+  static constexpr int G = F == Forget::gate ? 4 : 3;
   static void step(Run<s_t>& r, int64_t t, const s_t* u) {
-    const int64_t H = r.H, GH = r.A.size(2);
-    gemm_nt<s_t>(r.B, GH, H, u, H, r.w(), H, 1, r.a(t), GH);  // a = xp + u W_hh^T
+    const int64_t H = r.H;
+    gemm_nt<s_t>(r.B, G * H, H, u, H, r.w(), H, 1, r.a(t), G * H);  // a = xp + u W_hh^T
     s_t *A = r.a(t), *cp = r.c(t), *c = r.c(t + 1), *K = r.k(t), *h = r.h(t + 1);
-    rows(r.B, 16 * H, [&](int64_t b) {
-      s_t *i = A + b * 4 * H, *f = i + H, *gg = i + 2 * H, *o = i + 3 * H;
+    rows(r.B, 4 * G * H, [&](int64_t b) {
+      s_t *i = A + b * G * H, *f = i + H, *gg = i + (G - 2) * H, *o = i + (G - 1) * H;
       const int64_t e = b * H;
-      sigmoid(i, i, 2 * H);
+      sigmoid(i, i, (G - 2) * H);  // i, and f where it is a gate
       tanh(gg, gg, H);
       sigmoid(o, o, H);
-      for (int64_t j = 0; j < H; ++j) c[e + j] = f[j] * cp[e + j] + i[j] * gg[j];
+      for (int64_t j = 0; j < H; ++j) {
+        const s_t p = cp[e + j];
+        if constexpr (F == Forget::gate) c[e + j] = f[j] * p + i[j] * gg[j];
+        else if constexpr (F == Forget::coupled) c[e + j] = p + i[j] * (gg[j] - p);
+        else c[e + j] = p + i[j] * gg[j];
+      }
       emit(H, o, c + e, K + e, h + e);
     });
   }
   static void step_backward(Run<s_t>& r, Grad<s_t>& g, int64_t t, const s_t*) {
     const int64_t H = r.H;
     s_t *A = r.a(t), *D = r.d(t), *K = r.k(t), *cp = r.c(t), *dh = g.p(g.dh), *dc = g.p(g.dc);
-    rows(r.B, 8 * H, [&](int64_t b) {
-      const s_t* a = A + b * 4 * H;
-      s_t* d = D + b * 4 * H;
+    rows(r.B, 2 * G * H, [&](int64_t b) {
+      const s_t* a = A + b * G * H;
+      s_t* d = D + b * G * H;  // may be a itself: every value is read before its place is written
       for (int64_t j = 0; j < H; ++j) {
         const int64_t e = b * H + j;
-        const s_t i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j], tc = K[e];
-        const s_t d_c = dc[e] + dh[e] * o * dtanh(tc);
-        d[j] = d_c * gg * dsig(i);
-        d[H + j] = d_c * cp[e] * dsig(f);
-        d[2 * H + j] = d_c * i * dtanh(gg);
-        d[3 * H + j] = dh[e] * tc * dsig(o);
-        dc[e] = d_c * f;
+        const s_t i = a[j], gg = a[(G - 2) * H + j], o = a[(G - 1) * H + j], tc = K[e];
+        const s_t d_c = dc[e] + dh[e] * o * dtanh(tc);  // dL/dc_t, through h = o tanh(c) too
+        if constexpr (F == Forget::gate) {
+          const s_t f = a[H + j];
+          d[j] = d_c * gg * dsig(i);
+          d[H + j] = d_c * cp[e] * dsig(f);
+          dc[e] = d_c * f;
+        } else if constexpr (F == Forget::coupled) {
+          d[j] = d_c * (gg - cp[e]) * dsig(i);
+          dc[e] = d_c - d_c * i;
+        } else {
+          d[j] = d_c * gg * dsig(i);
+          dc[e] = d_c;
+        }
+        d[(G - 2) * H + j] = d_c * i * dtanh(gg);
+        d[(G - 1) * H + j] = dh[e] * tc * dsig(o);
       }
     });
-    gemm_nn<s_t>(r.B, H, r.A.size(2), D, r.A.size(2), r.w(), H, 0, g.p(g.du), H);  // du = dL/da W_hh
+    gemm_nn<s_t>(r.B, H, G * H, D, G * H, r.w(), H, 0, g.p(g.du), H);  // du = dL/da W_hh
   }
 };
 
@@ -98,47 +117,6 @@ struct LstmPeephole {
         d[2 * H + j] = d_c * i * dtanh(gg);
         d[3 * H + j] = d_a_o;
         dc[e] = d_c * f + d_a_i * vi[j] + d_a_f * vf[j];
-      }
-    });
-    gemm_nn<s_t>(r.B, H, r.A.size(2), D, r.A.size(2), r.w(), H, 0, g.p(g.du), H);  // du = dL/da W_hh
-  }
-};
-
-// Coupled (i, g, o): f = 1 - i, c = c_prev + i (g - c_prev).   No forget gate (i, g, o): c = c_prev + i g.
-template <typename s_t, bool coupled>
-struct Lstm3 {
-  static constexpr int G = 3;
-  static void step(Run<s_t>& r, int64_t t, const s_t* u) {
-    const int64_t H = r.H, GH = r.A.size(2);
-    gemm_nt<s_t>(r.B, GH, H, u, H, r.w(), H, 1, r.a(t), GH);  // a = xp + u W_hh^T
-    s_t *A = r.a(t), *cp = r.c(t), *c = r.c(t + 1), *K = r.k(t), *h = r.h(t + 1);
-    rows(r.B, 12 * H, [&](int64_t b) {
-      s_t *i = A + b * 3 * H, *gg = i + H, *o = i + 2 * H;
-      const int64_t e = b * H;
-      sigmoid(i, i, H);
-      tanh(gg, gg, H);
-      sigmoid(o, o, H);
-      for (int64_t j = 0; j < H; ++j) {
-        const s_t p = cp[e + j];
-        c[e + j] = p + i[j] * (coupled ? gg[j] - p : gg[j]);
-      }
-      emit(H, o, c + e, K + e, h + e);
-    });
-  }
-  static void step_backward(Run<s_t>& r, Grad<s_t>& g, int64_t t, const s_t*) {
-    const int64_t H = r.H;
-    s_t *A = r.a(t), *D = r.d(t), *K = r.k(t), *cp = r.c(t), *dh = g.p(g.dh), *dc = g.p(g.dc);
-    rows(r.B, 6 * H, [&](int64_t b) {
-      const s_t* a = A + b * 3 * H;
-      s_t* d = D + b * 3 * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const int64_t e = b * H + j;
-        const s_t i = a[j], gg = a[H + j], o = a[2 * H + j], tc = K[e];
-        const s_t d_c = dc[e] + dh[e] * o * dtanh(tc);
-        d[j] = d_c * (coupled ? gg - cp[e] : gg) * dsig(i);
-        d[H + j] = d_c * i * dtanh(gg);
-        d[2 * H + j] = dh[e] * tc * dsig(o);
-        dc[e] = coupled ? d_c - d_c * i : d_c;
       }
     });
     gemm_nn<s_t>(r.B, H, r.A.size(2), D, r.A.size(2), r.w(), H, 0, g.p(g.du), H);  // du = dL/da W_hh

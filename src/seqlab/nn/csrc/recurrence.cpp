@@ -144,10 +144,10 @@ void dispatch_cell(int64_t kind, const F& f) {
   switch (kind) {
     case RNN_TANH: f(Elman<s_t, false>()); break;
     case RNN_RELU: f(Elman<s_t, true>()); break;
-    case LSTM: f(Lstm<s_t>()); break;
+    case LSTM: f(Lstm<s_t, Forget::gate>()); break;
     case LSTM_PEEPHOLE: f(LstmPeephole<s_t>()); break;
-    case LSTM_COUPLED: f(Lstm3<s_t, true>()); break;
-    case LSTM_NO_FORGET: f(Lstm3<s_t, false>()); break;
+    case LSTM_COUPLED: f(Lstm<s_t, Forget::coupled>()); break;
+    case LSTM_NO_FORGET: f(Lstm<s_t, Forget::none>()); break;
     case GRU: f(Gru<s_t>()); break;
     case GRU_BEFORE: f(GruBefore<s_t>()); break;
     default: TORCH_CHECK(false, "seqlab::recurrence: unknown cell kind ", kind);
