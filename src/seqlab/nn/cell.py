@@ -84,6 +84,18 @@ class Cell:
         return f"{type(self).__name__}()"
 
 
+def input_projection(cell: Cell, x: Tensor, w_ih: Tensor, b_ih: Tensor, w: State) -> Tensor:
+    """``xp = W_ih x_t + input_bias`` for all T steps in one matmul: (T, B, I) -> (T, B, G*H)."""
+    return torch.addmm(cell.input_bias(b_ih, w), flat(x), w_ih.t()).view(x.shape[0], x.shape[1], -1)
+
+
+def input_grads(x: Tensor, w_ih: Tensor, d_xp: Tensor, need_x: bool, d_b_ih: Tensor | None = None) -> tuple:
+    """dL/dx (None unless ``need_x``), dL/dW_ih and dL/db_ih from all steps at once; d_xp is (T, B, G*H).
+    ``d_b_ih`` is the sum of d_xp over steps, unless the caller has it already."""
+    d_x = (flat(d_xp) @ w_ih).view_as(x) if need_x else None
+    return d_x, flat(d_xp).t() @ flat(x), flat(d_xp).sum(0) if d_b_ih is None else d_b_ih
+
+
 def stack_field(caches: list[State], k: int) -> Tensor:
     """Field ``k`` of every step's cache, stacked over time: (T, B, H)."""
     return torch.stack([c[k] for c in caches])

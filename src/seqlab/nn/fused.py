@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from seqlab.nn.cell import Cell, State, flat
+from seqlab.nn.cell import Cell, State, input_grads, input_projection
 from seqlab.nn.elman import ElmanCell
 from seqlab.nn.gru import GRUCell, GRUResetBeforeCell
 from seqlab.nn.lstm import CoupledLSTMCell, LSTMCell, NoForgetLSTMCell, PeepholeLSTMCell
@@ -45,7 +45,7 @@ SOURCE = Path(__file__).parent / "csrc" / "recurrence.cpp"
 # The cell kinds of recurrence.cpp, by exact class: a subclass may change the step, so it is not fused.
 KINDS = {LSTMCell: 2, PeepholeLSTMCell: 3, CoupledLSTMCell: 4, NoForgetLSTMCell: 5, GRUCell: 6, GRUResetBeforeCell: 7}
 ELMAN_KINDS = {"tanh": 0, "relu": 1}
-GRU_KINDS = (6, 7)
+GRU_KINDS = (KINDS[GRUCell], KINDS[GRUResetBeforeCell])
 DTYPES = (torch.float32, torch.float64)
 
 _state = {"enabled": os.environ.get("SEQLAB_FUSED", "1") != "0", "loaded": None}
@@ -162,8 +162,7 @@ def applies(cell: Cell, x: Tensor, tensors, mask: Tensor | None = None) -> bool:
 
 
 def _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w):
-    steps, batch, _ = x.shape
-    xp = torch.addmm(cell.input_bias(b_ih, w), flat(x), w_ih.t()).view(steps, batch, -1)  # (T, B, G*H)
+    xp = input_projection(cell, x, w_ih, b_ih, w)  # (T, B, G*H)
     state = [s.contiguous() for s in state]
     w = [p.contiguous() for p in w]
     m = None if mask is None else mask.contiguous()
@@ -198,17 +197,16 @@ class _FusedRecurrence(torch.autograd.Function):
         grads = torch.ops.seqlab.recurrence_backward(ctx.kind, a, hs, cs, k, w, d_out, list(d_state), m, um,
                                                      not _graph_kept())
         d_xp, n = grads[0], len(d_state)
-        d_x = (flat(d_xp) @ w_ih).view_as(x) if ctx.needs_input_grad[2] else None
         # b_ih and b_hh enter every pre-activation alike except in the GRUs (b_hn sits inside r * (...))
-        d_b_ih = flat(d_xp).sum(0) if ctx.kind in GRU_KINDS else grads[2 + n].clone()
-        input_grads = (d_x, None, None, flat(d_xp).t() @ flat(x), d_b_ih)
-        return (None, None) + input_grads + tuple(grads[1 : 1 + n]) + tuple(grads[1 + n :])
+        d_b_ih = None if ctx.kind in GRU_KINDS else grads[2 + n].clone()
+        d_x, d_w_ih, d_b_ih = input_grads(x, w_ih, d_xp, ctx.needs_input_grad[2], d_b_ih)
+        return (None, None, d_x, None, None, d_w_ih, d_b_ih) + tuple(grads[1 : 1 + n]) + tuple(grads[1 + n :])
 
 
-def scan(cell: Cell, x: Tensor, state: State, w_ih: Tensor, b_ih: Tensor, w: State, mask=None, u_mask=None):
-    """:func:`seqlab.nn.scan.scan` through the C++ loop; call only where :func:`applies`."""
-    tensors = (x, w_ih, b_ih, *state, *w)
-    if not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+def scan(cell: Cell, x: Tensor, state: State, w_ih: Tensor, b_ih: Tensor, w: State, mask, u_mask, training: bool):
+    """:func:`seqlab.nn.scan.scan` through the C++ loop; call only where :func:`applies`. ``training``: some
+    input needs a gradient (else nothing is kept for a backward)."""
+    if not training:
         with torch.no_grad():
             return _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w)[:2]
     out, *final = _FusedRecurrence.apply(cell, len(state), x, mask, u_mask, w_ih, b_ih, *state, *w)

@@ -25,7 +25,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from seqlab.nn import fused
-from seqlab.nn.cell import Cell, State, flat
+from seqlab.nn.cell import Cell, State, input_grads, input_projection
 
 
 def _mask_carry(mask_t: Tensor, new: State, old: State) -> State:
@@ -34,10 +34,9 @@ def _mask_carry(mask_t: Tensor, new: State, old: State) -> State:
 
 def _run(cell: Cell, x: Tensor, state: State, w_ih: Tensor, b_ih: Tensor, w: State, mask, u_mask):
     """The forward loop: outputs (T, B, H), final state, and what backward needs (xp, caches, us)."""
-    steps, batch, _ = x.shape
-    xp = torch.addmm(cell.input_bias(b_ih, w), flat(x), w_ih.t()).view(steps, batch, -1)  # (T, B, G*H)
+    xp = input_projection(cell, x, w_ih, b_ih, w)  # (T, B, G*H)
     outs, caches, us = [], [], []
-    for t in range(steps):
+    for t in range(x.shape[0]):
         u = state[0] if u_mask is None else state[0] * u_mask
         new, cache = cell.step(xp[t], state, u, w)
         if mask is None:
@@ -83,13 +82,8 @@ class _Recurrence(torch.autograd.Function):
             d_hps[t] = None if d_hp is d_xp else d_hp
         d_hp_all = d_xp_all if d_hps[0] is None else torch.stack(d_hps)  # (T, B, G*H)
         d_w = cell.param_grads(d_hp_all, torch.stack(us), caches, w)
-        return (None, None) + _input_grads(ctx, x, w_ih, d_xp_all) + d_state + tuple(d_w)
-
-
-def _input_grads(ctx, x: Tensor, w_ih: Tensor, d_xp: Tensor) -> tuple:
-    """dL/dx, dL/dW_ih, dL/db_ih from all steps at once: d_xp is (T, B, G*H)."""
-    d_x = (flat(d_xp) @ w_ih).view_as(x) if ctx.needs_input_grad[2] else None
-    return (d_x, None, None, flat(d_xp).t() @ flat(x), flat(d_xp).sum(0))
+        d_x, d_w_ih, d_b_ih = input_grads(x, w_ih, d_xp_all, ctx.needs_input_grad[2])
+        return (None, None, d_x, None, None, d_w_ih, d_b_ih) + d_state + tuple(d_w)
 
 
 def scan(
@@ -110,9 +104,10 @@ def scan(
     The loop runs in C++ (:mod:`seqlab.nn.fused`) where that applies, else in Python below.
     """
     tensors = (x, w_ih, b_ih, *state, *w)
+    training = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
     if fused.applies(cell, x, (*tensors, u_mask), mask):
-        return fused.scan(cell, x, state, w_ih, b_ih, w, mask, u_mask)
-    if not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+        return fused.scan(cell, x, state, w_ih, b_ih, w, mask, u_mask, training)
+    if not training:
         with torch.no_grad():  # inference: the same loop, nothing kept for backward
             return _run(cell, x, state, w_ih, b_ih, w, mask, u_mask)[:2]
     out, *final = _Recurrence.apply(cell, len(state), x, mask, u_mask, w_ih, b_ih, *state, *w)
@@ -125,7 +120,7 @@ def autograd_scan(cell: Cell, x: Tensor, state: State, w_ih: Tensor, b_ih: Tenso
     The reference the hand-written backward is measured against, and what the
     gradient-flow probe differentiates (it needs every h_t as a graph node).
     """
-    xp = x @ w_ih.t() + cell.input_bias(b_ih, w)  # (T, B, G*H)
+    xp = input_projection(cell, x, w_ih, b_ih, w)  # (T, B, G*H)
     states = []
     for xp_t in xp:
         state, _ = cell.step(xp_t, state, state[0], w)

@@ -51,7 +51,7 @@ Run<s_t> make_run(int64_t kind, const Tensor& A, const Tensor& Hs, const Tensor&
     r.v_f = w[3].data_ptr<s_t>();
     r.v_o = w[4].data_ptr<s_t>();
   }
-  r.scratch = at::empty({r.B, w[0].size(0)}, Hs.options());
+  if (kind == GRU) r.scratch = at::empty({r.B, w[0].size(0)}, Hs.options());
   return r;
 }
 
@@ -82,13 +82,13 @@ void forward_loop(Run<s_t>& r, const c10::optional<Tensor>& mask, const c10::opt
   }
 }
 
+// U holds every step's recurrent input u_t = h_{t-1} * u_mask, (T, B, H) contiguous.
 template <typename s_t, typename Cell>
 void backward_loop(Run<s_t>& r, Grad<s_t>& g, const Tensor& d_out, const c10::optional<Tensor>& mask,
-                   const c10::optional<Tensor>& u_mask, Tensor& d_h) {
+                   const c10::optional<Tensor>& u_mask, const Tensor& U, Tensor& d_h) {
   const int64_t H = r.H, n = r.B * H;
   const bool* m = mask ? mask->data_ptr<bool>() : nullptr;
   const bool lstm = g.dc.defined();
-  Tensor u = u_mask ? at::empty({r.B, H}, r.Hs.options()) : Tensor();
   Tensor carry_h = at::zeros({r.B, H}, r.Hs.options()), carry_c = at::zeros_like(carry_h);
   s_t *dH = d_h.data_ptr<s_t>(), *dh = g.p(g.dh), *dc = lstm ? g.p(g.dc) : nullptr;
   s_t *ch = carry_h.data_ptr<s_t>(), *cc = carry_c.data_ptr<s_t>(), *direct = g.p(g.dh_direct);
@@ -106,8 +106,7 @@ void backward_loop(Run<s_t>& r, Grad<s_t>& g, const Tensor& d_out, const c10::op
         }
       }
     });
-    if (u_mask) at::mul_out(u, r.Hs[t], *u_mask);
-    Cell::step_backward(r, g, t, u_mask ? u.data_ptr<s_t>() : r.h(t));
+    Cell::step_backward(r, g, t, U.data_ptr<s_t>() + t * n);
     const s_t* du = g.p(g.du);
     rows(r.B, H, [&](int64_t b) {  // dL/dh_{t-1} = dL/du_t * mask + the direct part (+ the carried part)
       for (int64_t e = b * H; e < (b + 1) * H; ++e) {
@@ -204,16 +203,16 @@ std::vector<Tensor> backward(int64_t kind, c10::optional<Tensor> A_, Tensor Hs, 
     g.dh = at::empty({B, H}, Hs.options());
     g.du = at::empty({B, H}, Hs.options());
     g.dh_direct = at::zeros({B, H}, Hs.options());
-    g.scratch = at::empty({2, B, H}, Hs.options());
+    if (kind == GRU_BEFORE) g.scratch = at::empty({2, B, H}, Hs.options());
     if (is_lstm(kind)) g.dc = d_state[1].contiguous().clone();
+    // every u_t at once, for the steps (GRU_BEFORE reads it) and for dW_hh: a view of Hs without the mask
+    Tensor U = u_mask ? Hs.narrow(0, 0, T) * *u_mask : Hs.narrow(0, 0, T);
     dispatch_cell<scalar_t>(kind, [&](auto cell) {
-      backward_loop<scalar_t, decltype(cell)>(r, g, d_out, mask, u_mask, d_h);
+      backward_loop<scalar_t, decltype(cell)>(r, g, d_out, mask, u_mask, U, d_h);
     });
-    Tensor U = Hs.narrow(0, 0, T).reshape({T * B, H});
-    if (u_mask) U = (Hs.narrow(0, 0, T) * *u_mask).reshape({T * B, H});
     result = {r.D, d_h};
     if (is_lstm(kind)) result.push_back(g.dc);
-    for (auto& d : param_grads<scalar_t>(kind, r, U)) result.push_back(d);
+    for (auto& d : param_grads<scalar_t>(kind, r, U.view({T * B, H}))) result.push_back(d);
   });
   return result;
 }
