@@ -1,6 +1,7 @@
 """Shared by the benchmarks: machine description and the results file."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -107,24 +108,22 @@ def _lm_run(preset_name: str, args, overrides: list[str]) -> dict:
 
     cfg = configure("lm", preset_name, {"data.path": args.data, "data.test_path": args.test}, args.minutes, overrides)
     run_dir = Path(args.runs) / preset_name
-    final = lm.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    final = lm.TASK.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
     curve = [{"step": r["step"], "time_s": r["time_s"], "valid_loss": round(r["loss"], 4)}
              for r in plots.read_metrics(run_dir) if r.get("split") == "valid"]
     best = min(c["valid_loss"] for c in curve)
     row = {"preset": preset_name, "model": f"{cfg.model.cell} {cfg.model.num_layers}x{cfg.model.hidden_size}",
-           "parameters": sum(p.numel() for p in lm.load_run(run_dir)[2].parameters()),
+           "parameters": sum(p.numel() for p in lm.TASK.load(run_dir).model.parameters()),
            "train_time_s": curve[-1]["time_s"], "steps": final["steps"], "final_valid_loss": round(final["loss"], 4),
            "best_valid_loss": best, "best_valid_ppl": round(math.exp(best), 2), "valid_curve": curve,
            "config": _as_dict(cfg)}
     if args.test:
-        test = lm.evaluate_file(run_dir, args.test, cfg.train.eval_batch_size)
+        test = lm.evaluate_run(lm.TASK.load(run_dir), args.test, cfg.train.eval_batch_size)
         row["test_loss"], row["test_ppl"] = round(test["loss"], 4), round(test["ppl"], 2)
     return row
 
 
 def _as_dict(cfg) -> dict:
-    import dataclasses
-
     return dataclasses.asdict(cfg)
 
 
@@ -198,8 +197,6 @@ def _previous_rows(name: str) -> list[dict]:
 
 def _task_run(task_name: str, preset_name: str, args, files: dict, overrides: list[str]) -> dict:
     """Train (or resume) one preset of a task; its validation (and test) scores and training time."""
-    import argparse
-
     from seqlab import plots
     from seqlab.tasks import registry
     from seqlab.train import checkpoint
@@ -212,15 +209,22 @@ def _task_run(task_name: str, preset_name: str, args, files: dict, overrides: li
     records = plots.read_metrics(run_dir)
     valid_rows = [r for r in records if r.get("split") == "valid"]
     run = task.load(run_dir, "auto")
-    valid = task.evaluate(run, argparse.Namespace(data=cfg.data.valid, plot=str(run_dir / "confusion.png")))
+    valid = task.evaluate(run, task.evaluate_options(data=cfg.data.valid))
     row = {"preset": preset_name, "parameters": sum(p.numel() for p in run.model.parameters()),
            "train_time_s": valid_rows[-1]["time_s"], "steps": final["steps"], "seed": cfg.train.seed,
            "valid_curve": [{k: round(r[k], 4) if isinstance(r[k], float) else r[k]
                             for k in ("step", "time_s", "accuracy", "f1") if k in r} for r in valid_rows],
            "valid": _plain(valid), "config": _as_dict(cfg)}
     if args.test:
-        row["test"] = _plain(task.evaluate(run, argparse.Namespace(data=args.test, plot=str(run_dir / "confusion_test.png"))))
+        row["test"] = _plain(task.evaluate(run, _test_options(task, args.test, run_dir)))
     return row
+
+
+def _test_options(task, path: str, run_dir: Path):
+    """The task's evaluate options for a test file (classification: its confusion matrix beside the validation one)."""
+    fields = {f.name for f in dataclasses.fields(task.evaluate_options)}
+    extra = {"plot": str(run_dir / "confusion_test.png")} if "plot" in fields else {}
+    return task.evaluate_options(data=path, **extra)
 
 
 def _plain(metrics: dict) -> dict:

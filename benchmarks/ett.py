@@ -83,9 +83,9 @@ def run(argv) -> None:
         cfg = configure("forecast", preset, settings, args.minutes, rest)
         run_dir = Path(args.runs) / f"{preset}-L{cfg.data.lookback}-H{horizon}"
         t0 = time.perf_counter()
-        final = forecast.train(cfg, run_dir, resume=(run_dir / "normaliser.json").is_file()
+        final = forecast.TASK.train(cfg, run_dir, resume=(run_dir / "normaliser.json").is_file()
                                and (run_dir / "last").is_dir())
-        trained = forecast.load_run(run_dir)
+        trained = forecast.TASK.load(run_dir)
         row = {"preset": preset, "kind": cfg.model.kind, "lookback": cfg.data.lookback, "horizon": horizon,
                "parameters": sum(p.numel() for p in trained.model.parameters()),
                "train_time_s": round(_train_time(run_dir), 1), "wall_time_s": round(time.perf_counter() - t0, 1),

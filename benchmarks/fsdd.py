@@ -18,7 +18,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, _as_dict, configure, write_results
@@ -46,16 +45,16 @@ def _row(name: str, preset: str, split: str, args, rest) -> dict:
     cfg = configure("speech", preset, settings, args.minutes, rest)
     run_dir = Path(args.runs) / name
     t0 = time.perf_counter()
-    final = speech.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
-    trained = speech.load_run(run_dir)
+    final = speech.TASK.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    trained = speech.TASK.load(run_dir)
     beams = [1] if cfg.data.mode == "isolated" else [1, 8]
     row = {"name": name, "preset": preset, "split": split, "steps": final["steps"], "seed": cfg.train.seed,
            "parameters": sum(p.numel() for p in trained.model.parameters()),
            "wall_time_s": round(time.perf_counter() - t0, 1), "config": _as_dict(cfg),
-           "test": {f"beam{b}": _round(speech.evaluate(trained, SimpleNamespace(data=None, split="test", beam=b)))
+           "test": {f"beam{b}": _round(speech.evaluate(trained, speech.EvaluateOptions(None, "test", b)))
                     for b in beams}}
     if args.test:
-        row["extra_test"] = _round(speech.evaluate(trained, SimpleNamespace(data=args.test, split="test", beam=1)))
+        row["extra_test"] = _round(speech.evaluate(trained, speech.EvaluateOptions(args.test, "test", 1)))
     return row
 
 

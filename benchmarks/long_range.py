@@ -58,7 +58,7 @@ def train_row(problem: str, length: int, model: str, args, rest) -> dict:
     run_dir = Path(args.runs) / f"{problem}-T{length}-{model}"
     diverged = ""
     try:
-        final = memory.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+        final = memory.TASK.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
     except TrainingDiverged as e:  # a row of the table too: e.g. the IRNN's exploding gradients
         diverged, final = str(e).split(":")[0], None
     logged = read_metrics(run_dir) if (run_dir / "metrics.jsonl").is_file() else []  # none: diverged at once
@@ -78,18 +78,18 @@ def gradient_flow(run_dir: Path, trained: bool) -> list[float]:
     """||dL/dh_k|| of the run's (one-layer recurrent) model on one validation batch; untrained: a fresh init."""
     import torch.nn.functional as F
 
+    import seqlab.nn as snn
     from seqlab.data.memory import generate
-    from seqlab.nn.minrnn import _MinRNN
     from seqlab.tasks import memory
 
-    run = memory.load_run(run_dir, "cpu")
+    run = memory.TASK.load(run_dir, "cpu")
     model = run.model if trained else memory.MemoryModel(run.cfg.model, run.cfg.data.problem, run.cfg.data.length)
     x, y = generate(run.cfg.data.problem, 32, run.cfg.data.length, 999, run.cfg.data.symbols)
     rnn = model.encoder.rnn
     inputs = x if model.regression else F.one_hot(x, 10).float()
     hs, h = [], torch.zeros(len(x), rnn.hidden_size)
     with torch.enable_grad():
-        if isinstance(rnn, _MinRNN):
+        if isinstance(rnn, (snn.MinGRU, snn.MinLSTM)):
             cell = rnn.cells[0]
             for t in range(inputs.shape[1]):
                 h = cell.step(inputs[:, t], h)

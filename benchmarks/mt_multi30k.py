@@ -24,7 +24,6 @@ from common import RESULTS, write_results
 from seqlab.data.text import read_text
 from seqlab.errors import UserError
 from seqlab.tasks import translate
-from seqlab.tasks.presets import preset
 from seqlab.train.config import parse_overrides, set_key, to_dict
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mt" / "multi30k"
@@ -32,18 +31,18 @@ PRESETS = {"rnn": "multi30k-gru-attention", "transformer": "multi30k-transformer
 
 
 def run_one(arch: str, args, overrides) -> dict:
-    cfg = preset(PRESETS[arch], "translate")
+    cfg = translate.TASK.preset(PRESETS[arch])
     cfg.data.path, cfg.train.max_minutes = args.data, args.minutes
     for key, value in overrides:
         set_key(cfg, key, value)
     run_dir = Path(args.runs) / f"bench-mt-{arch}"
     start = time.perf_counter()
-    metrics = translate.train(cfg, run_dir)
+    metrics = translate.TASK.train(cfg, run_dir)
     train_s = time.perf_counter() - start
-    run = translate.load_run(run_dir)
+    run = translate.TASK.load(run_dir)
     src, ref = translate.split_files(cfg.data, "valid")
     row = {"arch": arch, "preset": PRESETS[arch], "train_s": round(train_s, 1), "steps": metrics["steps"],
-           "valid_loss": round(metrics["best_loss"], 4), "config": to_dict(cfg)}
+           "valid_loss": round(metrics["best"]["value"], 4), "config": to_dict(cfg)}
     t0 = time.perf_counter()
     row["valid"] = translate.score(translate.translate_lines(run, read_text(src).splitlines(), args.beam),
                                    read_text(ref).splitlines())

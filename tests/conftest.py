@@ -1,7 +1,19 @@
 """Generated data shared by the task tests (no files outside the repository)."""
+import math
 import random
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+import torch
+
+# a tiny character LM: its corpus and the flags that keep a run to a few seconds
+TEXT = "the rain in spain stays mainly in the plain.\n" * 30
+TINY = ["--model.embed_size=8", "--model.hidden_size=16", "--model.num_layers=1", "--train.batch_size=4",
+        "--train.bptt=16", "--train.max_steps=6", "--train.eval_every=3", "--train.eval_batch_size=2",
+        "--train.progress=false"]
+MT_TINY = ["--model.embed_size=16", "--model.hidden_size=16", "--data.vocab_size=300", "--data.max_tokens=256",
+           "--train.max_steps=6", "--train.eval_every=3", "--train.progress=false", "--decode.max_len=12"]
 
 FILLER = [f"w{i}" for i in range(40)]
 KEYWORDS = {"pos": ["great", "lovely", "superb"], "neg": ["awful", "dull", "boring"], "mid": ["okay", "fine", "average"]}
@@ -69,3 +81,63 @@ def segmented_files(tmp_path):
     train.write_text(segmented_sentences(300, 0), encoding="utf-8")
     dev.write_text(segmented_sentences(60, 1), encoding="utf-8")
     return train, dev
+
+
+def parallel_corpus(tmp_path, n_val=20):
+    """A toy German->English corpus: word-for-word with a fixed dictionary."""
+    words = {"ein": "a", "hund": "dog", "mann": "man", "sieht": "sees", "eine": "a", "katze": "cat", "frau": "woman"}
+    rng = random.Random(0)
+    d = tmp_path / "mt"
+    d.mkdir()
+    for split, n in (("train", 200), ("val", n_val)):
+        src = [" ".join(rng.choice(list(words)) for _ in range(rng.randint(2, 5))) for _ in range(n)]
+        (d / f"{split}.de").write_text("\n".join(src) + "\n")
+        (d / f"{split}.en").write_text("\n".join(" ".join(words[w] for w in s.split()) for s in src) + "\n")
+    return d
+
+
+MT_TINY = ["--model.embed_size=16", "--model.hidden_size=16", "--data.vocab_size=300", "--data.max_tokens=256",
+           "--train.max_steps=6", "--train.eval_every=3", "--train.progress=false", "--decode.max_len=12"]
+
+
+SPEAKERS = ["alice", "bob", "carol"]
+
+
+def digit_tone(digit: int, take: int, speaker: int, rate: int = 8000) -> torch.Tensor:
+    """A tone per digit (300 + 150·d Hz), a little longer or shorter per take, a little detuned per speaker."""
+    n = int(rate * (0.25 + 0.01 * (take % 5)))
+    t = torch.arange(n, dtype=torch.float64) / rate
+    f = (300 + 150 * digit) * (1 + 0.01 * speaker)
+    envelope = torch.sin(math.pi * torch.arange(n) / n)
+    return (0.4 * envelope * torch.sin(2 * math.pi * f * t)).float()
+
+
+def write_fsdd(root: Path, takes: int = 8) -> Path:
+    """An FSDD-like directory: DIGIT_SPEAKER_TAKE.wav, a tone per digit."""
+    from seqlab.data.wav import write_wav
+
+    root.mkdir(parents=True, exist_ok=True)
+    for s, speaker in enumerate(SPEAKERS):
+        for d in range(10):
+            for take in range(takes):
+                write_wav(root / f"{d}_{speaker}_{take}.wav", digit_tone(d, take, s), 8000)
+    return root
+
+
+def series_values(n: int, channels: int = 3, seed: int = 0) -> torch.Tensor:
+    """A daily sine (period 24) + trend + noise per channel, the last channel the sum of the others' seasons."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(n, dtype=torch.float64)
+    cols = []
+    for c in range(channels):
+        season = (1 + c) * torch.sin(2 * math.pi * t / 24 + c)
+        cols.append(season + 0.002 * (c + 1) * t + 0.1 * torch.randn(n, generator=g, dtype=torch.float64))
+    return torch.stack(cols, 1)
+
+
+def write_csv(path: Path, values: torch.Tensor, start=datetime(2020, 1, 1), step=timedelta(hours=1)) -> Path:
+    names = [f"c{k}" for k in range(values.shape[1] - 1)] + ["OT"]
+    lines = ["date," + ",".join(names)]
+    lines += [f"{start + i * step},{','.join(f'{v:.6f}' for v in row.tolist())}" for i, row in enumerate(values)]
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -88,9 +88,9 @@ def test_glove_format_vectors_are_loaded(labelled_files, tmp_path, capsys):
                  "--name", "g", "--model.vectors", str(vectors), "--model.freeze_vectors=true", *SMALL,
                  "--train.epochs=1"]) == 0
     assert "model.vectors: 1 of" in capsys.readouterr().out
-    from seqlab.tasks.classify import load_run
+    from seqlab.tasks.classify import TASK
 
-    run = load_run(tmp_path / "g")
+    run = TASK.load(tmp_path / "g")
     assert torch.allclose(run.model.embed.weight[run.tokens.vocab.stoi["great"]], torch.full((16,), 0.5))
     bad = tmp_path / "bad.txt"
     bad.write_text("great 1 2\n")

@@ -3,13 +3,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import MT_TINY, TEXT, TINY, parallel_corpus
 
 from seqlab.cli import main
-
-TEXT = "the rain in spain stays mainly in the plain.\n" * 30
-TINY = ["--model.embed_size=8", "--model.hidden_size=16", "--model.num_layers=1", "--train.batch_size=4",
-        "--train.bptt=16", "--train.max_steps=6", "--train.eval_every=3", "--train.eval_batch_size=2",
-        "--train.progress=false"]
 
 
 @pytest.fixture
@@ -25,11 +21,15 @@ def test_train_generate_evaluate_plot_end_to_end(corpus, tmp_path, capsys):
     run = runs / "tiny"
     assert (run / "loss.png").stat().st_size > 0 and (run / "best" / "model.safetensors").is_file()
     assert main(["train", "lm", "--resume", str(run), "--train.max_steps=9"]) == 0
+    trained = capsys.readouterr().out
+    assert "valid loss" in trained and "after 9 steps; best loss" in trained
     assert main(["generate", str(run), "--prime", "the ", "--length", "20", "--seed", "1"]) == 0
+    sample = capsys.readouterr().out
+    assert sample.startswith("the ") and len(sample) == len("the ") + 20 + 1  # 20 new characters, then a newline
+    assert set(sample[4:-1]) <= set(TEXT) | {"?"}  # characters of the corpus (or "?", the unknown one)
     assert main(["evaluate", str(run), "--data", str(corpus)]) == 0
+    assert "perplexity" in capsys.readouterr().out
     assert main(["plot", "gradients", "--data", str(corpus), "--steps", "12", "--out", str(tmp_path / "g.png")]) == 0
-    out = capsys.readouterr().out
-    assert "valid loss" in out and "perplexity" in out and out.count("the ") >= 1
     assert (tmp_path / "g.png").stat().st_size > 0
 
 
@@ -106,28 +106,9 @@ def test_console_entry_point_prints_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr and "no such file" in result.stderr
 
 
-def _parallel(tmp_path, n_val=20):
-    """A toy German->English corpus: word-for-word with a fixed dictionary."""
-    words = {"ein": "a", "hund": "dog", "mann": "man", "sieht": "sees", "eine": "a", "katze": "cat", "frau": "woman"}
-    import random
-
-    rng = random.Random(0)
-    d = tmp_path / "mt"
-    d.mkdir()
-    for split, n in (("train", 200), ("val", n_val)):
-        src = [" ".join(rng.choice(list(words)) for _ in range(rng.randint(2, 5))) for _ in range(n)]
-        (d / f"{split}.de").write_text("\n".join(src) + "\n")
-        (d / f"{split}.en").write_text("\n".join(" ".join(words[w] for w in s.split()) for s in src) + "\n")
-    return d
-
-
-MT_TINY = ["--model.embed_size=16", "--model.hidden_size=16", "--data.vocab_size=300", "--data.max_tokens=256",
-           "--train.max_steps=6", "--train.eval_every=3", "--train.progress=false", "--decode.max_len=12"]
-
-
 @pytest.mark.parametrize("arch", ["rnn", "transformer"])
 def test_translate_end_to_end(arch, tmp_path, capsys):
-    d = _parallel(tmp_path)
+    d = parallel_corpus(tmp_path)
     runs = tmp_path / "runs"
     extra = ["--model.d_model=16", "--model.num_heads=2", "--model.d_ff=32", "--model.enc_layers=1",
              "--model.dec_layers=1"] if arch == "transformer" else []
@@ -144,7 +125,7 @@ def test_translate_end_to_end(arch, tmp_path, capsys):
 
 
 def test_translate_bad_input(tmp_path, capsys):
-    d = _parallel(tmp_path)
+    d = parallel_corpus(tmp_path)
     (d / "val.en").write_text("only one line\n")
     assert main(["train", "translate", "--data", str(d), "--runs", str(tmp_path / "r"), *MT_TINY]) == 2
     assert "val.de has 20 lines, " in capsys.readouterr().err

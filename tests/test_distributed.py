@@ -76,13 +76,13 @@ def _lm(rank: int, corpus: Path, run_dir: Path, steps: int, own_dirs: bool, cras
     Trainer.save = save_then_crash  # in this spawned process only
     where = run_dir / f"rank{rank}" if own_dirs else run_dir
     try:
-        lm.train(lm_config(corpus, steps, dropout), where, resume=resume)
+        lm.TASK.train(lm_config(corpus, steps, dropout), where, resume=resume)
     except Crash:
         pass
 
 
 def _classify(rank: int, train: Path, run_dir: Path) -> None:
-    classify.train(classify_config(train), run_dir)
+    classify.TASK.train(classify_config(train), run_dir)
 
 
 JOBS = {"lm": _lm, "classify": _classify}
@@ -106,7 +106,7 @@ def corpus(tmp_path):
 
 
 def test_two_lm_ranks_equal_one_process_on_the_combined_batch_and_only_rank_0_writes(corpus, tmp_path):
-    lm.train(lm_config(corpus), tmp_path / "one")
+    lm.TASK.train(lm_config(corpus), tmp_path / "one")
     spawn("lm", corpus, tmp_path / "two", 6, True, 0, False)
     assert_same(weights(tmp_path / "one"), weights(tmp_path / "two" / "rank0"), atol=1e-6)
     assert not (tmp_path / "two" / "rank1").exists()  # rank 1 wrote nothing in its own run directory
@@ -117,7 +117,7 @@ def test_two_lm_ranks_equal_one_process_on_the_combined_batch_and_only_rank_0_wr
 def test_two_classifier_ranks_equal_one_process_on_the_combined_batch(tmp_path):
     train = tmp_path / "train.txt"
     train.write_text("\n".join(labelled_lines(400, 0)) + "\n")
-    classify.train(classify_config(train), tmp_path / "one")
+    classify.TASK.train(classify_config(train), tmp_path / "one")
     spawn("classify", train, tmp_path / "two")
     assert_same(weights(tmp_path / "one"), weights(tmp_path / "two"), atol=1e-6)
 
@@ -140,7 +140,7 @@ def test_a_checkpoint_of_two_ranks_is_not_resumed_by_one(corpus, tmp_path):
 
     spawn("lm", corpus, tmp_path / "two", 3, False, 0, False)
     with pytest.raises(UserError, match="nproc-per-node 2"):
-        lm.train(lm_config(corpus, 6), tmp_path / "two", resume=True)
+        lm.TASK.train(lm_config(corpus, 6), tmp_path / "two", resume=True)
 
 
 def test_the_lm_batch_must_divide_among_the_ranks(monkeypatch, corpus, tmp_path):
@@ -148,4 +148,4 @@ def test_the_lm_batch_must_divide_among_the_ranks(monkeypatch, corpus, tmp_path)
 
     monkeypatch.setattr(distributed, "world", lambda: 3)
     with pytest.raises(UserError, match="batch_size=4 .* 3 processes"):
-        lm.train(lm_config(corpus), tmp_path / "x")
+        lm.TASK.train(lm_config(corpus), tmp_path / "x")

@@ -41,7 +41,8 @@ def test_language_model_with_its_state(cell, extra, tmp_path, capsys):
     info = export(run, capsys)
     states = ["h0", "c0"] if cell == "lstm" else ["h0"]
     assert list(info["inputs"]) == ["tokens", *states] and info["outputs"]["logits"]["dims"][:2] == ["batch", "time"]
-    _, vocab, model = lm.load_run(run, device="cpu")  # its own backend: the hand-BPTT driver for the LSTM
+    loaded = lm.TASK.load(run, device="cpu")
+    vocab, model = loaded.vocab, loaded.model  # its own backend: the hand-BPTT driver for the LSTM
     torch.manual_seed(1)
     tokens = torch.randint(len(vocab), (5, 17))
     state = tuple(0.2 * torch.randn(model.rnn.num_layers, 5, model.rnn.hidden_size) for _ in states)
@@ -64,7 +65,7 @@ def test_classifier_on_a_padded_batch(cell, pooling, labelled_files, tmp_path, c
                  "--model.embed_size=16", *TINY]) == 0
     info = export(tmp_path / "c", capsys)
     assert info["labels"] and list(info["inputs"]) == ["tokens", "lengths"]
-    run = classify.load_run(tmp_path / "c", "cpu")
+    run = classify.TASK.load(tmp_path / "c", "cpu")
     texts = ["a great film", "awful", "the plot was dull and far too long for its own good", "fine"]
     tokens, lengths = pad_batch([classify.token_ids(run.tokens, t, 100) for t in texts], run.tokens.pad)
     with torch.no_grad():
@@ -84,7 +85,7 @@ def test_tagger_emissions_and_crf_scores(kind, conll_files, segmented_files, tmp
                  *TINY]) == 0
     info = export(tmp_path / kind, capsys)
     assert set(info["crf"]) == {"transitions", "start", "end"} and info["tags"]
-    run = tag.load_run(tmp_path / kind, "cpu")
+    run = tag.TASK.load(tmp_path / kind, "cpu")
     sentences = [["Alice", "Bobson", "visited", "Paris"], ["w3"], ["w1", "w2", "London", "x", "y", "z"]]
     if kind == "segmented":
         sentences = [list("中国人民银行的发展"), list("我们"), list("在北京大学")]
@@ -101,7 +102,7 @@ def test_runs_that_cannot_be_exported_say_why(tmp_path, capsys, monkeypatch):
     text.write_text("to be or not to be, that is the question.\n" * 30)
     common = ["--data", str(text), "--runs", str(tmp_path), "--model.hidden_size=16", "--model.embed_size=8",
               "--train.batch_size=4", "--train.bptt=8", *TINY]
-    for name, setting, message in [("mg", "--model.cell=min_gru", "minGRU/minLSTM"),
+    for name, setting, message in [("mg", "--model.cell=min_gru", "(MinGRU, gates z, h) has no torch kernel"),
                                    ("peep", "--model.variant=peephole", "no torch kernel"),
                                    ("tf", "--model.cell=transformer", "recurrent LMs")]:
         assert main(["train", "lm", "--name", name, setting, *common]) == 0

@@ -1,11 +1,11 @@
 """Forecasting: data splits and windows as the reference loaders make them, no look-ahead, AR == statsmodels,
 NARX open vs closed loop, every model family against repeat-last on a generated series, the CLI and bad input."""
-import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import series_values, write_csv
 
 from seqlab.cli import main
 from seqlab.data.timeseries import read_series, split_borders
@@ -15,25 +15,6 @@ from seqlab.models.forecast.narx import NARX
 from seqlab.tasks import forecast
 
 ETTH1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "timeseries" / "ETTh1.csv"
-
-
-def series_values(n: int, channels: int = 3, seed: int = 0) -> torch.Tensor:
-    """A daily sine (period 24) + trend + noise per channel, the last channel the sum of the others' seasons."""
-    g = torch.Generator().manual_seed(seed)
-    t = torch.arange(n, dtype=torch.float64)
-    cols = []
-    for c in range(channels):
-        season = (1 + c) * torch.sin(2 * math.pi * t / 24 + c)
-        cols.append(season + 0.002 * (c + 1) * t + 0.1 * torch.randn(n, generator=g, dtype=torch.float64))
-    return torch.stack(cols, 1)
-
-
-def write_csv(path: Path, values: torch.Tensor, start=datetime(2020, 1, 1), step=timedelta(hours=1)) -> Path:
-    names = [f"c{k}" for k in range(values.shape[1] - 1)] + ["OT"]
-    lines = ["date," + ",".join(names)]
-    lines += [f"{start + i * step},{','.join(f'{v:.6f}' for v in row.tolist())}" for i, row in enumerate(values)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture
@@ -190,19 +171,19 @@ def test_revin_round_trip():
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "repeat_last"])
 def test_every_family_beats_repeat_last_on_a_generated_series(kind, csv_file, tmp_path):
-    base = forecast.train(small("repeat_last", csv_file), tmp_path / "last")
-    result = forecast.train(small(kind, csv_file), tmp_path / kind)
+    base = forecast.TASK.train(small("repeat_last", csv_file), tmp_path / "last")
+    result = forecast.TASK.train(small(kind, csv_file), tmp_path / kind)
     assert result["mse"] < 0.5 * base["mse"], (kind, result["mse"], base["mse"])
-    run = forecast.load_run(tmp_path / kind, "cpu")
+    run = forecast.TASK.load(tmp_path / kind, "cpu")
     test = forecast.evaluate_split(run, None, "test")
     assert test["windows"] == 240 - 24 + 1 and test["mse"] < 0.5 * base["mse"]
 
 
 def test_ar_trained_by_gradient_descent_approaches_least_squares(csv_file, tmp_path):
-    ls = forecast.train(small("ar", csv_file), tmp_path / "ls")
+    ls = forecast.TASK.train(small("ar", csv_file), tmp_path / "ls")
     cfg = small("ar", csv_file)
     cfg.model.fit, cfg.model.norm, cfg.train.epochs, cfg.optim.lr = "gradient", "none", 15, 1e-2
-    sgd = forecast.train(cfg, tmp_path / "sgd")
+    sgd = forecast.TASK.train(cfg, tmp_path / "sgd")
     assert sgd["mse"] < 1.5 * ls["mse"]
 
 
@@ -269,10 +250,10 @@ def test_bad_input(tmp_path, capsys):
 def test_resume_continues_from_the_checkpoint(csv_file, tmp_path):
     cfg = small("tdnn", csv_file)
     cfg.train.epochs, cfg.optim.schedule = 1, "constant"  # the schedule must not depend on the total steps
-    first = forecast.train(cfg, tmp_path / "r")
+    first = forecast.TASK.train(cfg, tmp_path / "r")
     cfg.train.epochs = 2
-    second = forecast.train(cfg, tmp_path / "r", resume=True)
+    second = forecast.TASK.train(cfg, tmp_path / "r", resume=True)
     assert second["steps"] == 2 * first["steps"]
     straight = small("tdnn", csv_file)
     straight.train.epochs, straight.optim.schedule = 2, "constant"
-    assert forecast.train(straight, tmp_path / "s")["mse"] == pytest.approx(second["mse"], rel=1e-5)
+    assert forecast.TASK.train(straight, tmp_path / "s")["mse"] == pytest.approx(second["mse"], rel=1e-5)

@@ -102,7 +102,7 @@ def test_chrono_initialisation_spreads_memory_times_over_one_to_T(cell, retain, 
 
 @pytest.mark.parametrize("cell", ["lstm", "min_gru"])
 def test_short_adding_problem_is_learned(cell, tmp_path):
-    result = memory.train(config("adding", 20, cell), tmp_path / cell)
+    result = memory.TASK.train(config("adding", 20, cell), tmp_path / cell)
     assert result["mse"] < 0.05 < baseline("adding", 20)
 
 
@@ -110,9 +110,9 @@ def test_short_adding_problem_is_learned(cell, tmp_path):
 def test_each_problem_is_solved_at_a_tiny_length_by_an_lstm(problem, length, symbols, tmp_path):
     cfg = config(problem, length, "lstm")
     cfg.data.symbols, cfg.data.stop_when_solved, cfg.train.max_steps = symbols, True, 4000
-    result = memory.train(cfg, tmp_path / "run")
+    result = memory.TASK.train(cfg, tmp_path / "run")
     assert result["solved"] and result["steps"] < 4000  # stopped at the first solved evaluation
-    assert memory.train(cfg, tmp_path / "run", resume=True)["steps"] == result["steps"]  # and stays stopped
+    assert memory.TASK.train(cfg, tmp_path / "run", resume=True)["steps"] == result["steps"]  # and stays stopped
 
 
 def test_cli(tmp_path, capsys):

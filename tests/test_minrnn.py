@@ -154,7 +154,7 @@ def test_min_cells_plug_into_the_lm_and_classification_tasks(cell, tmp_path, lab
     cfg.data.path, cfg.model.cell, cfg.model.hidden_size, cfg.model.embed_size = str(text), cell, 32, 16
     cfg.optim.lr, cfg.optim.warmup_steps = 1e-2, 0
     cfg.train.batch_size, cfg.train.bptt, cfg.train.max_steps, cfg.train.progress = 4, 16, 120, False
-    assert lm.train(cfg, tmp_path / "lm")["loss"] < 1.5  # from ln(18) = 2.9 nats/char
+    assert lm.TASK.train(cfg, tmp_path / "lm")["loss"] < 1.5  # from ln(18) = 2.9 nats/char
     pieces = []
     lm.sample(tmp_path / "lm", "to be", 30, SampleConfig(0.8, 0, 1.0, 1), on_text=pieces.append)
     assert "".join(pieces).startswith("to be") and len("".join(pieces)) == len("to be") + 30
@@ -164,4 +164,4 @@ def test_min_cells_plug_into_the_lm_and_classification_tasks(cell, tmp_path, lab
     c.data.path, c.data.valid = str(train), str(dev)
     c.model.cell, c.model.hidden_size, c.model.embed_size, c.model.pooling = cell, 32, 32, "max"
     c.train.epochs, c.train.progress, c.optim.lr = 6, False, 5e-3
-    assert classify.train(c, tmp_path / "cls")["best_accuracy"] > 0.8
+    assert classify.TASK.train(c, tmp_path / "cls")["best"]["value"] > 0.8

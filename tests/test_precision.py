@@ -31,8 +31,30 @@ def test_bf16_training_on_the_cpu(backend, tmp_path):
     cfg.model.embed_size, cfg.model.hidden_size, cfg.model.num_layers, cfg.model.backend = 8, 16, 1, backend
     cfg.train.batch_size, cfg.train.bptt, cfg.train.max_steps, cfg.train.eval_every = 4, 16, 40, 20
     cfg.train.precision, cfg.train.progress, cfg.optim.lr = "bf16", False, 1e-2
-    result = lm.train(cfg, tmp_path / "run")
+    result = lm.TASK.train(cfg, tmp_path / "run")
     assert result["loss"] < 2.5  # well under ln(vocabulary) at the start
+
+
+def test_native_kernel_runs_in_float32_where_onednn_refuses_bf16(monkeypatch):
+    """An AVX2-only CPU (AMD EPYC here): oneDNN has no bf16 LSTM; emulated on any CPU by refusing bf16 inputs."""
+    from seqlab.nn import recurrent
+
+    monkeypatch.setitem(recurrent._ONEDNN_LOW_PRECISION, "works", True)
+    real = recurrent._RecurrentLayer._forward_native
+
+    def refuse_bf16(self, x, state, lengths):
+        if x.dtype == torch.bfloat16:
+            raise RuntimeError("could not create a primitive descriptor for the LSTM forward propagation primitive")
+        return real(self, x, state, lengths)
+
+    monkeypatch.setattr(recurrent._RecurrentLayer, "_forward_native", refuse_bf16)
+    torch.manual_seed(0)
+    layer, x = snn.LSTM(4, 8, batch_first=True, backend="native"), torch.randn(2, 5, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16), pytest.warns(RuntimeWarning, match="runs in float32"):
+        out, (h, c) = layer(x.to(torch.bfloat16))
+    assert out.dtype == h.dtype == torch.float32
+    assert torch.allclose(out, layer(x.to(torch.bfloat16).float())[0])
+    assert not recurrent._ONEDNN_LOW_PRECISION["works"]  # later calls go straight to float32
 
 
 def test_precision_errors(tmp_path):
@@ -41,10 +63,10 @@ def test_precision_errors(tmp_path):
     (tmp_path / "x.txt").write_text("abc " * 200)
     cfg.train.precision, cfg.train.device = "fp16", "cpu"
     with pytest.raises(UserError, match="fp16 needs a CUDA device"):
-        lm.train(cfg, tmp_path / "a")
+        lm.TASK.train(cfg, tmp_path / "a")
     cfg.train.precision = "half"
     with pytest.raises(UserError, match="train.precision must be one of"):
-        lm.train(cfg, tmp_path / "b")
+        lm.TASK.train(cfg, tmp_path / "b")
 
 
 @cuda
@@ -74,4 +96,4 @@ def test_fp16_training_on_the_gpu(tmp_path):
     cfg.model.embed_size, cfg.model.hidden_size, cfg.model.num_layers = 8, 16, 1
     cfg.train.batch_size, cfg.train.bptt, cfg.train.max_steps, cfg.train.eval_every = 4, 16, 40, 20
     cfg.train.precision, cfg.train.device, cfg.train.progress, cfg.optim.lr = "fp16", "cuda", False, 1e-2
-    assert lm.train(cfg, tmp_path / "run")["loss"] < 2.5
+    assert lm.TASK.train(cfg, tmp_path / "run")["loss"] < 2.5

@@ -1,15 +1,20 @@
-"""One task interface: the registry drives train / predict / evaluate for every task, LM and translation included."""
+"""One task interface: the registry drives train / predict / evaluate for every task, and a new task is one module."""
+import json
+import re
+
 import pytest
-from test_cli import MT_TINY, TEXT, TINY, _parallel
+from conftest import MT_TINY, TEXT, TINY, conll_sentences, labelled_lines, parallel_corpus, write_csv, write_fsdd
 
 from seqlab.cli import main
 from seqlab.tasks import registry
-from seqlab.train.rundir import task_of
+from seqlab.train.rundir import read_config, task_of
+
+SMALL = ["--train.max_steps=4", "--train.epochs=0", "--train.progress=false", "--model.hidden_size=8"]
 
 
 def test_every_task_module_declares_itself():
     found = registry.tasks()
-    assert {"lm", "translate", "classify", "tag"} <= set(found)
+    assert set(found) == {"lm", "translate", "classify", "tag", "forecast", "speech", "memory"}
     for name, task in found.items():
         assert task.name == name and task.presets, name
         for preset in task.presets:
@@ -19,52 +24,75 @@ def test_every_task_module_declares_itself():
 def _lm(tmp_path):
     corpus = tmp_path / "rain.txt"
     corpus.write_text(TEXT)
-    return ["--data", str(corpus), *TINY], ["--data", str(corpus)], "the rain\nin spain\n"
+    return ["--data", str(corpus), *TINY], ["--data", str(corpus)], "the rain\nin spain\n", ["--length", "5"], 2
 
 
 def _translate(tmp_path):
-    d = _parallel(tmp_path)
+    d = parallel_corpus(tmp_path)
     return (["--data", str(d), *MT_TINY], ["--src", str(d / "val.de"), "--ref", str(d / "val.en")],
-            "ein mann\nein hund sieht eine katze\n")
+            "ein mann\nein hund sieht eine katze\n", [], 2)
 
 
 def _classify(tmp_path):
-    from conftest import labelled_lines
-
     path = tmp_path / "l.txt"
     path.write_text("\n".join(labelled_lines(60, 0)) + "\n")
-    return (["--data", str(path), "--train.max_steps=4", "--train.epochs=0", "--train.progress=false",
-             "--model.hidden_size=8", "--model.embed_size=8"], ["--data", str(path)], "w1 great\nw2 dull w3\n")
+    return ["--data", str(path), *SMALL, "--model.embed_size=8"], ["--data", str(path)], "w1 great\nw2 dull w3\n", [], 2
 
 
 def _tag(tmp_path):
-    from conftest import conll_sentences
-
     path = tmp_path / "t.conll"
     path.write_text(conll_sentences(40, 0))
-    return (["--data", str(path), "--train.max_steps=4", "--train.epochs=0", "--train.progress=false",
-             "--model.hidden_size=8", "--model.embed_size=8"], ["--data", str(path)], "w1 Alice\nParis w2 w3\n")
+    return (["--data", str(path), *SMALL, "--model.embed_size=8"], ["--data", str(path)], "w1 Alice\nParis w2 w3\n",
+            [], 7)  # CoNLL lines: 2 + 3 tokens and a blank line after each sentence
 
 
-@pytest.mark.parametrize("task, make, outputs", [("lm", _lm, 2), ("translate", _translate, 2), ("classify", _classify, 2),
-                                                 ("tag", _tag, 7)])
-def test_registry_drives_train_predict_evaluate(task, make, outputs, tmp_path, capsys):
-    train_args, evaluate_args, inputs = make(tmp_path)
+def _forecast(tmp_path):
+    from conftest import series_values
+
+    csv = write_csv(tmp_path / "s.csv", series_values(600))
+    train = ["--data", str(csv), "--model.kind=rnn_direct", "--data.lookback=24", "--data.horizon=6", *SMALL]
+    return train, ["--split", "valid"], None, ["--out", str(tmp_path / "f.csv")], 7  # header + 6 forecast rows
+
+
+def _speech(tmp_path):
+    root = write_fsdd(tmp_path / "fsdd", takes=6)
+    files = [str(root / "3_alice_5.wav"), str(root / "7_bob_5.wav")]
+    return (["--data", str(root), "--preset", "fsdd-isolated", *SMALL, "--model.num_layers=1"], ["--split", "valid"],
+            None, files, 2)
+
+
+def _memory(tmp_path):
+    return (["--data.problem=copy", "--data.length=5", "--model.cell=gru", *SMALL], ["--length", "7"], None,
+            ["--examples", "3"], 3)
+
+
+TASKS = {"lm": _lm, "translate": _translate, "classify": _classify, "tag": _tag, "forecast": _forecast,
+         "speech": _speech, "memory": _memory}
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_registry_drives_train_predict_evaluate(task, tmp_path, capsys):
+    train_args, evaluate_args, inputs, predict_args, outputs = TASKS[task](tmp_path)
     assert main(["train", task, "--runs", str(tmp_path / "runs"), "--name", "r", *train_args]) == 0
     run = tmp_path / "runs" / "r"
     assert task_of(run) == task and registry.of_run(run).name == task
-    capsys.readouterr()
-    src = tmp_path / "in.txt"
-    src.write_text(inputs)
-    extra = ["--length", "5"] if task == "lm" else []
-    assert main(["predict", str(run), "--input", str(src), *extra]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == outputs  # one result per input line (tag: CoNLL lines)
+    assert "best" in capsys.readouterr().out  # the one train report of every task
+    extra = []
+    if inputs is not None:
+        (tmp_path / "in.txt").write_text(inputs)
+        extra = ["--input", str(tmp_path / "in.txt")]
+    assert main(["predict", str(run), *extra, *predict_args]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == outputs  # one result per input (tag: CoNLL lines)
     assert main(["evaluate", str(run), *evaluate_args]) == 0
     assert capsys.readouterr().out.strip()
+    trained = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"]
+    cfg = read_config(run, task, registry.get(task).config())
+    result = registry.get(task).train(cfg, run, resume=True)  # a finished run: evaluated, not trained further
+    assert result["steps"] == trained and result["best"]["metric"] in result and 1 <= result["best"]["step"] <= trained
 
 
 def test_task_options_are_checked_per_task(tmp_path, capsys):
-    train_args, _, _ = _classify(tmp_path)
+    train_args, *_ = _classify(tmp_path)
     main(["train", "classify", "--runs", str(tmp_path), "--name", "c", *train_args])
     capsys.readouterr()
     with pytest.raises(SystemExit) as stop:
@@ -77,9 +105,32 @@ def test_task_options_are_checked_per_task(tmp_path, capsys):
 
 
 def test_help_of_a_run_lists_its_task_options(tmp_path, capsys):
-    train_args, _, _ = _tag(tmp_path)
+    train_args, *_ = _tag(tmp_path)
     main(["train", "tag", "--runs", str(tmp_path), "--name", "t", *train_args])
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "t"), "--help"]) == 0
     out = capsys.readouterr().out
     assert "Options of a tag run" in out and "--output" in out and "--train-words" in out
+
+
+def test_train_help_lists_every_config_field_with_type_default_and_comment(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "classify", "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert re.search(r'--data\.valid=str +default "" +validation file \(default: the last valid_fraction', out)
+    assert re.search(r"--data\.valid_fraction=float +default 0\.1\n", out)
+    assert re.search(r"--model\.hidden_size=int +default 256 +per direction", out)
+    assert re.search(r"--train\.max_steps=int +default 1000\n", out)
+    assert "presets (--preset NAME): sst2-bilstm-max, sst2-bilstm-attention, sst2-transformer" in out
+
+
+def test_print_config_is_what_config_reads(tmp_path, capsys):
+    assert main(["train", "memory", "--preset", "adding-gru", "--model.hidden_size=40", "--print-config"]) == 0
+    printed = capsys.readouterr().out
+    tree = json.loads(printed)
+    assert tree["model"]["hidden_size"] == 40 and tree["model"]["cell"] == "gru" and tree["train"]["max_steps"] == 3000
+    (tmp_path / "c.json").write_text(printed)
+    assert main(["train", "memory", "--config", str(tmp_path / "c.json"), "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out) == tree
+    assert not (tmp_path / "runs").exists()  # nothing trained

@@ -1,8 +1,7 @@
 """Spoken digits on a generated FSDD-like set (a tone per digit): splits, connected utterances, training, the CLI."""
-import math
-
 import pytest
 import torch
+from conftest import digit_tone, write_fsdd
 
 from seqlab.cli import main
 from seqlab.data.fsdd import connected, read_fsdd, split
@@ -10,26 +9,10 @@ from seqlab.data.wav import write_wav
 from seqlab.errors import UserError
 from seqlab.tasks import speech
 
-SPEAKERS = ["alice", "bob", "carol"]
-
-
-def digit_tone(digit: int, take: int, speaker: int, rate: int = 8000) -> torch.Tensor:
-    """A tone per digit (300 + 150·d Hz), a little longer or shorter per take, a little detuned per speaker."""
-    n = int(rate * (0.25 + 0.01 * (take % 5)))
-    t = torch.arange(n, dtype=torch.float64) / rate
-    f = (300 + 150 * digit) * (1 + 0.01 * speaker)
-    envelope = torch.sin(math.pi * torch.arange(n) / n)
-    return (0.4 * envelope * torch.sin(2 * math.pi * f * t)).float()
-
 
 @pytest.fixture(scope="module")
 def toy_fsdd(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fsdd")
-    for s, speaker in enumerate(SPEAKERS):
-        for d in range(10):
-            for take in range(8):
-                write_wav(root / f"{d}_{speaker}_{take}.wav", digit_tone(d, take, s), 8000)
-    return root
+    return write_fsdd(tmp_path_factory.mktemp("fsdd"))
 
 
 def test_splits(toy_fsdd):
@@ -68,9 +51,9 @@ def small(mode: str, path) -> speech.SpeechConfig:
 
 def test_a_small_model_learns_isolated_digits(toy_fsdd, tmp_path, capsys):
     cfg = small("isolated", toy_fsdd)
-    speech.train(cfg, tmp_path / "iso")
-    run = speech.load_run(tmp_path / "iso", "cpu")
-    test = speech.evaluate(run, type("O", (), {"data": None, "split": "test", "beam": 1})())
+    speech.TASK.train(cfg, tmp_path / "iso")
+    run = speech.TASK.load(tmp_path / "iso", "cpu")
+    test = speech.evaluate(run, speech.EvaluateOptions(None, "test", 1))
     assert test["accuracy"] >= 0.9 and test["examples"] == 150
     assert main(["transcribe", str(tmp_path / "iso"), str(toy_fsdd / "7_carol_0.wav")]) == 0
     assert capsys.readouterr().out.split("\t")[1] == "7"
@@ -78,8 +61,8 @@ def test_a_small_model_learns_isolated_digits(toy_fsdd, tmp_path, capsys):
 
 def test_ctc_learns_connected_tones(toy_fsdd, tmp_path, capsys):
     cfg = small("connected", toy_fsdd)
-    result = speech.train(cfg, tmp_path / "ctc")
-    assert result["best_selection"] < 0.2  # the digit error rate on validation utterances
+    result = speech.TASK.train(cfg, tmp_path / "ctc")
+    assert result["best"]["value"] < 0.2  # the digit error rate on validation utterances
     wav = write_wav(tmp_path / "seq.wav", torch.cat([torch.zeros(800), digit_tone(3, 6, 0), torch.zeros(1200),
                                                       digit_tone(9, 5, 1), torch.zeros(800)]), 8000)
     png = tmp_path / "ctc.png"
@@ -107,7 +90,7 @@ def test_bad_input(toy_fsdd, tmp_path, capsys):
     assert "data.mode" in _error(train + [str(toy_fsdd), "--data.mode=words"], capsys)
     cfg = small("isolated", toy_fsdd)
     cfg.train.epochs = 1
-    speech.train(cfg, tmp_path / "run")
+    speech.TASK.train(cfg, tmp_path / "run")
     text = tmp_path / "notes.wav"
     text.write_text("not audio")
     assert "not a WAV file" in _error(["transcribe", str(tmp_path / "run"), str(text)], capsys)

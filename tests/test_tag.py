@@ -98,12 +98,13 @@ def test_segmentation_with_word_list_features(segmented_files, tmp_path, capsys)
     from conftest import LEXICON
 
     from seqlab.data.tagged import read_segmented
-    from seqlab.tasks.tag import Features, TagDataConfig
+    from seqlab.tasks.tag import TagDataConfig
+    from seqlab.tasks.tag_features import CharFeatures
 
     train, dev = segmented_files
     words = tmp_path / "words.txt"
     words.write_text("\n".join(LEXICON) + "\n", encoding="utf-8")
-    f = Features.build(TagDataConfig(format="segmented", lexicon=str(words), lexicon_max_len=4), read_segmented(train))
+    f = CharFeatures.build(TagDataConfig(format="segmented", lexicon=str(words), lexicon_max_len=4), read_segmented(train))
     # 北京大学: ends of listed words of length 2, 3, 4, then starts of length 2, 3, 4
     assert f.lexicon_features(list("在北京大学")) == [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0],
                                                   [0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]]

@@ -43,13 +43,14 @@ def train_losses(run_dir):
 def test_small_lm_learns_a_short_text(corpus, tmp_path):
     cfg = tiny_config(corpus, max_steps=150, eval_every=50)
     cfg.model.dropout = 0.1  # exercises dropout too
-    metrics = lm.train(cfg, tmp_path / "run")
+    metrics = lm.TASK.train(cfg, tmp_path / "run")
     assert metrics["loss"] < 0.6, metrics  # from ln(18) = 2.9 nats/char at the start
 
 
 def test_checkpoint_round_trip(corpus, tmp_path):
-    lm.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
-    cfg, vocab, model = lm.load_run(tmp_path / "run", which="last")
+    lm.TASK.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
+    run = lm.TASK.load(tmp_path / "run", which="last")
+    cfg, vocab, model = run.cfg, run.vocab, run.model
     state = checkpoint.load_trainer_state(tmp_path / "run" / "last")
     assert state["step"] == 4 and state["position"] == (0, 64)
     other = lm.build_lm(cfg.model, len(vocab))
@@ -59,7 +60,7 @@ def test_checkpoint_round_trip(corpus, tmp_path):
 
 
 def test_checkpoint_falls_back_to_old_after_a_crash_mid_swap(corpus, tmp_path):
-    lm.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
+    lm.TASK.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
     last = tmp_path / "run" / "last"
     last.rename(tmp_path / "run" / "last.old")  # died between the two renames
     assert checkpoint.find(last) == tmp_path / "run" / "last.old"
@@ -76,25 +77,25 @@ def _crash_at(step):
 def test_resume_after_a_crash_gives_bit_identical_losses(corpus, tmp_path):
     cfg = tiny_config(corpus)
     cfg.model.dropout = 0.3  # the RNG state must be restored too
-    lm.train(cfg, tmp_path / "straight")
+    lm.TASK.train(cfg, tmp_path / "straight")
     with pytest.raises(RuntimeError, match="simulated crash"):
-        lm.train(cfg, tmp_path / "crashed", callbacks=_crash_at(8))
-    lm.train(cfg, tmp_path / "crashed", resume=True)
+        lm.TASK.train(cfg, tmp_path / "crashed", callbacks=_crash_at(8))
+    lm.TASK.train(cfg, tmp_path / "crashed", resume=True)
     assert train_losses(tmp_path / "crashed") == train_losses(tmp_path / "straight")
 
 
 def test_sigint_saves_a_resumable_checkpoint(corpus, tmp_path):
     cfg = tiny_config(corpus)
-    lm.train(cfg, tmp_path / "straight")
+    lm.TASK.train(cfg, tmp_path / "straight")
 
     def press_ctrl_c(trainer, metrics):
         if trainer.progress.step == 4:
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(Interrupted, match="interrupted at step 4"):
-        lm.train(cfg, tmp_path / "run", callbacks={"on_eval": [press_ctrl_c]})
+        lm.TASK.train(cfg, tmp_path / "run", callbacks={"on_eval": [press_ctrl_c]})
     assert checkpoint.load_trainer_state(tmp_path / "run" / "last")["step"] == 4
-    lm.train(cfg, tmp_path / "run", resume=True)
+    lm.TASK.train(cfg, tmp_path / "run", resume=True)
     assert train_losses(tmp_path / "run") == train_losses(tmp_path / "straight")
 
 
@@ -105,13 +106,13 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(corpus, tmp_
                 trainer.task.model.decoder.bias.fill_(float("nan"))
 
     with pytest.raises(TrainingDiverged, match="loss is nan at step 5.*last good checkpoint is .*last"):
-        lm.train(tiny_config(corpus), tmp_path / "run", callbacks={"on_eval": [poison]})
-    _, _, model = lm.load_run(tmp_path / "run", which="last")
+        lm.TASK.train(tiny_config(corpus), tmp_path / "run", callbacks={"on_eval": [poison]})
+    model = lm.TASK.load(tmp_path / "run", which="last").model
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
 def test_generation_is_deterministic_under_a_seed(corpus, tmp_path):
-    lm.train(tiny_config(corpus, max_steps=40), tmp_path / "run")
+    lm.TASK.train(tiny_config(corpus, max_steps=40), tmp_path / "run")
     cfg = SampleConfig(temperature=1.0, top_k=5, top_p=0.9, seed=7)
     a = lm.sample(tmp_path / "run", "to be", 60, cfg)
     b = lm.sample(tmp_path / "run", "to be", 60, cfg)
@@ -122,7 +123,7 @@ def test_generation_is_deterministic_under_a_seed(corpus, tmp_path):
 
 
 def test_streamed_text_equals_returned_text(corpus, tmp_path):
-    lm.train(tiny_config(corpus, max_steps=8), tmp_path / "run")
+    lm.TASK.train(tiny_config(corpus, max_steps=8), tmp_path / "run")
     pieces = []
     out = lm.sample(tmp_path / "run", "to", 25, SampleConfig(seed=1), on_text=pieces.append)
     assert "".join(pieces) == "to" + out
@@ -131,15 +132,15 @@ def test_streamed_text_equals_returned_text(corpus, tmp_path):
 def test_fresh_run_refuses_to_overwrite_a_trained_one(corpus, tmp_path):
     from seqlab.errors import UserError
 
-    lm.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
+    lm.TASK.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
     with pytest.raises(UserError, match="already holds a trained run: continue it with --resume"):
-        lm.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
+        lm.TASK.train(tiny_config(corpus, max_steps=4), tmp_path / "run")
 
 
 def test_resuming_a_finished_run_trains_no_further_and_reports(corpus, tmp_path):
     cfg = tiny_config(corpus, max_steps=4)
-    first = lm.train(cfg, tmp_path / "run")
-    again = lm.train(cfg, tmp_path / "run", resume=True)
+    first = lm.TASK.train(cfg, tmp_path / "run")
+    again = lm.TASK.train(cfg, tmp_path / "run", resume=True)
     assert again["steps"] == 4 and again["loss"] == first["loss"]
     assert max(train_losses(tmp_path / "run")) == 4
 
@@ -149,7 +150,7 @@ def test_word_level_stream_keeps_spaces(tmp_path):
     path.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 30)
     cfg = tiny_config(path, max_steps=4)
     cfg.data.level, cfg.train.bptt = "word", 5
-    lm.train(cfg, tmp_path / "run")
+    lm.TASK.train(cfg, tmp_path / "run")
     pieces = []
     lm.sample(tmp_path / "run", "the cat", 20, SampleConfig(seed=0), on_text=pieces.append)
     words = "".join(pieces).split()
@@ -169,13 +170,13 @@ class _Payload:
 
 def test_resume_never_unpickles_code_from_a_run_directory(corpus, tmp_path):
     cfg = tiny_config(corpus, max_steps=4)
-    lm.train(cfg, tmp_path / "run")
+    lm.TASK.train(cfg, tmp_path / "run")
     state = checkpoint.load_trainer_state(tmp_path / "run" / "last")  # tensors and plain values only
     assert state["step"] == 4 and isinstance(state["rng"]["numpy"]["keys"], torch.Tensor)
     target = tmp_path / "pwned"
     torch.save({"step": _Payload(target)}, tmp_path / "run" / "last" / "trainer.pt")
     with pytest.raises(UserError, match="holds more than tensors and plain values"):
-        lm.train(tiny_config(corpus, max_steps=8), tmp_path / "run", resume=True)
+        lm.TASK.train(tiny_config(corpus, max_steps=8), tmp_path / "run", resume=True)
     assert not target.exists()
 
 
@@ -199,10 +200,10 @@ def test_checkpoint_files_and_renames_are_flushed_to_disk(tmp_path, monkeypatch)
 def test_resume_drops_the_metrics_logged_after_the_last_checkpoint(corpus, tmp_path):
     cfg = tiny_config(corpus)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        lm.train(cfg, tmp_path / "run", callbacks=_crash_at(8))
+        lm.TASK.train(cfg, tmp_path / "run", callbacks=_crash_at(8))
     with open(tmp_path / "run" / "metrics.jsonl", "a") as f:  # what the crashed process logged after step 8
         f.writelines(json.dumps({"step": step, "time_s": 0.0, "split": "train", "loss": 99.0}) + "\n" for step in (9, 10))
-    lm.train(cfg, tmp_path / "run", resume=True)
+    lm.TASK.train(cfg, tmp_path / "run", resume=True)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     keys = [(r["split"], r["step"]) for r in rows]
     assert len(keys) == len(set(keys)) and 99.0 not in [r["loss"] for r in rows]
@@ -213,13 +214,13 @@ def test_resume_drops_the_metrics_logged_after_the_last_checkpoint(corpus, tmp_p
                                        ("eval_every", -1), ("patience", -1)])
 def test_impossible_numbers_are_refused_by_name(corpus, tmp_path, key, value):
     with pytest.raises(UserError, match=f"train.{key} must be at least"):
-        lm.train(tiny_config(corpus, **{key: value}), tmp_path / "run")
+        lm.TASK.train(tiny_config(corpus, **{key: value}), tmp_path / "run")
 
 
 def test_a_run_that_stopped_early_stays_stopped_when_resumed(corpus, tmp_path):
     cfg = tiny_config(corpus, max_steps=400, eval_every=2, patience=1)
     cfg.optim.lr = 0.5  # too high: the validation loss soon stops improving
-    first = lm.train(cfg, tmp_path / "run")
+    first = lm.TASK.train(cfg, tmp_path / "run")
     assert first["steps"] < 400
-    again = lm.train(cfg, tmp_path / "run", resume=True)
+    again = lm.TASK.train(cfg, tmp_path / "run", resume=True)
     assert again["steps"] == first["steps"]

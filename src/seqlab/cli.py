@@ -3,6 +3,8 @@
     seqlab demo                                   train a small character LSTM, sample, plot
     seqlab train TASK --data PATH [--preset NAME] [--config FILE] [--model.hidden_size=512 ...]
     seqlab train TASK --resume RUN_DIR [--train.max_steps=...]
+    seqlab train TASK [--preset P] [--section.key=value ...] --print-config     the resolved config as JSON
+    seqlab train TASK --help                                     every config field, its type, default and meaning
     seqlab predict RUN_DIR [--input FILE] [task options]        (stdin -> stdout, one result per line)
     seqlab evaluate RUN_DIR [task options]                       (e.g. --data FILE; --src/--ref for translation)
     seqlab generate RUN_DIR --prime TEXT --length N [--temperature T --top-k K --top-p P --seed S]
@@ -14,7 +16,8 @@
 
 TASK is any task of :mod:`seqlab.tasks.registry` (lm, translate, classify, tag, ...);
 ``seqlab predict`` and ``seqlab evaluate`` read the task from the run's config.json and
-take that task's options.
+take that task's options, which the task declares as a dataclass; this module alone turns
+them (and the config fields) into flags.
 
 Mistakes (a missing file, an unknown key, a bad value) end with one line on stderr
 naming what is wrong, and exit status 2; a NaN loss exits 1; Ctrl-C saves a
@@ -23,18 +26,54 @@ checkpoint and exits 130.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import shutil
 import sys
+import types
+import typing
 from pathlib import Path
 
 from seqlab.errors import TrainingDiverged, UserError
 
 
-def _add_sampling(p: argparse.ArgumentParser) -> None:
-    from seqlab.generate import add_sampling_options
+def _scalar(kind) -> type:
+    """int | None -> int; list[str] -> str."""
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    return typing.get_args(kind)[0] if typing.get_origin(kind) is list else kind
 
-    add_sampling_options(p)
-    p.add_argument("--device", default="auto")
+
+def add_options(parser: argparse.ArgumentParser, options: type) -> None:
+    """A task's options dataclass as flags: ``train_words`` -> ``--train-words``; no default: required."""
+    hints = typing.get_type_hints(options)
+    for f in dataclasses.fields(options):
+        meta, kind = f.metadata, _scalar(hints[f.name])
+        if meta.get("positional"):
+            parser.add_argument(f.name, nargs="+", type=kind, help=meta.get("help"))
+            continue
+        required = f.default is dataclasses.MISSING
+        default = None if required else f.default
+        extra = {"type": kind, "choices": meta.get("choices")} if kind is not bool else {"action": "store_true"}
+        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, required=required, default=default,
+                            help=meta.get("help"), **extra)
+
+
+def parsed_options(namespace: argparse.Namespace, options: type):
+    return options(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(options)})
+
+
+def _config_help(task) -> str:
+    """Every config field of ``task`` with its type, default and comment, and the presets."""
+    from seqlab.train.config import describe
+
+    rows = describe(task.config())
+    width = max(len(f"--{key}={kind}") for key, kind, _, _ in rows)
+    lines = [f"  {f'--{key}={kind}':<{width}}  default {json.dumps(value)}{'  ' + note if note else ''}"
+             for key, kind, value, note in rows]
+    presets = ", ".join(task.presets) or "none"
+    return "config fields (--section.key=value; a JSON --config file holds the same tree):\n" + "\n".join(lines) + \
+        f"\n\npresets (--preset NAME): {presets}"
 
 
 def _add_train(sub) -> None:
@@ -42,13 +81,16 @@ def _add_train(sub) -> None:
 
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="task", required=True)
     for task in tasks().values():
-        p = train.add_parser(task.name, help=task.help, epilog="Any config field: --section.key=value.")
+        p = train.add_parser(task.name, help=task.help, epilog=_config_help(task),
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--data", help=task.data_help)
         p.add_argument("--preset", help=f"a named starting configuration: {', '.join(task.presets) or 'none'}")
         p.add_argument("--config", help="a JSON file with config fields")
         p.add_argument("--name", help="run name (default: the preset's); the run lives in RUNS/NAME")
         p.add_argument("--runs", default="runs", help="directory of run directories (default runs/)")
         p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted or finished run")
+        p.add_argument("--print-config", action="store_true",
+                       help="print the resolved config as JSON (the form --config reads) and stop")
 
 
 def _add_plot(sub) -> None:
@@ -73,7 +115,10 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("run_dir")
     gen.add_argument("--prime", required=True, help="text to start from")
     gen.add_argument("--length", type=int, default=500, help="tokens to generate")
-    _add_sampling(gen)
+    gen.add_argument("--device", default="auto")
+    from seqlab.generate import SamplingOptions
+
+    add_options(gen, SamplingOptions)
     from seqlab.tasks.registry import tasks
 
     for task in tasks().values():  # a task's own name for its predictions: seqlab translate, seqlab transcribe
@@ -125,13 +170,20 @@ def _train_config(args, overrides: list[str]):
 
 def cmd_train(args, overrides) -> int:
     from seqlab import plots
+    from seqlab.tasks.recipe import train_report
     from seqlab.train import distributed
+    from seqlab.train.config import to_dict
 
     task, cfg, run_dir = _train_config(args, overrides)
+    if args.print_config:
+        print(json.dumps(to_dict(cfg), indent=2))
+        return 0
     distributed.setup(cfg.train.device)  # under torchrun: the process group (one process: nothing)
-    metrics = task.train(cfg, run_dir, resume=bool(args.resume))
+    result = task.train(cfg, run_dir, resume=bool(args.resume))
     if distributed.is_main():
-        print(f"valid {task.report(metrics)}")
+        print(train_report(result))
+        if "test" in result:
+            print(f"test:\n{task.report(task.load(run_dir, cfg.train.device), result['test'])}")
         print(f"run: {run_dir}   plot: {plots.plot_losses(run_dir)}")
     return 0
 
@@ -144,17 +196,18 @@ def _task_parser(command: str, run_dir: str):
     parser = argparse.ArgumentParser(prog=f"seqlab {command} {run_dir}",
                                      description=f"Options of a {task.name} run, besides --device"
                                                  f"{' and --input' if command != 'evaluate' else ''}.")
-    (task.evaluate_options if command == "evaluate" else task.predict_options)(parser)
+    add_options(parser, _options_of(task, command))
     return task, parser
 
 
+def _options_of(task, command: str) -> type:
+    return task.evaluate_options if command == "evaluate" else task.predict_options
+
+
 def _task_options(args, rest: list[str]):
-    """The run's task and the options it takes, parsed from what the generic parser left."""
+    """The run's task and its options (the task's dataclass), parsed from what the generic parser left."""
     task, parser = _task_parser(args.command, args.run_dir)
-    options = parser.parse_args(rest)
-    for key, value in vars(args).items():
-        setattr(options, key, value)
-    return task, options
+    return task, parsed_options(parser.parse_args(rest), _options_of(task, args.command))
 
 
 def cmd_predict(args, rest) -> int:
@@ -175,15 +228,16 @@ def cmd_predict(args, rest) -> int:
 
 def cmd_evaluate(args, rest) -> int:
     task, options = _task_options(args, rest)
-    print(task.report(task.evaluate(task.load(args.run_dir, args.device), options)))
+    run = task.load(args.run_dir, args.device)
+    print(task.report(run, task.evaluate(run, options)))
     return 0
 
 
 def cmd_generate(args) -> int:
-    from seqlab.generate import SampleConfig
+    from seqlab.generate import SamplingOptions
     from seqlab.tasks.lm import sample
 
-    cfg = SampleConfig(args.temperature, args.top_k, args.top_p, args.seed)
+    cfg = parsed_options(args, SamplingOptions).sampling()
     sample(args.run_dir, args.prime, args.length, cfg, on_text=lambda s: (sys.stdout.write(s), sys.stdout.flush()),
            device=args.device)
     sys.stdout.write("\n")
@@ -211,7 +265,7 @@ def cmd_plot(args) -> int:
     elif args.what == "gradients":
         print(gradient_flow_plot(args.data, args.steps, Path(args.out)))
     else:
-        text, src, out, weights = translate.attention_map(translate.load_run(args.run_dir), args.src)
+        text, src, out, weights = translate.attention_map(translate.TASK.load(args.run_dir), args.src)
         print(text)
         out_path = Path(args.out or Path(args.run_dir) / "attention.png")
         print(plots.plot_attention(weights, src, out, out_path, f"attention: {args.src[:40]}"))
@@ -219,9 +273,17 @@ def cmd_plot(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from seqlab.export import export_run
+    from seqlab.export import check_format, export_onnx
+    from seqlab.tasks import registry
 
-    info = export_run(args.run_dir, args.format, args.out)
+    check_format(args.format)
+    task = registry.of_run(args.run_dir)
+    if task.export is None:
+        exportable = sorted(t.name for t in registry.tasks().values() if t.export is not None)
+        raise UserError(f"{args.run_dir} is a {task.name} run; export covers {', '.join(exportable)} runs")
+    spec = task.export(task.load(args.run_dir, "cpu"))
+    info = export_onnx(spec, args.out or Path(args.run_dir) / "export", f"seqlab export {args.run_dir}",
+                       {"task": task.name})
     diff = info["max_abs_difference"]
     check = "not checked (onnxruntime not installed)" if diff is None else f"max |onnxruntime - torch| = {diff:.2e}"
     print(f"{info['dir']}/{info['file']}: inputs {', '.join(info['inputs'])} -> outputs "
@@ -241,7 +303,7 @@ def cmd_demo(args) -> int:
     shutil.rmtree(run_dir, ignore_errors=True)
     print(f"Training a character LSTM ({cfg.model.num_layers}x{cfg.model.hidden_size}) on the bundled tiny "
           f"Shakespeare for up to {args.minutes:g} minutes...")
-    metrics = lm.train(cfg, run_dir)
+    metrics = lm.TASK.train(cfg, run_dir)
     print(f"valid loss {metrics['loss']:.3f} nats/char ({metrics['bits_per_token']:.3f} bits/char) "
           f"after {metrics['steps']} steps\n\n--- sample (temperature 0.8) ---")
     lm.sample(run_dir, "ROMEO:", 400, SampleConfig(0.8, 0, 1.0, 0),

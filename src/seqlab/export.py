@@ -1,10 +1,11 @@
-"""Export a trained run to ONNX: ``seqlab export RUN_DIR [--format onnx] [--out DIR]``.
+"""Export a model to ONNX: :func:`export_onnx` of an :class:`Exportable` (any module built in Python).
 
-For the recurrent models of the LM, classification and tagging tasks (each task says what its
-graph takes and gives: ``Task.export``).  DIR (default ``RUN_DIR/export``) receives
+``seqlab export RUN_DIR [--format onnx] [--out DIR]`` exports a trained run: its task says what
+its graph takes and gives and which of its files travel with it (``Task.export``: the LM,
+classification and tagging tasks).  This module knows layers and ONNX only.  DIR receives
 
     model.onnx     the graph, with dynamic batch and sequence length
-    config.json    the run's config, and its vocabulary files (vocab.json), copied beside it
+    config.json    the files that go with it (a run's config, vocabulary, word list), copied beside it
     export.json    the graph's inputs and outputs (names, dtypes, dimensions), what to do with the
                    outputs (e.g. the CRF's transitions for Viterbi decoding), the opset, the torch
                    version, and the largest difference between onnxruntime's outputs and PyTorch's
@@ -51,22 +52,19 @@ class Exportable:
     dynamic: dict[str, dict[int, str]]  # input or output name -> {axis: "batch" | "time" | ...}
     check: dict[str, Tensor]  # a batch of other sizes: onnxruntime's outputs on it are compared with PyTorch's
     notes: dict = field(default_factory=dict)  # the task's words for export.json (how to read the outputs)
+    files: list[Path] = field(default_factory=list)  # files the inputs depend on (vocabulary, word list), copied
 
 
 def native_layers(module: nn.Module, what: str) -> None:
     """Switch every seqlab recurrent layer of ``module`` to torch's kernels; refuse what has none."""
-    from seqlab.nn.minrnn import _MinRNN
-    from seqlab.nn.recurrent import _RecurrentLayer
-
     for name, m in module.named_modules():
-        if isinstance(m, _MinRNN):
-            raise UserError(f"{what}: minGRU/minLSTM layers ({name}) have no ONNX operator; export supports "
-                            "model.cell=lstm (standard), gru (reset after), rnn_tanh, rnn_relu")
-        if isinstance(m, _RecurrentLayer):
-            if m._native_fn is None:
-                raise UserError(f"{what}: the layer {name} ({m.cell!r}) has no torch kernel and so no ONNX "
-                                "operator; export supports model.variant=standard (lstm) or after (gru)")
-            m.backend = "native"
+        if not hasattr(m, "has_native_kernel"):
+            continue
+        if not m.has_native_kernel:
+            raise UserError(f"{what}: the layer {name} ({type(m).__name__}, gates {', '.join(m.gate_names)}) has no torch "
+                            "kernel and so no ONNX operator; export supports model.cell=lstm (variant standard), "
+                            "gru (reset after), rnn_tanh, rnn_relu")
+        m.backend = "native"
 
 
 def _outputs(module: nn.Module, inputs: dict[str, Tensor]) -> list[Tensor]:
@@ -79,10 +77,7 @@ def _dims(t: Tensor, axes: dict[int, str]) -> list:
     return [axes.get(i, n) for i, n in enumerate(t.shape)]
 
 
-def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None) -> dict:
-    """Write the run's model as ``fmt`` into ``out`` (default RUN_DIR/export); returns export.json's content."""
-    from seqlab.tasks import registry
-
+def check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {list(FORMATS)}, got {fmt!r}")
     try:
@@ -90,33 +85,31 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     except ImportError:
         raise UserError("seqlab export needs the onnx package: pip install onnx onnxruntime "
                         "(or pip install 'seqlab[export]')") from None
-    run_dir = Path(run_dir)
-    task = registry.of_run(run_dir)
-    if task.export is None:
-        exportable = sorted(t.name for t in registry.tasks().values() if t.export is not None)
-        raise UserError(f"{run_dir} is a {task.name} run; export covers {', '.join(exportable)} runs")
-    spec = task.export(task.load(run_dir, "cpu"))
+
+
+def export_onnx(spec: Exportable, out_dir: str | Path, what: str = "export", notes: dict | None = None) -> dict:
+    """Write ``spec`` as ``out_dir/model.onnx`` with its files and export.json; returns export.json's content."""
+    check_format("onnx")
     spec.module.eval()
     reference = _outputs(spec.module, spec.check)  # the model as seqlab runs it (its own backend)
-    native_layers(spec.module, f"seqlab export {run_dir}")
-    out_dir = Path(out) if out else run_dir / "export"
+    native_layers(spec.module, what)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = list(spec.inputs)
     with warnings.catch_warnings(), _quiet_stderr():  # the exporter's deprecation notice, tracer and shape hints
         warnings.simplefilter("ignore")
         torch.onnx.export(spec.module, tuple(spec.inputs.values()), str(out_dir / "model.onnx"), dynamo=False,
-                          input_names=names, output_names=spec.outputs, dynamic_axes=spec.dynamic,
+                          input_names=list(spec.inputs), output_names=spec.outputs, dynamic_axes=spec.dynamic,
                           opset_version=OPSET)
-    for name in ("config.json", "vocab.json"):
-        if (run_dir / name).is_file():
-            shutil.copyfile(run_dir / name, out_dir / name)
+    for path in spec.files:
+        shutil.copyfile(path, out_dir / Path(path).name)
     traced = _outputs(spec.module, spec.inputs)
     info = {
-        "task": task.name, "format": fmt, "file": "model.onnx", "opset": OPSET, "torch": torch.__version__,
+        **(notes or {}), "format": "onnx", "file": "model.onnx", "opset": OPSET, "torch": torch.__version__,
         "inputs": {k: {"dtype": str(v.dtype).replace("torch.", ""), "dims": _dims(v, spec.dynamic.get(k, {}))}
                    for k, v in spec.inputs.items()},
         "outputs": {k: {"dtype": str(v.dtype).replace("torch.", ""), "dims": _dims(v, spec.dynamic.get(k, {}))}
                     for k, v in zip(spec.outputs, traced)},
+        "files": [Path(p).name for p in spec.files],
         **spec.notes,
         "max_abs_difference": check_onnx(out_dir / "model.onnx", spec.check, reference),
     }

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -30,12 +30,17 @@ class SampleConfig:
             raise UserError(f"--top-p must lie in (0, 1], got {self.top_p}")
 
 
-def add_sampling_options(p) -> None:
-    """The sampling flags of ``seqlab generate`` and of ``seqlab predict`` on a language model."""
-    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
-    p.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0 = off)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
-    p.add_argument("--seed", type=int, default=0)
+@dataclass
+class SamplingOptions:
+    """The sampling options of ``seqlab generate`` and of ``seqlab predict`` on a language model."""
+
+    temperature: float = field(default=0.8, metadata={"help": "0 = greedy (default 0.8)"})
+    top_k: int = field(default=0, metadata={"help": "sample from the k most likely tokens (0 = off)"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass (1 = off)"})
+    seed: int = field(default=0, metadata={"help": "seed of the sampling generator"})
+
+    def sampling(self) -> SampleConfig:
+        return SampleConfig(self.temperature, self.top_k, self.top_p, self.seed)
 
 
 def next_token(logits: Tensor, cfg: SampleConfig, generator: torch.Generator) -> Tensor:

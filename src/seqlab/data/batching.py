@@ -7,11 +7,34 @@ gives the same batches in the same order, so a checkpoint can resume mid-epoch.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 
 
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator of one epoch's shuffles: a different stream per (seed, epoch), the same on every run."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+def epochs(order: Callable[[int], Sequence], position, examples: Sequence | None = None):
+    """The trainer's endless ``(next_position, batch)`` iterator, from ``position``.
+
+    ``order(epoch)`` gives that epoch's batches, each a list (or tensor) of example indices; a batch
+    is the examples at those indices, or the indices themselves when ``examples`` is None.  A
+    position is (epoch, index of the next batch in that epoch's order); None is the start.
+    """
+    epoch, index = position or (0, 0)
+    while True:
+        batches = order(epoch)
+        for i in range(index, len(batches)):
+            batch = batches[i] if examples is None else [examples[j] for j in batches[i]]
+            yield ((epoch, i + 1) if i + 1 < len(batches) else (epoch + 1, 0)), batch
+        epoch, index = epoch + 1, 0
+
+
 def sentence_batches(lengths: list[int], batch_size: int, seed: int, epoch: int, pool: int = 50) -> list[list[int]]:
-    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    g = epoch_generator(seed, epoch)
     order = torch.randperm(len(lengths), generator=g).tolist()
     batches = []
     for start in range(0, len(order), batch_size * pool):
@@ -26,13 +49,5 @@ def num_batches(n: int, batch_size: int, pool: int = 50) -> int:
 
 
 def epoch_batches(examples: list, lengths: list[int], batch_size: int, seed: int, position):
-    """The trainer's endless ``(next_position, batch)`` iterator over whole examples, from ``position``.
-
-    A position is (epoch, index of the next batch in that epoch's order); None is the start.
-    """
-    epoch, index = position or (0, 0)
-    while True:
-        order = sentence_batches(lengths, batch_size, seed, epoch)
-        for i in range(index, len(order)):
-            yield ((epoch, i + 1) if i + 1 < len(order) else (epoch + 1, 0)), [examples[j] for j in order[i]]
-        epoch, index = epoch + 1, 0
+    """:func:`epochs` over whole examples grouped by length (:func:`sentence_batches`)."""
+    return epochs(lambda epoch: sentence_batches(lengths, batch_size, seed, epoch), position, examples)

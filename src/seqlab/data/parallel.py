@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from seqlab.data.batching import epoch_generator
 from seqlab.data.text import read_text
 from seqlab.errors import UserError
 
@@ -122,7 +123,7 @@ def bucket_batches(lengths: list[int], max_tokens: int, seed: int, epoch: int) -
 
     The same (seed, epoch) gives the same batches in the same order.
     """
-    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    g = epoch_generator(seed, epoch)
     noise = torch.rand(len(lengths), generator=g)  # break ties differently each epoch
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], noise[i].item()))
     batches, current, longest = [], [], 0

@@ -12,30 +12,22 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from seqlab.errors import UserError
-from seqlab.models.lm import recurrent_layer
-
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "min_gru", "min_lstm", "transformer")
+from seqlab.models.recurrent import WITH_TRANSFORMER, RecurrentConfig, check_heads, check_recurrent, recurrent_layer
 
 
 @dataclass
-class EncoderConfig:
+class EncoderConfig(RecurrentConfig):
     cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm | transformer
-    variant: str = "standard"  # lstm: standard | peephole | coupled | no_forget;  gru: after | before
     hidden_size: int = 256  # per direction; the Transformer's d_model
-    num_layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.5  # on the encoder's input and output, and between layers
-    variational_dropout: float = 0.0
-    backend: str = "auto"  # auto | bptt | native
     num_heads: int = 4  # transformer only; FFN 4 * hidden_size
 
 
 class SequenceEncoder(nn.Module):
     def __init__(self, cfg: EncoderConfig, input_size: int) -> None:
         super().__init__()
-        if cfg.cell not in CELLS:
-            raise UserError(f"model.cell must be one of {list(CELLS)}, got {cfg.cell!r}")
+        check_recurrent(cfg, WITH_TRANSFORMER)
         self.transformer = cfg.cell == "transformer"
         self.bidirectional = cfg.bidirectional and not self.transformer
         if self.transformer:
@@ -43,15 +35,14 @@ class SequenceEncoder(nn.Module):
             from seqlab.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 
             d = cfg.hidden_size
-            if d % cfg.num_heads:
-                raise UserError(f"model.hidden_size must be divisible by model.num_heads, got {d} and {cfg.num_heads}")
+            check_heads(d, cfg.num_heads)
             self.proj = nn.Linear(input_size, d)
             self.pos = SinusoidalPositionalEncoding(d, 4096, cfg.dropout)
             self.layers = TransformerEncoder(TransformerEncoderLayer(d, cfg.num_heads, 4 * d, cfg.dropout),
                                              cfg.num_layers)
             self.output_size = d
         else:
-            self.rnn = recurrent_layer(cfg, input_size, bidirectional=self.bidirectional)
+            self.rnn = recurrent_layer(cfg, input_size)
             self.output_size = cfg.hidden_size * (2 if self.bidirectional else 1)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:

@@ -17,54 +17,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import seqlab.nn as snn
 from seqlab.errors import UserError
+from seqlab.models.recurrent import WITH_TRANSFORMER, RecurrentConfig, check_heads, check_recurrent, recurrent_layer
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(RecurrentConfig):
     cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm | transformer
-    variant: str = "standard"  # lstm: standard | peephole | coupled | no_forget;  gru: after | before
+    num_layers: int = 2
+    dropout: float = 0.0  # on the embedding, between layers and before the decoder (Zaremba et al. 2014)
     embedding: str = "learned"  # learned | one_hot
     embed_size: int = 128
-    hidden_size: int = 256
-    num_layers: int = 2
-    dropout: float = 0.0
-    variational_dropout: float = 0.0
     tie_weights: bool = False
     init_range: float = 0.0  # > 0: every weight ~ U(-r, r) as Zaremba et al.; 0: torch defaults
-    backend: str = "auto"  # auto | bptt | native
     num_heads: int = 4  # transformer: attention heads (d_model = hidden_size, FFN 4 * hidden_size)
-
-
-def recurrent_layer(cfg: ModelConfig, input_size: int, bidirectional: bool = False) -> nn.Module:
-    """The seqlab.nn layer that ``cfg`` names, batch_first."""
-    common = {"num_layers": cfg.num_layers, "batch_first": True, "variational_dropout": cfg.variational_dropout,
-              "dropout": cfg.dropout if cfg.num_layers > 1 else 0.0, "backend": cfg.backend,
-              "bidirectional": bidirectional}
-    if cfg.cell in ("min_gru", "min_lstm"):  # gates on x_t alone: trained as a parallel scan over the sequence
-        if cfg.variational_dropout:
-            raise UserError(f"model.variational_dropout is not available for model.cell={cfg.cell}")
-        layer = snn.MinGRU if cfg.cell == "min_gru" else snn.MinLSTM
-        return layer(input_size, cfg.hidden_size, cfg.num_layers, batch_first=True, bidirectional=bidirectional,
-                     dropout=common["dropout"])
-    try:
-        if cfg.cell in ("rnn_tanh", "rnn_relu"):
-            return snn.RNN(input_size, cfg.hidden_size, nonlinearity=cfg.cell[4:], **common)
-        if cfg.cell == "lstm":
-            return snn.LSTM(input_size, cfg.hidden_size, variant=cfg.variant, **common)
-        if cfg.cell == "gru":
-            return snn.GRU(input_size, cfg.hidden_size, reset="after" if cfg.variant == "standard" else cfg.variant,
-                           **common)
-    except ValueError as e:
-        raise UserError(f"model: {e}") from None
-    raise UserError(f"model.cell must be one of ['gru', 'lstm', 'min_gru', 'min_lstm', 'rnn_relu', 'rnn_tanh', "
-                    f"'transformer'], got {cfg.cell!r}")
 
 
 class RecurrentLM(nn.Module):
     def __init__(self, cfg: ModelConfig, vocab_size: int) -> None:
         super().__init__()
+        if cfg.bidirectional:
+            raise UserError("model.bidirectional=true: a language model reads left to right (it predicts the next token)")
         if cfg.embedding not in ("learned", "one_hot"):
             raise UserError(f"model.embedding must be 'learned' or 'one_hot', got {cfg.embedding!r}")
         self.vocab_size = vocab_size
@@ -123,8 +96,7 @@ class TransformerLM(nn.Module):
         from seqlab.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 
         d = cfg.hidden_size
-        if d % cfg.num_heads:
-            raise UserError(f"model.hidden_size must be divisible by model.num_heads, got {d} and {cfg.num_heads}")
+        check_heads(d, cfg.num_heads)
         self.vocab_size, self.max_len = vocab_size, max_len
         self.embed = nn.Embedding(vocab_size, d)
         nn.init.normal_(self.embed.weight, std=d**-0.5)
@@ -157,4 +129,5 @@ class TransformerLM(nn.Module):
 
 
 def build_lm(cfg: ModelConfig, vocab_size: int) -> nn.Module:
+    check_recurrent(cfg, WITH_TRANSFORMER)
     return TransformerLM(cfg, vocab_size) if cfg.cell == "transformer" else RecurrentLM(cfg, vocab_size)

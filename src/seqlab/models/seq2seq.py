@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from seqlab.errors import UserError
-from seqlab.models.lm import ModelConfig, recurrent_layer
+from seqlab.models.recurrent import RecurrentConfig, recurrent_layer
 from seqlab.nn.attention import AdditiveAttention, DotAttention, GeneralAttention, causal_mask, padding_mask
 from seqlab.nn.positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
 from seqlab.nn.transformer import (
@@ -61,11 +61,12 @@ class RecurrentSeq2Seq(nn.Module):
         enc_size = h * (2 if cfg.bidirectional else 1)
         self.src_embed = nn.Embedding(src_vocab, e, padding_idx=0)
         self.tgt_embed = nn.Embedding(tgt_vocab, e, padding_idx=0)
-        enc = ModelConfig(cell=cfg.cell, hidden_size=h, num_layers=cfg.enc_layers, dropout=cfg.dropout)
-        self.encoder = recurrent_layer(enc, e, bidirectional=cfg.bidirectional)
+        enc = RecurrentConfig(cfg.cell, hidden_size=h, num_layers=cfg.enc_layers, dropout=cfg.dropout,
+                              bidirectional=cfg.bidirectional)
+        self.encoder = recurrent_layer(enc, e)
         self.bridge = nn.Linear(enc_size, h)  # s_0 = tanh(W [h_T(fwd); h_1(bwd)])
         self.attention = _attention(cfg.attention, h, enc_size)
-        self.decoder = recurrent_layer(ModelConfig(cell=cfg.cell, hidden_size=h, num_layers=1), e + enc_size)
+        self.decoder = recurrent_layer(RecurrentConfig(cfg.cell, hidden_size=h), e + enc_size)
         self.out = nn.Linear(h + enc_size + e, tgt_vocab)
         self.drop = nn.Dropout(cfg.dropout)
 

@@ -22,8 +22,10 @@ Notation (per time step t, batch B, hidden size H, G gate blocks):
 
 A cell must provide:
 
-``num_gates`` (G) and ``num_states``
-    class attributes: sizes of the projections and of the state tuple.
+``gate_names`` and ``num_states``
+    class attributes: the names of the G gate blocks, in the order of their rows in
+    ``weight_ih``/``weight_hh``/the biases (``("i", "f", "g", "o")``; ``num_gates`` = G
+    follows from it), and the size of the state tuple.
 ``input_bias(b_ih, w) -> Tensor``
     the bias folded into ``xp`` (default ``b_ih + b_hh``).
 ``extra_params(hidden_size) -> dict[name, shape]``
@@ -60,8 +62,13 @@ def flat(t: Tensor) -> Tensor:
 class Cell:
     """Base class of all cells; see the module docstring for the contract."""
 
-    num_gates: int = 1
+    gate_names: tuple[str, ...] = ("h",)
+    num_gates: int = 1  # len(gate_names), set for every subclass
     num_states: int = 1
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.num_gates = len(cls.gate_names)
 
     def extra_params(self, hidden_size: int) -> dict[str, tuple[int, ...]]:
         return {}

@@ -38,7 +38,7 @@ class LinearChainCRF(nn.Module):
         self.register_buffer("allowed_start", mask(allowed_start, (num_tags,)), persistent=False)
         self.register_buffer("allowed_end", mask(allowed_end, (num_tags,)), persistent=False)
 
-    def _scores(self, forbidden: float) -> tuple[Tensor, Tensor, Tensor]:
+    def transition_scores(self, forbidden: float = FORBIDDEN) -> tuple[Tensor, Tensor, Tensor]:
         """(A, start, end) with the forbidden entries set to ``forbidden``."""
         return (self.transitions.masked_fill(~self.allowed, forbidden),
                 self.start_transitions.masked_fill(~self.allowed_start, forbidden),
@@ -46,7 +46,7 @@ class LinearChainCRF(nn.Module):
 
     def log_partition(self, emissions: Tensor, mask: Tensor) -> Tensor:
         """log Z(x) per sequence: emissions (B, T, K), mask (B, T) bool with mask[:, 0] True -> (B,)."""
-        trans, start, end = self._scores(FORBIDDEN)
+        trans, start, end = self.transition_scores(FORBIDDEN)
         alpha = start + emissions[:, 0]  # (B, K)
         for t in range(1, emissions.shape[1]):
             nxt = torch.logsumexp(alpha[:, :, None] + trans, dim=1) + emissions[:, t]  # (B, K)
@@ -55,7 +55,7 @@ class LinearChainCRF(nn.Module):
 
     def score(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """s(x, y) of the given tags (B, T) -> (B,)."""
-        trans, start, end = self._scores(FORBIDDEN)
+        trans, start, end = self.transition_scores(FORBIDDEN)
         m = mask.to(emissions.dtype)
         emit = emissions.gather(2, tags[..., None]).squeeze(-1)  # (B, T)
         s = start[tags[:, 0]] + (emit * m).sum(1)
@@ -70,7 +70,7 @@ class LinearChainCRF(nn.Module):
     @torch.no_grad()
     def decode(self, emissions: Tensor, mask: Tensor) -> list[list[int]]:
         """Viterbi: the highest-scoring allowed tag sequence of each sequence, as lists of its length."""
-        trans, start, end = self._scores(float("-inf"))
+        trans, start, end = self.transition_scores(float("-inf"))
         delta = start + emissions[:, 0]  # (B, K)
         pointers = []
         for t in range(1, emissions.shape[1]):

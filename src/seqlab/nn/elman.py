@@ -33,7 +33,7 @@ _ACTIVATIONS = {"tanh": (torch.tanh, _tanh_grad), "relu": (torch.relu, _relu_gra
 class ElmanCell(Cell):
     """h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh); torch.nn.RNN's cell."""
 
-    num_gates = 1
+    gate_names = ("h",)  # one block: the pre-activation itself
     num_states = 1
 
     def __init__(self, nonlinearity: str = "tanh") -> None:

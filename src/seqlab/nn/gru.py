@@ -38,7 +38,7 @@ def _update_backward(d_h: Tensor, z: Tensor, n: Tensor, h_prev: Tensor) -> tuple
 
 
 class _GRUBase(Cell):
-    num_gates = 3
+    gate_names = ("r", "z", "n")
     num_states = 1
 
     def input_bias(self, b_ih: Tensor, w: State) -> Tensor:

@@ -44,7 +44,7 @@ def _emit_backward(d_h: Tensor, d_c: Tensor, o: Tensor, tc: Tensor) -> tuple[Ten
 class LSTMCell(Cell):
     """The standard LSTM step, gate order (i, f, g, o) as torch.nn.LSTM."""
 
-    num_gates = 4
+    gate_names = ("i", "f", "g", "o")
     num_states = 2
 
     def step(self, xp: Tensor, state: State, u: Tensor, w: State) -> tuple[State, State]:
@@ -80,7 +80,7 @@ class PeepholeLSTMCell(Cell):
     dL/dc_{t-1} = dL/dc_t * f + dL/da_i * V_i + dL/da_f * V_f.
     """
 
-    num_gates = 4
+    gate_names = ("i", "f", "g", "o")
     num_states = 2
 
     def extra_params(self, hidden_size: int) -> dict[str, tuple[int, ...]]:
@@ -121,7 +121,7 @@ class CoupledLSTMCell(Cell):
         dL/di = dL/dc_t * (g - c_{t-1}),   dL/dc_{t-1} = dL/dc_t * (1 - i)
     """
 
-    num_gates = 3
+    gate_names = ("i", "g", "o")
     num_states = 2
 
     def step(self, xp: Tensor, state: State, u: Tensor, w: State) -> tuple[State, State]:
@@ -148,7 +148,7 @@ class NoForgetLSTMCell(Cell):
     recurrence h_t = h_{t-1} + g(x_t, h_{t-1}) that lets gradients flow unchanged.
     """
 
-    num_gates = 3
+    gate_names = ("i", "g", "o")
     num_states = 2
 
     def step(self, xp: Tensor, state: State, u: Tensor, w: State) -> tuple[State, State]:

@@ -67,6 +67,8 @@ class _MinCell(nn.Module):
 class MinGRUCell(_MinCell):
     """One direction of one minGRU layer: the gate and candidate projections (weight: (2H, I), rows z then h)."""
 
+    gate_names = ("z", "h")
+
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
         self.proj = nn.Linear(input_size, 2 * hidden_size)
@@ -84,6 +86,8 @@ class MinGRUCell(_MinCell):
 
 class MinLSTMCell(_MinCell):
     """One direction of one minLSTM layer (weight: (3H, I), rows f, i, h)."""
+
+    gate_names = ("f", "i", "h")
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
@@ -126,6 +130,20 @@ class _MinRNN(nn.Module):
             self.cell_class(input_size if layer == 0 else hidden_size * self.directions, hidden_size)
             for layer in range(num_layers) for _ in range(self.directions))
         self.drop = nn.Dropout(dropout)
+
+    has_native_kernel = False  # torch has no minGRU/minLSTM kernel (and ONNX no operator)
+
+    @property
+    def gate_names(self) -> tuple[str, ...]:
+        """The cell's projection blocks, in the order of their rows."""
+        return self.cell_class.gate_names
+
+    def biases(self) -> list[tuple[Tensor, None]]:
+        """(b, None) of every layer-direction: one bias per projection, no recurrent one."""
+        return [(cell.proj.bias, None) for cell in self.cells]
+
+    def recurrent_weights(self) -> list[Tensor]:
+        return []  # no recurrent matrix: the gates read x_t alone
 
     def _run(self, cell, x: Tensor, h0: Tensor | None) -> Tensor:
         """One direction over x (B, T, I) -> states (B, T, H)."""

@@ -26,6 +26,7 @@ and the final state in the form of ``hx``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -129,6 +130,24 @@ class _RecurrentLayer(nn.Module):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    @property
+    def has_native_kernel(self) -> bool:
+        """Whether torch has a kernel for this cell (so ``backend="native"`` and ONNX export can be used)."""
+        return self._native_fn is not None
+
+    @property
+    def gate_names(self) -> tuple[str, ...]:
+        """The cell's gate blocks, in the order of their rows in the weights and biases."""
+        return self.cell.gate_names
+
+    def biases(self) -> list[tuple[Tensor, Tensor]]:
+        """(b_ih, b_hh) of every layer-direction k = layer * D + direction (empty when bias=False)."""
+        return [(p[2], p[3]) for p in self.all_weights] if self.bias else []
+
+    def recurrent_weights(self) -> list[Tensor]:
+        """W_hh of every layer-direction."""
+        return [p[1] for p in self.all_weights]
+
     def _add_weights(self, layer: int, direction: int, factory: dict) -> None:
         gates = self.cell.num_gates * self.hidden_size
         layer_input = self.input_size if layer == 0 else self.hidden_size * self.num_directions
@@ -184,13 +203,11 @@ class _RecurrentLayer(nn.Module):
         batch = self._read_input(input, lengths)
         state = self._read_state(hx, batch)
         if self.uses_native(batch.lengths is not None, batch.x.device.type):
-            out, final = self._forward_native(batch.x, state, batch.lengths)  # (T, B, D*H), tuple of (L*D, B, H)
+            out, final = self._native_any_cpu(batch.x, state, batch.lengths)  # (T, B, D*H), tuple of (L*D, B, H)
         elif _autocast(batch.x):
             # Mixed precision: the hand-BPTT driver runs in the parameters' dtype (float32) inside autocast
             # regions -- its hand-written backward is not autocast-aware; the layers around it still gain.
-            with torch.autocast(batch.x.device.type, enabled=False):
-                dtype = self.weight_ih_l0.dtype
-                out, final = self._forward_bptt(batch.x.to(dtype), tuple(s.to(dtype) for s in state), batch.lengths)
+            out, final = self._in_float32(self._forward_bptt, batch.x, state, batch.lengths)
         else:
             out, final = self._forward_bptt(batch.x, state, batch.lengths)
         return self._write_output(out, batch), self._write_state(final, batch.unbatched)
@@ -303,7 +320,31 @@ class _RecurrentLayer(nn.Module):
         keep = 1.0 - self.variational_dropout
         return torch.bernoulli(torch.full_like(like, keep)) / keep
 
+    def _in_float32(self, forward, x: Tensor, state: State, lengths):
+        """``forward`` in the parameters' dtype with autocast switched off (inside an autocast region)."""
+        with torch.autocast(x.device.type, enabled=False):
+            dtype = self.weight_ih_l0.dtype
+            return forward(x.to(dtype), tuple(s.to(dtype) for s in state), lengths)
+
     # ---------------------------------------------------------------- native
+    def _native_any_cpu(self, x: Tensor, state: State, lengths) -> tuple[Tensor, State]:
+        """torch's kernel; in a CPU autocast region on a CPU where oneDNN has no bf16 LSTM (no AVX-512: it
+        answers "could not create a primitive descriptor"), the kernel runs in float32 instead, as the
+        hand-BPTT driver always does, with one warning per process."""
+        low_precision_cpu = x.device.type == "cpu" and _autocast(x)
+        if low_precision_cpu and not _ONEDNN_LOW_PRECISION["works"]:
+            return self._in_float32(self._forward_native, x, state, lengths)
+        try:
+            return self._forward_native(x, state, lengths)
+        except RuntimeError as e:
+            if not (low_precision_cpu and "primitive descriptor" in str(e)):
+                raise
+            _ONEDNN_LOW_PRECISION["works"] = False
+            warnings.warn("this CPU's oneDNN has no low-precision kernel for the recurrent layer: torch's kernel "
+                          "runs in float32 inside the autocast region (the layers around it keep bf16)",
+                          RuntimeWarning, stacklevel=3)
+            return self._in_float32(self._forward_native, x, state, lengths)
+
     def _forward_native(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         hx = state if self.cell.num_states > 1 else state[0]
         flags = (self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
@@ -337,6 +378,9 @@ def _checkpointed_scan(cell: Cell, every: int, x: Tensor, state: State, w_ih, b_
         )
         outs.append(out)
     return torch.cat(outs), tuple(state)
+
+
+_ONEDNN_LOW_PRECISION = {"works": True}  # False once oneDNN refused a bf16 recurrent kernel on this CPU
 
 
 def _autocast(x: Tensor) -> bool:

@@ -9,7 +9,6 @@ The model is chosen on validation accuracy (``selection`` = 1 - accuracy); witho
 """
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +23,13 @@ from seqlab.data.split import hold_out
 from seqlab.data.text import check_sentences
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
+from seqlab.export import Exportable
 from seqlab.metrics.classification import classification_scores
 from seqlab.models.classifier import ClassifierConfig, SequenceClassifier
-from seqlab.tasks.registry import Task
-from seqlab.train import checkpoint, rundir
+from seqlab.tasks.recipe import Run
+from seqlab.tasks.registry import Task, option
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
+from seqlab.train.trainer import TrainConfig, TrainingTask
 
 
 @dataclass
@@ -55,8 +55,10 @@ class ClassifyConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-class ClassifyTask:
+class ClassifyTask(TrainingTask):
     """The trainer's view of classification (see :mod:`seqlab.train.trainer`)."""
+
+    metric = "accuracy"
 
     def __init__(self, model, cfg: ClassifyConfig, tokens, labels: Vocabulary, train, valid, device) -> None:
         self.model, self.cfg, self.tokens, self.labels, self.device = model, cfg, tokens, labels, device
@@ -85,11 +87,9 @@ class ClassifyTask:
         accuracy = correct / len(self.valid)
         return {"loss": total / len(self.valid), "accuracy": accuracy, "selection": 1.0 - accuracy}
 
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, d: dict) -> None:
-        pass
+    def save(self, run_dir: Path) -> None:
+        vocab = {"tokens": self.tokens.to_json(), "labels": self.labels.to_json()}
+        (run_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
 
 
 def encode(examples, tokens, labels: Vocabulary, max_len: int) -> list[tuple[list[int], int]]:
@@ -124,34 +124,20 @@ def _check_labels(examples, labels: Vocabulary, path: str) -> None:
         raise UserError(f"{path}: labels not in the training data: {', '.join(unseen[:10])}")
 
 
-# ------------------------------------------------------------------------ recipe
-def train(cfg: ClassifyConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
-    run_dir = Path(run_dir)
-    device = training_device(cfg.train)
-    checkpoint.seed_everything(cfg.train.seed)
+# ------------------------------------------------------------------------ setup / build
+def setup(cfg: ClassifyConfig, resume_dir: Path | None, device) -> ClassifyTask:
     train_set, valid_set = _splits(cfg.data)
-    if resume:
-        tokens, labels = _load_vocab(run_dir)
+    if resume_dir:
+        tokens, labels = _load_vocab(resume_dir)
     else:
         tokens = build_tokens(cfg.data.tokens, [ex.text for ex in train_set], cfg.data.lowercase, cfg.data.min_freq,
                               cfg.data.bpe_vocab_size)
         labels = Vocabulary.build([[ex.label for ex in train_set]], specials=())
     _check_labels(valid_set, labels, cfg.data.valid or cfg.data.path)
     model = SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(device)
-    if cfg.model.vectors and not resume:
+    if cfg.model.vectors and not resume_dir:
         _load_vectors(cfg.model, tokens, model)
-    task = ClassifyTask(model, cfg, tokens, labels, train_set, valid_set, device)
-    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
-    if resume:
-        trainer.resume()
-    elif rundir.start(run_dir, "classify", cfg):
-        (run_dir / "vocab.json").write_text(json.dumps({"tokens": tokens.to_json(), "labels": labels.to_json()},
-                                                       ensure_ascii=False))
-    metrics = trainer.fit()
-    result = {**metrics, "best_accuracy": 1.0 - trainer.progress.best, "steps": trainer.progress.step}
-    if cfg.data.test:
-        result["test"] = evaluate_file(load_run(run_dir, cfg.train.device), cfg.data.test)
-    return result
+    return ClassifyTask(model, cfg, tokens, labels, train_set, valid_set, device)
 
 
 def _load_vectors(cfg: ClassifierConfig, tokens, model) -> None:
@@ -171,27 +157,21 @@ def _load_vocab(run_dir: Path):
 
 
 @dataclass
-class ClassifyRun:
-    cfg: ClassifyConfig
+class ClassifyRun(Run):
     tokens: object
     labels: Vocabulary
-    model: SequenceClassifier
-    run_dir: Path
 
 
-def load_run(run_dir: str | Path, device: str = "auto") -> ClassifyRun:
-    run_dir = Path(run_dir)
-    cfg = rundir.read_config(run_dir, "classify", ClassifyConfig())
+def build(cfg: ClassifyConfig, run_dir: Path, device) -> ClassifyRun:
     tokens, labels = _load_vocab(run_dir)
-    model = SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(resolve_device(device))
-    checkpoint.load_weights(rundir.trained_checkpoint(run_dir), model)
-    return ClassifyRun(cfg, tokens, labels, model.eval(), run_dir)
+    model = SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(device)
+    return ClassifyRun(cfg, model, run_dir, device, tokens, labels)
 
 
 @torch.no_grad()
 def probabilities(run: ClassifyRun, texts: list[str], batch_size: int = 128) -> torch.Tensor:
     """(N, C) class probabilities of ``texts``."""
-    device = next(run.model.parameters()).device
+    device = run.device
     ids = [token_ids(run.tokens, t, run.cfg.data.max_len) for t in texts]
     out = []
     for i in range(0, len(ids), batch_size):
@@ -221,15 +201,22 @@ def evaluate_file(run: ClassifyRun, path: str, plot: str | None = None) -> dict:
     return scores
 
 
-def _evaluate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="labelled sentences, in the training file's format")
-    p.add_argument("--plot", default=None, help="confusion-matrix PNG (default RUN_DIR/confusion.png)")
+@dataclass
+class EvaluateOptions:
+    data: str = option(help="labelled sentences, in the training file's format")
+    plot: str | None = option(None, "confusion-matrix PNG (default RUN_DIR/confusion.png)")
 
 
-def _report(m: dict) -> str:
-    if "examples" not in m:  # after training: the validation figures
-        return (f"accuracy {m['accuracy']:.4f} (best {m['best_accuracy']:.4f}), loss {m['loss']:.4f} "
-                f"after {m['steps']} steps")
+def evaluate(run: ClassifyRun, options: EvaluateOptions) -> dict:
+    return evaluate_file(run, options.data, options.plot or str(run.run_dir / "confusion.png"))
+
+
+def test(run: ClassifyRun) -> dict | None:
+    """The config's withheld test file (data.test), scored at the end of training."""
+    return evaluate_file(run, run.cfg.data.test) if run.cfg.data.test else None
+
+
+def report(run: ClassifyRun, m: dict) -> str:
     lines = [f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  ({m['examples']} examples)"]
     lines += [f"  {label:>12}  P {s['precision']:.4f}  R {s['recall']:.4f}  F1 {s['f1']:.4f}  n {s['support']}"
               for label, s in m["per_class"].items()]
@@ -262,10 +249,9 @@ PRESETS = {
     "sst2-transformer": lambda: sst2("transformer", "mean"),
 }
 
-def export(run: ClassifyRun):
-    """seqlab export: token ids (B, T), right-padded, and their lengths (B,) in; class logits (B, C) out."""
-    from seqlab.export import Exportable
 
+def export(run: ClassifyRun) -> Exportable:
+    """seqlab export: token ids (B, T), right-padded, and their lengths (B,) in; class logits (B, C) out."""
     if run.cfg.model.cell == "transformer":
         raise UserError("seqlab export covers the recurrent classifiers; this run has model.cell=transformer")
     generator = torch.Generator().manual_seed(0)
@@ -280,13 +266,13 @@ def export(run: ClassifyRun):
         run.model, batch([6, 3]), ["logits"],
         {"tokens": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}}, batch([4, 9, 1]),
         {"read": f"tokens: ids from vocab.json (padding id {run.tokens.pad}); logits: softmax for the "
-                 "probabilities of the labels", "labels": run.labels.itos})
+                 "probabilities of the labels", "labels": run.labels.itos},
+        files=[run.run_dir / "config.json", run.run_dir / "vocab.json"])
 
 
 TASK = Task(
     name="classify", help="a sequence classifier (many -> one: sentiment, topics, ...)",
     data_help="training file: 'label text' lines, or .csv/.tsv with text and label columns",
-    config=ClassifyConfig, presets=PRESETS, train=train, load=load_run, predict=predict_lines,
-    evaluate=lambda run, o: evaluate_file(run, o.data, o.plot or str(run.run_dir / "confusion.png")),
-    evaluate_options=_evaluate_options, report=_report, export=export,
+    config=ClassifyConfig, presets=PRESETS, setup=setup, build=build, predict=predict_lines,
+    evaluate=evaluate, evaluate_options=EvaluateOptions, report=report, export=export, test=test,
 )

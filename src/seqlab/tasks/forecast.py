@@ -12,7 +12,6 @@ original one.  The model is chosen on the validation MSE.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from seqlab.data.batching import epoch_generator, epochs
 from seqlab.data.timeseries import (
     SPLITS,
     Normaliser,
@@ -33,10 +33,10 @@ from seqlab.data.timeseries import (
 )
 from seqlab.errors import UserError
 from seqlab.models.forecast import Forecaster, ForecastModelConfig, build
-from seqlab.tasks.registry import Task
-from seqlab.train import checkpoint, distributed, rundir
+from seqlab.tasks.recipe import Run
+from seqlab.tasks.registry import Task, option
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
+from seqlab.train.trainer import TrainConfig, TrainingTask
 
 MODES = ("M", "MS", "S")
 
@@ -117,10 +117,6 @@ def _model(cfg: ForecastConfig, prep: Prepared) -> Forecaster:
                  seasonal_period(prep.series.step))
 
 
-def _has_parameters(model: torch.nn.Module) -> bool:
-    return any(p.requires_grad for p in model.parameters())
-
-
 @torch.no_grad()
 def scores(model: Forecaster, windows: Windows, prep: Prepared, device, batch_size: int = 256) -> dict:
     """MSE and MAE over every window, standardised and on the original scale."""
@@ -138,25 +134,26 @@ def scores(model: Forecaster, windows: Windows, prep: Prepared, device, batch_si
     return {"mse": mse, "mae": mae, "mse_original": mse_orig, "mae_original": mae_orig, "windows": len(windows)}
 
 
-class ForecastTask:
+class ForecastTask(TrainingTask):
     """The trainer's view of forecasting (see :mod:`seqlab.train.trainer`)."""
+
+    metric = "mse"
 
     def __init__(self, model: Forecaster, cfg: ForecastConfig, prep: Prepared, device) -> None:
         self.model, self.cfg, self.prep, self.device = model, cfg, prep, device
         self.train, self.valid = prep.windows(cfg.data, "train"), prep.windows(cfg.data, "valid")
         self.steps_per_epoch = math.ceil(len(self.train) / cfg.train.batch_size)
+        # least-squares AR and the parameter-free baselines are fitted (or not) in one go
+        self.gradient_steps = cfg.model.fit != "least_squares" and any(p.requires_grad for p in model.parameters())
+
+    def _order(self, epoch: int) -> list[torch.Tensor]:
+        """Windows in a fresh order every epoch, reproducible per (seed, epoch), cut into batches."""
+        order, size = torch.randperm(len(self.train), generator=epoch_generator(self.cfg.train.seed, epoch)), \
+            self.cfg.train.batch_size
+        return [order[i * size : (i + 1) * size] for i in range(self.steps_per_epoch)]
 
     def batches(self, position):
-        """Windows in a fresh order every epoch, reproducible per (seed, epoch); position = (epoch, batch)."""
-        epoch, index = position or (0, 0)
-        size = self.cfg.train.batch_size
-        while True:
-            g = torch.Generator().manual_seed(self.cfg.train.seed * 100_003 + epoch)
-            order = torch.randperm(len(self.train), generator=g)
-            for i in range(index, self.steps_per_epoch):
-                last = i + 1 == self.steps_per_epoch
-                yield ((epoch + 1, 0) if last else (epoch, i + 1)), order[i * size : (i + 1) * size]
-            epoch, index = epoch + 1, 0
+        return epochs(self._order, position)
 
     def train_step(self, index):
         x, y, cal = (t.to(self.device) for t in self.train.batch(index))
@@ -166,50 +163,21 @@ class ForecastTask:
         s = scores(self.model, self.valid, self.prep, self.device, max(self.cfg.train.eval_batch_size, 256))
         return {"loss": s["mse"], "mse": s["mse"], "mae": s["mae"]}
 
-    def state_dict(self) -> dict:
-        return {}
+    def fit(self) -> None:
+        if self.cfg.model.fit == "least_squares":
+            d = self.cfg.data
+            begin, end = split_borders(self.prep.series, d.split, d.train_fraction, d.test_fraction)["train"]
+            self.model.core.fit_least_squares([self.prep.z[begin:end].to(self.device)])
 
-    def load_state_dict(self, d: dict) -> None:
-        pass
-
-
-# ------------------------------------------------------------------------ recipe
-def train(cfg: ForecastConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
-    run_dir = Path(run_dir)
-    device = training_device(cfg.train)
-    checkpoint.seed_everything(cfg.train.seed)
-    prep = prepare(cfg.data, normaliser=_load_normaliser(run_dir) if resume else None)
-    model = _model(cfg, prep).to(device)
-    task = ForecastTask(model, cfg, prep, device)
-    if not resume and rundir.start(run_dir, "forecast", cfg):
-        (run_dir / "normaliser.json").write_text(json.dumps({"columns": prep.series.columns,
-                                                             **prep.normaliser.to_json()}) + "\n")
-    if cfg.model.fit == "least_squares" or not _has_parameters(model):
-        return _fit_without_gradients(task, run_dir, resume)
-    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
-    if resume:
-        trainer.resume()
-    metrics = trainer.fit()
-    return {**metrics, "best_mse": trainer.progress.best, "steps": trainer.progress.step}
+    def save(self, run_dir: Path) -> None:
+        normaliser = {"columns": self.prep.series.columns, **self.prep.normaliser.to_json()}
+        (run_dir / "normaliser.json").write_text(json.dumps(normaliser) + "\n")
 
 
-def _fit_without_gradients(task: ForecastTask, run_dir: Path, resume: bool) -> dict:
-    """Least-squares AR and the parameter-free baselines: fit (if anything), score, save -- no steps."""
-    model, cfg = task.model, task.cfg
-    if resume:
-        _load_weights(run_dir, model)
-    elif cfg.model.fit == "least_squares":
-        begin, end = split_borders(task.prep.series, cfg.data.split, cfg.data.train_fraction,
-                                   cfg.data.test_fraction)["train"]
-        model.core.fit_least_squares([task.prep.z[begin:end].to(next(model.parameters()).device)])
-    metrics = task.evaluate()
-    if not resume and distributed.is_main():
-        state = {"step": 0, "fit": cfg.model.fit}
-        for name in ("last", "best"):
-            checkpoint.save(run_dir / name, model, state)
-        with open(run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"step": 0, "time_s": 0.0, "split": "valid", **metrics}) + "\n")
-    return {**metrics, "best_mse": metrics["mse"], "steps": 0}
+# ------------------------------------------------------------------------ setup / build
+def setup(cfg: ForecastConfig, resume_dir: Path | None, device) -> ForecastTask:
+    prep = prepare(cfg.data, normaliser=_load_normaliser(resume_dir) if resume_dir else None)
+    return ForecastTask(_model(cfg, prep).to(device), cfg, prep, device)
 
 
 def _load_normaliser(run_dir: Path) -> Normaliser:
@@ -219,20 +187,9 @@ def _load_normaliser(run_dir: Path) -> Normaliser:
     return Normaliser.from_json(json.loads(path.read_text()))
 
 
-def _load_weights(run_dir: Path, model: torch.nn.Module) -> None:
-    found = rundir.trained_checkpoint(run_dir)
-    if any(True for _ in model.parameters()):
-        checkpoint.load_weights(found, model)
-
-
 @dataclass
-class ForecastRun:
-    cfg: ForecastConfig
-    model: Forecaster
+class ForecastRun(Run):
     normaliser: Normaliser
-    run_dir: Path
-    device: torch.device
-
     columns: list[str]
 
     def prepare(self, path: str | None) -> Prepared:
@@ -243,16 +200,11 @@ class ForecastRun:
         return prep
 
 
-def load_run(run_dir: str | Path, device: str = "auto") -> ForecastRun:
-    run_dir = Path(run_dir)
-    cfg = rundir.read_config(run_dir, "forecast", ForecastConfig())
+def build_run(cfg: ForecastConfig, run_dir: Path, device) -> ForecastRun:
     normaliser = _load_normaliser(run_dir)
-    prep = prepare(cfg.data, normaliser=normaliser)
-    dev = resolve_device(device)
-    model = _model(cfg, prep).to(dev)
-    _load_weights(run_dir, model)
+    model = _model(cfg, prepare(cfg.data, normaliser=normaliser)).to(device)
     columns = json.loads((run_dir / "normaliser.json").read_text())["columns"]
-    return ForecastRun(cfg, model.eval(), normaliser, run_dir, dev, columns)
+    return ForecastRun(cfg, model, run_dir, device, normaliser, columns)
 
 
 # ------------------------------------------------------------------------ predict / evaluate
@@ -293,7 +245,15 @@ def forecast_at(run: ForecastRun, prep: Prepared, row: int) -> dict:
             "columns": prep.output_columns, "forecast_std": y, "truth_std": prep.z[row : row + H][:, prep.outputs]}
 
 
-def predict_forecast(run: ForecastRun, lines: list[str], options) -> list[str]:
+@dataclass
+class PredictOptions:
+    data: str | None = option(None, "the CSV series (default: the run's training file)")
+    at: str | None = option(None, "row number or date/time where the forecast starts (default: after the last row)")
+    out: str | None = option(None, "forecast CSV (default RUN_DIR/forecast.csv)")
+    plot: str | None = option(None, "forecast PNG (default: the CSV's path with .png)")
+
+
+def predict_forecast(run: ForecastRun, lines: list[str], options: PredictOptions) -> list[str]:
     """Write the forecast from ``--at`` as CSV and PNG; return the CSV lines."""
     import sys
 
@@ -319,6 +279,13 @@ def predict_forecast(run: ForecastRun, lines: list[str], options) -> list[str]:
     return out_lines
 
 
+@dataclass
+class EvaluateOptions:
+    data: str | None = option(None, "the CSV series (default: the run's training file); z-scored with the run's "
+                                    "training statistics")
+    split: str = option("test", "train | valid | test (default test)")
+
+
 def evaluate_split(run: ForecastRun, path: str | None, split: str) -> dict:
     if split not in SPLITS:
         raise UserError(f"--split must be one of {list(SPLITS)}, got {split!r}")
@@ -327,26 +294,10 @@ def evaluate_split(run: ForecastRun, path: str | None, split: str) -> dict:
             "data": str(path or run.cfg.data.path)}
 
 
-def _predict_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", help="the CSV series (default: the run's training file)")
-    p.add_argument("--at", help="row number or date/time where the forecast starts (default: after the last row)")
-    p.add_argument("--out", help="forecast CSV (default RUN_DIR/forecast.csv)")
-    p.add_argument("--plot", help="forecast PNG (default: the CSV's path with .png)")
-
-
-def _evaluate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", help="the CSV series (default: the run's training file); z-scored with the run's "
-                                  "training statistics")
-    p.add_argument("--split", default="test", help="train | valid | test (default test)")
-
-
-def _report(m: dict) -> str:
-    text = f"MSE {m['mse']:.4f}  MAE {m['mae']:.4f} (standardised)"
-    if "mse_original" in m:
-        text += f"; original scale MSE {m['mse_original']:.4f}  MAE {m['mae_original']:.4f}"
-    if "split" in m:
-        return f"{m['split']}: {text}  over {m['windows']} windows of {m['data']}"
-    return f"{text}; best MSE {m['best_mse']:.4f} after {m['steps']} steps"
+def report(run: ForecastRun, m: dict) -> str:
+    text = (f"MSE {m['mse']:.4f}  MAE {m['mae']:.4f} (standardised); original scale MSE {m['mse_original']:.4f}  "
+            f"MAE {m['mae_original']:.4f}")
+    return f"{m['split']}: {text}  over {m['windows']} windows of {m['data']}"
 
 
 # ------------------------------------------------------------------------ presets
@@ -392,7 +343,7 @@ PRESETS = {
 TASK = Task(
     name="forecast", help="time-series forecasting (AR, TDNN, NARX, RNNs, SegRNN, DLinear) on CSV series",
     data_help="CSV with a date/time column and numeric columns (e.g. ETTh1.csv)",
-    config=ForecastConfig, presets=PRESETS, train=train, load=load_run, predict=predict_forecast,
-    evaluate=lambda run, o: evaluate_split(run, o.data, o.split), report=_report,
-    predict_options=_predict_options, evaluate_options=_evaluate_options, reads_lines=False,
+    config=ForecastConfig, presets=PRESETS, setup=setup, build=build_run, predict=predict_forecast,
+    evaluate=lambda run, o: evaluate_split(run, o.data, o.split), report=report,
+    predict_options=PredictOptions, evaluate_options=EvaluateOptions, reads_lines=False,
 )

@@ -35,9 +35,8 @@ def gradient_norms(text: str, steps: int, batch: int = 16, hidden: int = 128, se
         torch.manual_seed(seed)
         layer = cls(len(vocab), hidden, batch_first=True, dtype=torch.float64)
         readout = torch.nn.Linear(hidden, len(vocab), dtype=torch.float64)
-        if name != "RNN (tanh)":
-            with torch.no_grad():  # forget gate (LSTM, i f g o) / update gate (GRU, r z n): block 1
-                layer.bias_ih_l0[hidden : 2 * hidden] += 1.0
+        if name != "RNN (tanh)":  # the gate that keeps the state: the LSTM's forget gate, the GRU's update gate
+            snn.add_gate_bias(layer, "f" if "f" in layer.gate_names else "z", 1.0)
         loss = lambda out, readout=readout: F.cross_entropy(readout(out[:, -1]), target)
         norms[name] = snn.gradient_flow(layer, x.double(), loss).tolist()
     return norms

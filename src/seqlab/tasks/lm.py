@@ -7,7 +7,6 @@ per token = loss / ln 2 (bits per character for a character model).
 """
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +18,14 @@ from seqlab.data.corpus import DataConfig, bundled_corpus, load_corpus
 from seqlab.data.stream import batchify, num_windows, windows
 from seqlab.data.text import encode_prime, load_vocab, read_text, save_vocab
 from seqlab.errors import UserError
-from seqlab.generate import SampleConfig, add_sampling_options, generate
+from seqlab.export import Exportable
+from seqlab.generate import SampleConfig, SamplingOptions, generate
 from seqlab.models.lm import ModelConfig, build_lm
-from seqlab.tasks.registry import Task
-from seqlab.train import checkpoint, distributed, rundir
+from seqlab.tasks.recipe import Run
+from seqlab.tasks.registry import Task, option
+from seqlab.train import distributed
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
+from seqlab.train.trainer import TrainConfig, TrainingTask
 
 
 @dataclass
@@ -35,8 +36,10 @@ class LMConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-class LMTask:
+class LMTask(TrainingTask):
     """The trainer's view of language modelling (see :mod:`seqlab.train.trainer`)."""
+
+    shards_itself = True
 
     def __init__(self, model, corpus, cfg: TrainConfig, device: torch.device) -> None:
         self.model, self.bptt, self.device = model, cfg.bptt, device
@@ -47,7 +50,7 @@ class LMTask:
                             f"{distributed.world()} processes: each carries the state of its own streams")
         streams = batchify(corpus.train, cfg.batch_size, cfg.bptt, "train")
         self.train_streams = distributed.shard(streams, contiguous=True).to(device)  # this rank's streams
-        self.shards_itself = True
+        self.vocab = corpus.vocab
         self.valid_streams = batchify(corpus.valid, cfg.eval_batch_size, 1, "valid").to(device)
         self.steps_per_epoch = num_windows(self.train_streams, cfg.bptt)
         self.state = None  # the hidden state carried between windows
@@ -80,6 +83,9 @@ class LMTask:
             state.to(self.device) if isinstance(state, torch.Tensor) else tuple(s.to(self.device) for s in state)
         )
 
+    def save(self, run_dir: Path) -> None:
+        save_vocab(self.vocab, run_dir / "vocab.json")
+
 
 @torch.no_grad()
 def evaluate_streams(model, streams: torch.Tensor, bptt: int) -> dict:
@@ -92,51 +98,28 @@ def evaluate_streams(model, streams: torch.Tensor, bptt: int) -> dict:
     return {"loss": loss, "ppl": math.exp(min(loss, 700)), "bits_per_token": loss / math.log(2), "tokens": count}
 
 
-# ------------------------------------------------------------------------ recipes
-def _setup(cfg: LMConfig, run_dir: Path, vocab=None):
-    device = training_device(cfg.train)
-    checkpoint.seed_everything(cfg.train.seed)
-    corpus = load_corpus(cfg.data, vocab)
+# ------------------------------------------------------------------------ setup / build
+def setup(cfg: LMConfig, resume_dir: Path | None, device) -> LMTask:
+    corpus = load_corpus(cfg.data, load_vocab(resume_dir / "vocab.json") if resume_dir else None)
     model = build_lm(cfg.model, len(corpus.vocab)).to(device)
-    return corpus, model, LMTask(model, corpus, cfg.train, device)
+    return LMTask(model, corpus, cfg.train, device)
 
 
-def train(cfg: LMConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
-    """Train (or resume) a language model in ``run_dir``; returns the final validation metrics."""
-    run_dir = Path(run_dir)
-    vocab = load_vocab(run_dir / "vocab.json") if resume else None
-    corpus, _model, task = _setup(cfg, run_dir, vocab)
-    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
-    if resume:
-        trainer.resume()
-    elif rundir.start(run_dir, "lm", cfg):
-        save_vocab(corpus.vocab, run_dir / "vocab.json")
-    metrics = trainer.fit()
-    return {**metrics, "best_loss": trainer.progress.best, "steps": trainer.progress.step}
+@dataclass
+class LMRun(Run):
+    vocab: object
 
 
-def load_run(run_dir: str | Path, which: str = "best", device: str = "auto"):
-    """(config, vocab, model in eval mode) of a trained run directory."""
-    run_dir = Path(run_dir)
-    cfg = rundir.read_config(run_dir, "lm", LMConfig())
-    found = rundir.trained_checkpoint(run_dir, which)
+def build(cfg: LMConfig, run_dir: Path, device) -> LMRun:
     vocab = load_vocab(run_dir / "vocab.json")
-    model = build_lm(cfg.model, len(vocab)).to(resolve_device(device))
-    checkpoint.load_weights(found, model)
-    return cfg, vocab, model.eval()
+    return LMRun(cfg, build_lm(cfg.model, len(vocab)).to(device), run_dir, device, vocab)
 
 
-def evaluate_file(run_dir, path, batch_size: int = 10, device: str = "auto") -> dict:
+def evaluate_run(run: LMRun, path: str, batch_size: int = 10) -> dict:
     """Loss, perplexity and bits per token of a trained model on a text file."""
-    return evaluate_run(load_run(run_dir, device=device), path, batch_size)
-
-
-def evaluate_run(run, path, batch_size: int = 10) -> dict:
-    """:func:`evaluate_file` for a run already loaded by :func:`load_run`."""
-    cfg, vocab, model = run
-    ids = torch.tensor(vocab.encode(read_text(path)), dtype=torch.long)
-    streams = batchify(ids, batch_size, 1, f"evaluation file {path}").to(next(model.parameters()).device)
-    return evaluate_streams(model, streams, cfg.train.bptt)
+    ids = torch.tensor(run.vocab.encode(read_text(path)), dtype=torch.long)
+    streams = batchify(ids, batch_size, 1, f"evaluation file {path}").to(run.device)
+    return evaluate_streams(run.model, streams, run.cfg.train.bptt)
 
 
 def sample(run_dir, prime: str, length: int, sampling: SampleConfig, on_text=None, device: str = "auto") -> str:
@@ -144,12 +127,12 @@ def sample(run_dir, prime: str, length: int, sampling: SampleConfig, on_text=Non
 
     ``on_text`` receives the prime once it is known to be encodable, then the new text as
     it is produced."""
-    return continue_text(load_run(run_dir, device=device), prime, length, sampling, on_text)
+    return continue_text(TASK.load(run_dir, device), prime, length, sampling, on_text)
 
 
-def continue_text(run, prime: str, length: int, sampling: SampleConfig, on_text=None) -> str:
-    """:func:`sample` for a run already loaded by :func:`load_run`."""
-    _, vocab, model = run
+def continue_text(run: LMRun, prime: str, length: int, sampling: SampleConfig, on_text=None) -> str:
+    """:func:`sample` for a run already loaded."""
+    vocab, model = run.vocab, run.model
     if length < 1:
         raise UserError(f"--length must be at least 1, got {length}")
     if not prime:
@@ -247,27 +230,23 @@ PRESETS = {
 
 
 # ---------------------------------------------------------------- task interface
-def _predict_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--length", type=int, default=200, help="tokens to generate after each input line")
-    add_sampling_options(p)
+@dataclass
+class PredictOptions(SamplingOptions):
+    length: int = option(200, "tokens to generate after each input line")
 
 
-def _predict(run, lines: list[str], options) -> list[str]:
+def predict(run: LMRun, lines: list[str], options: PredictOptions) -> list[str]:
     """Each input line is a prime; its continuation, newlines written as \\n, one per line."""
-    sampling = SampleConfig(options.temperature, options.top_k, options.top_p, options.seed)
-    return [continue_text(run, line, options.length, sampling).replace("\n", "\\n") for line in lines]
+    return [continue_text(run, line, options.length, options.sampling()).replace("\n", "\\n") for line in lines]
 
 
-def _evaluate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="a text file")
-    p.add_argument("--batch-size", type=int, default=10)
+@dataclass
+class EvaluateOptions:
+    data: str = option(help="a text file")
+    batch_size: int = option(10, "streams the file is cut into")
 
 
-def _report(m: dict) -> str:
-    if "steps" in m:  # after training: the validation figures
-        bits = f", {m['bits_per_token']:.3f} bits/token" if "bits_per_token" in m else ""
-        return (f"loss {m['loss']:.4f} nats/token (ppl {m['ppl']:.2f}{bits}) after {m['steps']} steps; "
-                f"best {m['best_loss']:.4f}")
+def report(run: LMRun, m: dict) -> str:
     return (f"loss {m['loss']:.4f} nats/token  perplexity {m['ppl']:.2f}  bits/token {m['bits_per_token']:.4f}  "
             f"({m['tokens']} tokens)")
 
@@ -284,15 +263,12 @@ class _LMGraph(torch.nn.Module):
         return (logits, *new) if isinstance(new, tuple) else (logits, new)
 
 
-def export(run):
+def export(run: LMRun) -> Exportable:
     """seqlab export: a recurrent LM with its state as input and output, so that generation can carry it."""
-    from seqlab.export import Exportable
-
-    cfg, vocab, model = run
-    if cfg.model.cell == "transformer":
+    if run.cfg.model.cell == "transformer":
         raise UserError("seqlab export covers the recurrent LMs; this run has model.cell=transformer")
-    rnn = model.rnn
-    states = ("h", "c") if cfg.model.cell == "lstm" else ("h",)
+    rnn, vocab = run.model.rnn, run.vocab
+    states = ("h", "c") if run.cfg.model.cell == "lstm" else ("h",)
     generator = torch.Generator().manual_seed(0)
 
     def batch(size: int, steps: int) -> dict:
@@ -304,16 +280,17 @@ def export(run):
     dynamic = {"tokens": {0: "batch", 1: "time"}, "logits": {0: "batch", 1: "time"}}
     dynamic.update({f"{n}{k}": {1: "batch"} for n in states for k in ("0", "_n")})
     return Exportable(
-        _LMGraph(model), batch(2, 5), ["logits"] + [f"{n}_n" for n in states], dynamic, batch(3, 11),
+        _LMGraph(run.model), batch(2, 5), ["logits"] + [f"{n}_n" for n in states], dynamic, batch(3, 11),
         {"read": "tokens: ids in vocab.json; h0/c0: zeros to start, then the h_n/c_n of the previous call; "
-                 "logits: next-token scores (softmax for probabilities)"})
+                 "logits: next-token scores (softmax for probabilities)"},
+        files=[run.run_dir / "config.json", run.run_dir / "vocab.json"])
 
 
 TASK = Task(
     name="lm", help="a language model",
     data_help="a text file (90/10 split) or a directory with train/valid[/test] files",
-    config=LMConfig, presets=PRESETS, train=train, load=lambda run_dir, device="auto": load_run(run_dir, device=device),
-    predict=_predict, predict_options=_predict_options,
-    evaluate=lambda run, o: evaluate_run(run, o.data, o.batch_size),
-    evaluate_options=_evaluate_options, report=_report, export=export,
+    config=LMConfig, presets=PRESETS, setup=setup, build=build,
+    predict=predict, predict_options=PredictOptions,
+    evaluate=lambda run, o: evaluate_run(run, o.data, o.batch_size), evaluate_options=EvaluateOptions,
+    report=report, export=export,
 )

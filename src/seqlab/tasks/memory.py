@@ -15,7 +15,6 @@ recalled symbols).
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,13 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import seqlab.nn as snn
 from seqlab.data.memory import VOCAB, baseline, generate, recalled
 from seqlab.errors import UserError
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
-from seqlab.tasks.registry import Task
-from seqlab.train import checkpoint, distributed, rundir
+from seqlab.tasks.recipe import Run
+from seqlab.tasks.registry import Task, option
+from seqlab.train import distributed
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
+from seqlab.train.trainer import TrainConfig, TrainingTask
 
 STEPS_PER_EPOCH, VALID_SIZE = 100, 1000
 
@@ -93,38 +94,17 @@ def _initialise(encoder: SequenceEncoder, cfg: MemoryModelConfig, length: int) -
         raise UserError(f"model.init=chrono is for model.cell={'|'.join(CHRONO_CELLS)}, got model.cell={cfg.cell}")
     if cfg.forget_bias and cfg.cell != "lstm":
         raise UserError(f"model.forget_bias is for model.cell=lstm, got model.cell={cfg.cell}")
-    with torch.no_grad():
-        for name, p in encoder.named_parameters():
-            if cfg.init == "identity" and "weight_hh" in name:
-                p.copy_(torch.eye(p.shape[0]))
-            elif cfg.init == "identity" and "bias" in name:
-                p.zero_()
-            elif cfg.init == "chrono" and "bias_hh" in name:
-                p.zero_()  # the LSTM's second bias: the whole gate bias sits in bias_ih
-            elif cfg.init == "chrono" and "bias" in name:
-                _chrono(p, cfg.cell, length)
-            elif cfg.forget_bias and "bias_ih" in name:
-                h = p.shape[0] // 4
-                p[h : 2 * h] += cfg.forget_bias  # gates (i, f, g, o): f is the second block
-
-
-def _chrono(bias: Tensor, cell: str, length: int) -> None:
-    """Chrono initialisation (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?").
-
-    Each unit gets a characteristic memory time tau ~ U(1, T - 1): the retention gate's bias is
-    log(tau) and the writing gate's −log(tau), so that at initialisation the state forgets
-    about 1/tau per step (the LSTM: b_f = log tau, b_i = −b_f; minGRU: b_z = −log tau;
-    minLSTM: b_f = log tau, b_i = −log tau, so f' = f / (f + i) ≈ 1 − 1/tau).
-    """
-    gates = {"lstm": 4, "min_gru": 2, "min_lstm": 3}[cell]
-    h = bias.shape[0] // gates
-    log_tau = torch.empty(h).uniform_(1, max(length - 1, 2)).log()
-    bias.zero_()
-    if cell == "min_gru":  # rows z, h̃
-        bias[:h] = -log_tau
-    else:  # lstm rows (i, f, g, o); min_lstm rows (f, i, h̃)
-        i, f = (0, 1) if cell == "lstm" else (1, 0)
-        bias[f * h : (f + 1) * h], bias[i * h : (i + 1) * h] = log_tau, -log_tau
+    if cfg.init == "identity":
+        snn.identity_init(encoder.rnn)
+    elif cfg.init == "chrono":
+        if snn.chrono_gates(encoder.rnn) is None:
+            raise UserError(f"model.init=chrono needs the gates (i, f, g, o); model.variant={cfg.variant} has "
+                            f"{encoder.rnn.gate_names}")
+        snn.chrono_init(encoder.rnn, length)
+    if cfg.forget_bias:
+        if "f" not in encoder.rnn.gate_names:
+            raise UserError(f"model.forget_bias: model.variant={cfg.variant} has no forget gate")
+        snn.add_gate_bias(encoder.rnn, "f", cfg.forget_bias)
 
 
 def objective(model: MemoryModel, out: Tensor, y: Tensor) -> Tensor:
@@ -143,12 +123,15 @@ def metrics(model: MemoryModel, out: Tensor, y: Tensor, symbols: int = 0) -> dic
     return {"loss": loss, "cross_entropy": loss, "accuracy": (guess == scored).float().mean().item()}
 
 
-class MemoryTask:
+class MemoryTask(TrainingTask):
     """The trainer's view (see :mod:`seqlab.train.trainer`): fresh batches from (seed, step)."""
+
+    shards_itself = True
 
     def __init__(self, model: MemoryModel, cfg: MemoryConfig, device) -> None:
         self.model, self.cfg, self.device = model, cfg, device
-        self.steps_per_epoch, self.shards_itself = STEPS_PER_EPOCH, True
+        self.steps_per_epoch = STEPS_PER_EPOCH
+        self.metric = "mse" if model.regression else "accuracy"
         self.valid = [t.to(device) for t in generate(cfg.data.problem, VALID_SIZE, cfg.data.length,
                                                      cfg.train.seed - 1, cfg.data.symbols)]
 
@@ -169,12 +152,6 @@ class MemoryTask:
         m = score(self.model, *self.valid, self.cfg.data.problem, self.cfg.data.length, self.cfg.data.symbols)
         return {**m, "done": m["solved"] and self.cfg.data.stop_when_solved}
 
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, d: dict) -> None:
-        pass
-
 
 @torch.no_grad()
 def score(model: MemoryModel, x: Tensor, y: Tensor, problem: str, length: int, symbols: int = 0) -> dict:
@@ -190,41 +167,34 @@ def score(model: MemoryModel, x: Tensor, y: Tensor, problem: str, length: int, s
             "problem": problem, "length": length}
 
 
-# ------------------------------------------------------------------------ recipe
-def train(cfg: MemoryConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
-    run_dir = Path(run_dir)
-    device = training_device(cfg.train)
+# ------------------------------------------------------------------------ setup / build
+def setup(cfg: MemoryConfig, resume_dir: Path | None, device) -> MemoryTask:
     if cfg.data.path:
         raise UserError("memory problems are generated: choose one with --data.problem and --data.length, not --data")
-    checkpoint.seed_everything(cfg.train.seed)
-    model = MemoryModel(cfg.model, cfg.data.problem, cfg.data.length).to(device)
-    task = MemoryTask(model, cfg, device)
-    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
-    if resume:
-        trainer.resume()
-    else:
-        rundir.start(run_dir, "memory", cfg)
-    metrics = trainer.fit()
-    return {**metrics, "steps": trainer.progress.step}
+    return MemoryTask(build_model(cfg).to(device), cfg, device)
+
+
+def build_model(cfg: MemoryConfig) -> MemoryModel:
+    return MemoryModel(cfg.model, cfg.data.problem, cfg.data.length)
+
+
+def build(cfg: MemoryConfig, run_dir: Path, device) -> Run:
+    return Run(cfg, build_model(cfg).to(device), run_dir, device)
 
 
 @dataclass
-class MemoryRun:
-    cfg: MemoryConfig
-    model: MemoryModel
-    run_dir: Path
-    device: torch.device
+class EvaluateOptions:
+    length: int = option(0, "sequence length T (default: the training length)")
+    seed: int = option(12345, "seed of the fresh sequences")
 
 
-def load_run(run_dir: str | Path, device: str = "auto") -> MemoryRun:
-    cfg = rundir.read_config(run_dir, "memory", MemoryConfig())
-    dev = resolve_device(device)
-    model = MemoryModel(cfg.model, cfg.data.problem, cfg.data.length).to(dev)
-    checkpoint.load_weights(rundir.trained_checkpoint(run_dir), model)
-    return MemoryRun(cfg, model.eval(), Path(run_dir), dev)
+@dataclass
+class PredictOptions:
+    examples: int = option(3, "how many problems to show")
+    seed: int = option(12345, "seed of the generated problems")
 
 
-def evaluate(run: MemoryRun, options) -> dict:
+def evaluate(run: Run, options: EvaluateOptions) -> dict:
     length = options.length or run.cfg.data.length
     d = run.cfg.data
     x, y = generate(d.problem, VALID_SIZE, length, options.seed, d.symbols)
@@ -232,7 +202,7 @@ def evaluate(run: MemoryRun, options) -> dict:
 
 
 @torch.no_grad()
-def predict(run: MemoryRun, lines: list[str], options) -> list[str]:
+def predict(run: Run, lines: list[str], options: PredictOptions) -> list[str]:
     x, y = generate(run.cfg.data.problem, options.examples, run.cfg.data.length, options.seed, run.cfg.data.symbols)
     out = run.model(x.to(run.device)).cpu()
     if run.model.regression:
@@ -242,17 +212,7 @@ def predict(run: MemoryRun, lines: list[str], options) -> list[str]:
             for t, p in zip(y, out)]
 
 
-def _evaluate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--length", type=int, default=0, help="sequence length T (default: the training length)")
-    p.add_argument("--seed", type=int, default=12345, help="seed of the fresh sequences")
-
-
-def _predict_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--examples", type=int, default=3, help="how many problems to show")
-    p.add_argument("--seed", type=int, default=12345)
-
-
-def _report(m: dict) -> str:
+def report(run: Run, m: dict) -> str:
     figure = f"MSE {m['mse']:.4f}" if "mse" in m else f"accuracy {m['accuracy']:.4f}, cross-entropy {m['cross_entropy']:.4f}"
     return (f"{m['problem']} T={m['length']}: {figure} (memoryless baseline {m['baseline']:.4f}; "
             f"{'solved' if m['solved'] else 'not solved'})")
@@ -292,6 +252,6 @@ PRESETS = {f"{problem}-{model.replace('_', '-')}": (lambda p=problem, m=model: l
 TASK = Task(
     name="memory", help="long-range memory problems (adding, copy, selective copying), generated",
     data_help="not used: the problems are generated (--data.problem, --data.length)",
-    config=MemoryConfig, presets=PRESETS, train=train, load=load_run, predict=predict, evaluate=evaluate,
-    report=_report, predict_options=_predict_options, evaluate_options=_evaluate_options, reads_lines=False,
+    config=MemoryConfig, presets=PRESETS, setup=setup, build=build, predict=predict, evaluate=evaluate,
+    report=report, predict_options=PredictOptions, evaluate_options=EvaluateOptions, reads_lines=False,
 )

@@ -2,44 +2,54 @@
 
 A task module in ``seqlab/tasks/`` ends with ``TASK = Task(...)``; :func:`tasks` finds
 every such module (so adding a task is its module, its presets and its tests -- nothing
-else is edited), and the CLI and the benchmarks reach a task only through it:
+else is edited; see "Adding a task" in the README), and the CLI and the benchmarks reach a
+task only through it:
 
     seqlab train TASK [--data PATH] [--preset NAME] [--key=value ...]   -> task.train
     seqlab predict RUN_DIR [--input FILE] [task options]                  -> task.load, task.predict
     seqlab evaluate RUN_DIR [task options]                                -> task.load, task.evaluate
 
 A run directory's ``config.json`` names its task, so predict and evaluate need no task
-argument.  ``generate`` (language models) and ``translate`` (translation) remain as the
-familiar names of their tasks' predictions.
+argument.  A task's own predict / evaluate options are a dataclass (``predict_options``,
+``evaluate_options``) whose fields the CLI turns into flags (``train_words`` ->
+``--train-words``; the help from ``option(...)``); in Python they are passed as that dataclass.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seqlab.errors import UserError
+from seqlab.tasks import recipe
 
 
-def _no_options(parser: argparse.ArgumentParser) -> None:
-    pass
+def option(default: Any = MISSING, help: str = "", **extra) -> Any:
+    """A field of a task's options dataclass: its default (none: a required option, declared first), its
+    help, and ``choices=`` / ``positional=True`` (a list of strings: the positional arguments)."""
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass
+class NoOptions:
+    """A task that takes no options of its own."""
 
 
 @dataclass(frozen=True)
 class Task:
-    """What a task provides.
+    """What a task provides; :mod:`seqlab.tasks.recipe` does the rest.
 
-    ``train(cfg, run_dir, resume=False, callbacks=None)`` trains (or resumes) in ``run_dir``
-    and returns the final validation metrics; ``load(run_dir, device)`` returns a trained run
-    (any object ``predict`` and ``evaluate`` accept); ``predict(run, lines, options)`` turns
-    input lines into one output line each; ``evaluate(run, options)`` returns a metrics dict;
-    ``report(metrics)`` is its one-line summary.  ``predict_options`` / ``evaluate_options``
-    add the task's own flags (``options`` is the parsed namespace).  A task whose predictions
-    start from files named in its options (a series, recordings) sets ``reads_lines=False``.
+    ``setup(cfg, resume_dir, device)`` reads the data and builds the model and the trainer's view
+    of the task (a :class:`seqlab.train.trainer.TrainingTask`; ``resume_dir`` is the run being resumed,
+    whose vocabularies it reuses, or None); ``build(cfg, run_dir, device)`` builds a trained run's
+    :class:`~seqlab.tasks.recipe.Run` from its config and files (the recipe loads the weights);
+    ``predict(run, lines, options)`` turns input lines into output lines; ``evaluate(run, options)``
+    returns a metrics dict and ``report(run, metrics)`` its summary.  ``test(run)``, when given,
+    scores the test data named in the config at the end of training (None: none named).  A task
+    whose predictions start from files named in its options sets ``reads_lines=False``.
     """
 
     name: str
@@ -47,25 +57,43 @@ class Task:
     data_help: str
     config: type
     presets: Mapping[str, Callable[[], Any]]
-    train: Callable[..., dict]
-    load: Callable[..., Any]
-    predict: Callable[[Any, list[str], argparse.Namespace], Iterable[str]]
-    evaluate: Callable[[Any, argparse.Namespace], dict]
-    report: Callable[[dict], str]
-    predict_options: Callable[[argparse.ArgumentParser], None] = field(default=_no_options)
-    evaluate_options: Callable[[argparse.ArgumentParser], None] = field(default=_no_options)
+    setup: Callable[..., Any]
+    build: Callable[..., recipe.Run]
+    predict: Callable[[Any, list[str], Any], Iterable[str]]
+    evaluate: Callable[[Any, Any], dict]
+    report: Callable[[Any, dict], str]
+    predict_options: type = NoOptions
+    evaluate_options: type = NoOptions
     reads_lines: bool = True  # predict reads input lines (--input or stdin); False: its options name the input
     command: str = ""  # a CLI verb for this task's predict (seqlab translate, seqlab transcribe), besides predict
     export: Callable[[Any], Any] | None = None  # run -> seqlab.export.Exportable (seqlab export RUN_DIR)
+    test: Callable[[Any], dict | None] | None = None  # run -> scores of the config's test data, if it names any
 
     def preset(self, name: str):
         if name not in self.presets:
             raise UserError(f"unknown preset {name!r} for {self.name}; presets: {', '.join(self.presets) or 'none'}")
         return self.presets[name]()
 
+    def train(self, cfg, run_dir: str | Path, resume: bool = False, callbacks=None) -> dict:
+        """Train (or resume) in ``run_dir``: the last validation metrics, ``best`` and ``steps`` (and ``test``)."""
+        return recipe.train(self, cfg, Path(run_dir), resume, callbacks)
+
+    def load(self, run_dir: str | Path, device: str = "auto", which: str = "best") -> recipe.Run:
+        """A trained run, its model in eval mode on ``device``."""
+        return recipe.load(self, Path(run_dir), device, which)
+
+
+_REGISTERED: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    """Add a task defined outside this package (a plugin, a test) to :func:`tasks`."""
+    _REGISTERED[task.name] = task
+    return task
+
 
 def tasks() -> dict[str, Task]:
-    """Every task: the ``TASK`` of each module in this package, by name."""
+    """Every task: the ``TASK`` of each module in this package, by name, and the registered ones."""
     import seqlab.tasks as package
 
     found = {}
@@ -73,7 +101,7 @@ def tasks() -> dict[str, Task]:
         task = getattr(importlib.import_module(f"seqlab.tasks.{info.name}"), "TASK", None)
         if isinstance(task, Task):
             found[task.name] = task
-    return found
+    return {**found, **_REGISTERED}
 
 
 def get(name: str) -> Task:

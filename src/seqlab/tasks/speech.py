@@ -11,25 +11,24 @@ chosen on a validation part held out of the training recordings (``data.valid_fr
 """
 from __future__ import annotations
 
-import argparse
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from seqlab.ctc import edit_distance, greedy_decode, prefix_beam_search
 from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.fsdd import Recording, connected, read_fsdd, split
 from seqlab.data.mel import FeatureConfig, Features, spec_augment
 from seqlab.data.wav import read_wav
 from seqlab.errors import UserError
 from seqlab.models.speech import CTCModel, DigitClassifier, SpeechModelConfig
-from seqlab.tasks.registry import Task
-from seqlab.train import checkpoint, rundir
+from seqlab.tasks.recipe import Run
+from seqlab.tasks.registry import Task, option
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
+from seqlab.train.trainer import TrainConfig, TrainingTask
+
+MODELS = {"isolated": DigitClassifier, "connected": CTCModel}  # data.mode -> the acoustic model
 
 
 @dataclass
@@ -58,7 +57,7 @@ Example = tuple[torch.Tensor, object]  # (features (T, D), digit | digits)
 
 
 def _check(cfg: SpeechDataConfig) -> None:
-    if cfg.mode not in ("isolated", "connected"):
+    if cfg.mode not in MODELS:
         raise UserError(f"data.mode must be isolated or connected, got {cfg.mode!r}")
     if not 0 < cfg.valid_fraction < 1:
         raise UserError(f"data.valid_fraction must lie in (0, 1), got {cfg.valid_fraction}")
@@ -93,11 +92,12 @@ def _pad(batch: list[Example], device) -> tuple[torch.Tensor, torch.Tensor]:
     return x.to(device), lengths.to(device)
 
 
-class SpeechTask:
+class SpeechTask(TrainingTask):
     """The trainer's view of the speech task (see :mod:`seqlab.train.trainer`)."""
 
     def __init__(self, model, cfg: SpeechConfig, train: list[Example], valid: list[Example], device) -> None:
         self.model, self.cfg, self.train, self.valid, self.device = model, cfg, train, valid, device
+        self.metric = model.metric
         self.lengths = [len(f) for f, _ in train]
         self.steps_per_epoch = num_batches(len(train), cfg.train.batch_size)
         self.generator = torch.Generator().manual_seed(cfg.train.seed)  # SpecAugment masks
@@ -108,7 +108,7 @@ class SpeechTask:
     def train_step(self, batch):
         if self.cfg.data.spec_augment:
             batch = [(spec_augment(f, self.generator), y) for f, y in batch]
-        return loss(self.model, batch, self.device), len(batch)
+        return self.model.loss(*_pad(batch, self.device), [y for _, y in batch])[0], len(batch)
 
     def evaluate(self) -> dict:
         return score(self.model, self.valid, self.device)
@@ -120,157 +120,98 @@ class SpeechTask:
         self.generator.set_state(d["generator"])
 
 
-def _run(model, batch: list[Example], device):
-    """(mean loss, raw output) of a batch: logits (isolated) or (log-probabilities, step counts) (connected)."""
-    x, lengths = _pad(batch, device)
-    if isinstance(model, DigitClassifier):
-        logits = model(x, lengths)
-        return F.cross_entropy(logits, torch.tensor([y for _, y in batch], device=device)), logits
-    log_probs, out_lengths = model(x, lengths)  # (B, T', V)
-    targets = torch.tensor([d + 1 for _, digits in batch for d in digits], device=device)  # 0 is the blank
-    target_lengths = torch.tensor([len(digits) for _, digits in batch], device=device)
-    ctc = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, blank=0, zero_infinity=True)
-    return ctc, (log_probs, out_lengths)
-
-
-def loss(model, batch: list[Example], device) -> torch.Tensor:
-    return _run(model, batch, device)[0]
-
-
-def _items(model, raw) -> list[torch.Tensor]:
-    """Per item: class probabilities (isolated) or per-step log-probabilities (connected)."""
-    if isinstance(model, DigitClassifier):
-        return list(raw.softmax(-1).cpu())
-    log_probs, steps = raw
-    return [lp[:n].cpu() for lp, n in zip(log_probs, steps.tolist())]
-
-
 @torch.no_grad()
 def outputs(model, items: list[Example], device, batch_size: int = 64) -> list[torch.Tensor]:
     """The model's output for each item (no targets needed)."""
     model.eval()
     out = []
     for i in range(0, len(items), batch_size):
-        out += _items(model, model(*_pad(items[i : i + batch_size], device)))
+        out += model.outputs(model(*_pad(items[i : i + batch_size], device)))
     return out
-
-
-def decode(log_probs: torch.Tensor, beam: int) -> list[int]:
-    labels = prefix_beam_search(log_probs, beam) if beam > 1 else greedy_decode(log_probs)
-    return [c - 1 for c in labels]
 
 
 @torch.no_grad()
 def score(model, items: list[Example], device, beam: int = 1) -> dict:
-    """Isolated: accuracy; connected: digit error rate (edit distance / digits) and utterance accuracy."""
+    """The model's own figures (isolated: accuracy; connected: digit error rate, utterance accuracy) and the loss."""
     model.eval()
     total_loss, results = 0.0, []
     for i in range(0, len(items), 64):  # one forward pass per batch gives the loss and the outputs
-        batch_loss, raw = _run(model, items[i : i + 64], device)
-        total_loss += batch_loss.item() * len(items[i : i + 64]) / len(items)
-        results += _items(model, raw)
-    if isinstance(model, DigitClassifier):
-        accuracy = sum(int(p.argmax()) == y for p, (_, y) in zip(results, items)) / len(items)
-        return {"loss": total_loss, "accuracy": accuracy, "selection": 1 - accuracy, "examples": len(items)}
-    errors = digits = exact = 0
-    for lp, (_, truth) in zip(results, items):
-        guess = decode(lp, beam)
-        errors, digits, exact = errors + edit_distance(guess, truth), digits + len(truth), exact + (guess == truth)
-    der = errors / digits
-    return {"loss": total_loss, "digit_error_rate": der, "utterance_accuracy": exact / len(items),
-            "selection": der, "examples": len(items), "beam": beam}
+        batch = items[i : i + 64]
+        batch_loss, raw = model.loss(*_pad(batch, device), [y for _, y in batch])
+        total_loss += batch_loss.item() * len(batch) / len(items)
+        results += model.outputs(raw)
+    return {"loss": total_loss, **model.score(results, [y for _, y in items], beam), "examples": len(items)}
 
 
-# ------------------------------------------------------------------------ recipe
+# ------------------------------------------------------------------------ setup / build
 def _model(cfg: SpeechConfig, feats: Features):
     _check(cfg.data)
-    cls = DigitClassifier if cfg.data.mode == "isolated" else CTCModel
-    return cls(cfg.model, feats.size)
+    return MODELS[cfg.data.mode](cfg.model, feats.size)
 
 
-def train(cfg: SpeechConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
-    run_dir = Path(run_dir)
-    device = training_device(cfg.train)
-    checkpoint.seed_everything(cfg.train.seed)
+def setup(cfg: SpeechConfig, resume_dir: Path | None, device) -> SpeechTask:
     feats = Features(cfg.features)
     model = _model(cfg, feats).to(device)
     parts = _recordings(cfg.data)
-    task = SpeechTask(model, cfg, examples(cfg, feats, parts["train"], "train"),
+    return SpeechTask(model, cfg, examples(cfg, feats, parts["train"], "train"),
                       examples(cfg, feats, parts["valid"], "valid"), device)
-    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
-    if resume:
-        trainer.resume()
-    else:
-        rundir.start(run_dir, "speech", cfg)
-    metrics = trainer.fit()
-    return {**metrics, "best_selection": trainer.progress.best, "steps": trainer.progress.step}
 
 
 @dataclass
-class SpeechRun:
-    cfg: SpeechConfig
-    model: torch.nn.Module
+class SpeechRun(Run):
     features: Features
-    run_dir: Path
-    device: torch.device
 
 
-def load_run(run_dir: str | Path, device: str = "auto") -> SpeechRun:
-    run_dir = Path(run_dir)
-    cfg = rundir.read_config(run_dir, "speech", SpeechConfig())
+def build(cfg: SpeechConfig, run_dir: Path, device) -> SpeechRun:
     feats = Features(cfg.features)
-    dev = resolve_device(device)
-    model = _model(cfg, feats).to(dev)
-    checkpoint.load_weights(rundir.trained_checkpoint(run_dir), model)
-    return SpeechRun(cfg, model.eval(), feats, run_dir, dev)
+    return SpeechRun(cfg, _model(cfg, feats).to(device), run_dir, device, feats)
 
 
-def transcribe(run: SpeechRun, lines: list[str], options) -> list[str]:
+@dataclass
+class PredictOptions:
+    files: list[str] = field(metadata={"help": "WAV files (any sample rate; resampled to the model's)",
+                                       "positional": True})
+    beam: int = option(1, "connected digits: prefix beam width (1: greedy)")
+    plot: str | None = option(None, "PNG of the first file: log-mel spectrogram (and CTC posteriors)")
+
+
+def transcribe(run: SpeechRun, lines: list[str], options: PredictOptions) -> list[str]:
     """``file<TAB>digit<TAB>probability`` (isolated) or ``file<TAB>digits`` (connected) for each WAV file."""
-    items = [(run.features(read_wav(path, run.cfg.features.sample_rate)[0]), 0 if run.cfg.data.mode == "isolated"
-              else []) for path in options.files]
+    items = [(run.features(read_wav(path, run.cfg.features.sample_rate)[0]), None) for path in options.files]
     results = outputs(run.model, items, run.device)
     if options.plot:
-        _plot(run, options.files[0], items[0][0], results[0], Path(options.plot))
-    if run.cfg.data.mode == "isolated":
-        return [f"{path}\t{int(p.argmax())}\t{float(p.max()):.4f}" for path, p in zip(options.files, results)]
-    return [f"{path}\t{''.join(map(str, decode(lp, options.beam)))}" for path, lp in zip(options.files, results)]
+        _plot(run, options.files[0], results[0], Path(options.plot))
+    return [f"{path}\t{run.model.describe(r, options.beam)}" for path, r in zip(options.files, results)]
 
 
-def _plot(run: SpeechRun, path: str, features: torch.Tensor, result: torch.Tensor, out: Path) -> None:
+def _plot(run: SpeechRun, path: str, result: torch.Tensor, out: Path) -> None:
     import sys
 
     from seqlab.plots import plot_speech
 
     log_mel = run.features.log_mel(read_wav(path, run.cfg.features.sample_rate)[0])
-    probs = result.exp() if run.cfg.data.mode == "connected" else None
+    probs = run.model.posteriors(result)
     print(f"plot: {plot_speech(log_mel, probs, ['-', *map(str, range(10))], out, Path(path).name)}", file=sys.stderr)
 
 
-def evaluate(run: SpeechRun, options) -> dict:
+@dataclass
+class EvaluateOptions:
+    data: str | None = option(None, "FSDD directory (default: the run's)")
+    split: str = option("test", "the part to score", choices=("train", "valid", "test"))
+    beam: int = option(1, "connected digits: prefix beam width (1: greedy)")
+
+
+def evaluate(run: SpeechRun, options: EvaluateOptions) -> dict:
     parts = _recordings(run.cfg.data, options.data)
     items = examples(run.cfg, run.features, parts[options.split], options.split)
     return {**score(run.model, items, run.device, options.beam), "split": options.split}
 
 
-def _predict_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("files", nargs="+", help="WAV files (any sample rate; resampled to the model's)")
-    p.add_argument("--beam", type=int, default=1, help="connected digits: prefix beam width (1: greedy)")
-    p.add_argument("--plot", help="PNG of the first file: log-mel spectrogram (and CTC posteriors)")
-
-
-def _evaluate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", help="FSDD directory (default: the run's)")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--beam", type=int, default=1, help="connected digits: prefix beam width (1: greedy)")
-
-
-def _report(m: dict) -> str:
-    where = f"{m['split']}: " if "split" in m else "valid "
+def report(run: SpeechRun, m: dict) -> str:
     if "accuracy" in m:
-        return f"{where}accuracy {m['accuracy']:.4f} over {m['examples']} recordings (loss {m['loss']:.4f})"
-    return (f"{where}digit error rate {m['digit_error_rate']:.4f}, utterance accuracy {m['utterance_accuracy']:.4f} "
-            f"over {m['examples']} utterances (beam {m['beam']}, CTC loss {m['loss']:.4f})")
+        return f"{m['split']}: accuracy {m['accuracy']:.4f} over {m['examples']} recordings (loss {m['loss']:.4f})"
+    return (f"{m['split']}: digit error rate {m['digit_error_rate']:.4f}, utterance accuracy "
+            f"{m['utterance_accuracy']:.4f} over {m['examples']} utterances (beam {m['beam']}, CTC loss {m['loss']:.4f})")
 
 
 # ------------------------------------------------------------------------ presets
@@ -293,7 +234,7 @@ PRESETS = {"fsdd-isolated": lambda: fsdd("isolated"), "fsdd-ctc": lambda: fsdd("
 TASK = Task(
     name="speech", help="spoken digits from WAV files: isolated (a classifier) or connected (CTC)",
     data_help="a directory of DIGIT_SPEAKER_TAKE.wav files (the Free Spoken Digit Dataset)",
-    config=SpeechConfig, presets=PRESETS, train=train, load=load_run, predict=transcribe, evaluate=evaluate,
-    report=_report, predict_options=_predict_options, evaluate_options=_evaluate_options, reads_lines=False,
+    config=SpeechConfig, presets=PRESETS, setup=setup, build=build, predict=transcribe, evaluate=evaluate,
+    report=report, predict_options=PredictOptions, evaluate_options=EvaluateOptions, reads_lines=False,
     command="transcribe",
 )

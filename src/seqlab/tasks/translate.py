@@ -8,13 +8,13 @@ case-sensitive).
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from seqlab.data.batching import epochs
 from seqlab.data.parallel import (
     bucket_batches,
     build_vocabs,
@@ -24,14 +24,14 @@ from seqlab.data.parallel import (
     read_parallel,
     save_vocabs,
 )
-from seqlab.data.text import check_sentences
+from seqlab.data.text import check_sentences, read_text
 from seqlab.errors import UserError
 from seqlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from seqlab.search import beam_search, greedy_search
-from seqlab.tasks.registry import Task
-from seqlab.train import checkpoint, rundir
+from seqlab.tasks.recipe import Run
+from seqlab.tasks.registry import Task, option
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, Trainer, resolve_device, training_device
+from seqlab.train.trainer import TrainConfig, TrainingTask
 
 
 @dataclass
@@ -43,7 +43,7 @@ class ParallelDataConfig:
     joint_vocab: bool = True
     max_len: int = 100  # subwords per sentence (longer ones are cut)
     max_tokens: int = 4096  # padded target tokens per batch
-    test_src: str = ""  # an explicit test pair, scored at the end
+    test_src: str = ""  # a (withheld) test pair, translated and scored (BLEU, chrF) at the end of training
     test_tgt: str = ""
 
 
@@ -74,7 +74,7 @@ def split_files(cfg: ParallelDataConfig, split: str) -> tuple[Path, Path]:
     raise UserError(f"data.path {d} has no {split} pair {names[0]}.{cfg.src} / {names[0]}.{cfg.tgt}")
 
 
-class TranslateTask:
+class TranslateTask(TrainingTask):
     """The trainer's view of translation (see :mod:`seqlab.train.trainer`)."""
 
     def __init__(self, model, cfg: TranslateConfig, src_vocab, tgt_vocab, train_pairs, valid_pairs, device):
@@ -91,12 +91,8 @@ class TranslateTask:
         return src.to(self.device), src_len.to(self.device), tgt.to(self.device)
 
     def batches(self, position):
-        epoch, index = position or (0, 0)
-        while True:
-            order = bucket_batches(self.lengths, self.cfg.data.max_tokens, self.cfg.train.seed, epoch)
-            for i in range(index, len(order)):
-                yield ((epoch, i + 1) if i + 1 < len(order) else (epoch + 1, 0)), [self.train[j] for j in order[i]]
-            epoch, index = epoch + 1, 0
+        seed, max_tokens = self.cfg.train.seed, self.cfg.data.max_tokens
+        return epochs(lambda epoch: bucket_batches(self.lengths, max_tokens, seed, epoch), position, self.train)
 
     def loss(self, pairs, smoothing: float):
         src, src_len, tgt = self._tensors(pairs)
@@ -115,50 +111,38 @@ class TranslateTask:
             total, count = total + loss.item() * n, count + n
         return {"loss": total / count, "ppl": float(torch.tensor(total / count).exp())}
 
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, d: dict) -> None:
-        pass
+    def save(self, run_dir: Path) -> None:
+        save_vocabs(self.src_vocab, self.tgt_vocab, run_dir / "vocab.json")
 
 
-def train(cfg: TranslateConfig, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
-    run_dir = Path(run_dir)
-    device = training_device(cfg.train)
-    checkpoint.seed_everything(cfg.train.seed)
+def setup(cfg: TranslateConfig, resume_dir: Path | None, device) -> TranslateTask:
     train_pairs, valid_pairs = read_parallel(*split_files(cfg.data, "train")), read_parallel(*split_files(cfg.data, "valid"))
-    if resume:
-        src_vocab, tgt_vocab = load_vocabs(run_dir / "vocab.json")
+    if resume_dir:
+        src_vocab, tgt_vocab = load_vocabs(resume_dir / "vocab.json")
     else:
         src_vocab, tgt_vocab = build_vocabs(train_pairs, cfg.data.vocab_size, cfg.data.joint_vocab)
     model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab)).to(device)
-    task = TranslateTask(model, cfg, src_vocab, tgt_vocab, train_pairs, valid_pairs, device)
-    trainer = Trainer(task, cfg.train, cfg.optim, run_dir, callbacks)
-    if resume:
-        trainer.resume()
-    elif rundir.start(run_dir, "translate", cfg):
-        save_vocabs(src_vocab, tgt_vocab, run_dir / "vocab.json")
-    metrics = trainer.fit()
-    return {**metrics, "best_loss": trainer.progress.best, "steps": trainer.progress.step}
+    return TranslateTask(model, cfg, src_vocab, tgt_vocab, train_pairs, valid_pairs, device)
 
 
-def load_run(run_dir: str | Path, device: str = "auto"):
-    """(config, source vocabulary, target vocabulary, model in eval mode) of a trained run."""
-    run_dir = Path(run_dir)
-    cfg = rundir.read_config(run_dir, "translate", TranslateConfig())
-    found = rundir.trained_checkpoint(run_dir)
+@dataclass
+class TranslateRun(Run):
+    src_vocab: object
+    tgt_vocab: object
+
+
+def build(cfg: TranslateConfig, run_dir: Path, device) -> TranslateRun:
     src_vocab, tgt_vocab = load_vocabs(run_dir / "vocab.json")
-    model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab)).to(resolve_device(device))
-    checkpoint.load_weights(found, model)
-    return cfg, src_vocab, tgt_vocab, model.eval()
+    model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab)).to(device)
+    return TranslateRun(cfg, model, run_dir, device, src_vocab, tgt_vocab)
 
 
-def translate_lines(run, lines: list[str], beam: int | None = None, batch_size: int = 64) -> list[str]:
-    """Translate source sentences with a loaded run (``load_run``); sorted by length for speed."""
-    cfg, src_vocab, tgt_vocab, model = run
+def translate_lines(run: TranslateRun, lines: list[str], beam: int | None = None, batch_size: int = 64) -> list[str]:
+    """Translate source sentences with a loaded run; sorted by length for speed."""
+    cfg, src_vocab, tgt_vocab, model = run.cfg, run.src_vocab, run.tgt_vocab, run.model
     check_sentences(lines)
     beam = cfg.decode.beam if beam is None else beam
-    device = next(model.parameters()).device
+    device = run.device
     ids = [src_vocab.encode(line)[: cfg.data.max_len] for line in lines]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out: list[str] = [""] * len(lines)
@@ -197,10 +181,10 @@ def attention_map(run, sentence: str) -> tuple[str, list[str], list[str], torch.
     Returns (translation, source pieces, output pieces, weights (T_out, S)); for a
     Transformer the map is the last decoder layer's, averaged over heads.
     """
-    cfg, src_vocab, tgt_vocab, model = run
+    cfg, src_vocab, tgt_vocab, model = run.cfg, run.src_vocab, run.tgt_vocab, run.model
     if not sentence.strip():
         raise UserError("--src must not be empty")
-    device = next(model.parameters()).device
+    device = run.device
     src = torch.tensor([src_vocab.encode(sentence)[: cfg.data.max_len]], device=device)
     memory = model.encode(src, torch.tensor([src.shape[1]], device=device))
     state, token = model.init_state(memory), torch.tensor([tgt_vocab.bos], device=device)
@@ -243,37 +227,43 @@ PRESETS = {
 
 
 # ---------------------------------------------------------------- task interface
-def _beam_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--beam", type=int, default=None, help="beam size (default: the run's decode.beam)")
+@dataclass
+class PredictOptions:
+    beam: int | None = option(None, "beam size (default: the run's decode.beam)")
 
 
-def _evaluate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--src", required=True, help="source sentences, one per line")
-    p.add_argument("--ref", required=True, help="reference translations, line-aligned with --src")
-    _beam_option(p)
+@dataclass
+class EvaluateOptions:
+    src: str = option(help="source sentences, one per line")
+    ref: str = option(help="reference translations, line-aligned with --src")
+    beam: int | None = option(None, "beam size (default: the run's decode.beam)")
 
 
-def evaluate_files(run, options) -> dict:
+def evaluate_files(run: TranslateRun, options: EvaluateOptions) -> dict:
     """BLEU / chrF of ``options.src`` translated against ``options.ref``."""
-    from seqlab.data.text import read_text
-
     sources, references = read_text(options.src, "--src").splitlines(), read_text(options.ref, "--ref").splitlines()
     if len(sources) != len(references):
         raise UserError(f"--src has {len(sources)} lines but --ref has {len(references)}")
     return {**score(translate_lines(run, sources, options.beam), references), "sentences": len(sources)}
 
 
-def _report(m: dict) -> str:
-    if "bleu" in m:
-        return (f"BLEU {m['bleu']:.2f} (lowercased {m['bleu_lc']:.2f})  chrF {m['chrf']:.2f}  "
-                f"({m['sentences']} sentences; {m['bleu_signature']})")
-    return f"loss {m['loss']:.4f} nats/token (ppl {m['ppl']:.2f}) after {m['steps']} steps; best {m['best_loss']:.4f}"
+def test(run: TranslateRun) -> dict | None:
+    """The config's withheld test pair (data.test_src / data.test_tgt), translated and scored after training."""
+    d = run.cfg.data
+    if bool(d.test_src) != bool(d.test_tgt):
+        raise UserError(f"data.test_src and data.test_tgt go together, got {d.test_src!r} and {d.test_tgt!r}")
+    return evaluate_files(run, EvaluateOptions(d.test_src, d.test_tgt)) if d.test_src else None
+
+
+def report(run: TranslateRun, m: dict) -> str:
+    return (f"BLEU {m['bleu']:.2f} (lowercased {m['bleu_lc']:.2f})  chrF {m['chrf']:.2f}  "
+            f"({m['sentences']} sentences; {m['bleu_signature']})")
 
 
 TASK = Task(
     name="translate", help="an encoder-decoder (translation)", command="translate",
     data_help="a directory with train.SRC/train.TGT and val.SRC/val.TGT",
-    config=TranslateConfig, presets=PRESETS, train=train, load=load_run,
-    predict=lambda run, lines, o: translate_lines(run, lines, o.beam), predict_options=_beam_option,
-    evaluate=evaluate_files, evaluate_options=_evaluate_options, report=_report,
+    config=TranslateConfig, presets=PRESETS, setup=setup, build=build,
+    predict=lambda run, lines, o: translate_lines(run, lines, o.beam), predict_options=PredictOptions,
+    evaluate=evaluate_files, evaluate_options=EvaluateOptions, report=report, test=test,
 )

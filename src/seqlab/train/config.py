@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from pathlib import Path
 
@@ -113,3 +114,39 @@ def parse_overrides(args: list[str]) -> list[tuple[str, str]]:
             raise UserError(f"config key {arg[2:]!r} has no value")
         pairs.append((key, value))
     return pairs
+
+
+def describe(cfg) -> list[tuple[str, str, object, str]]:
+    """(dotted key, type, value, the comment beside the field in its dataclass) for every field of ``cfg``."""
+    rows = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            rows += [(f"{f.name}.{key}", kind, v, note) for key, kind, v, note in describe(value)]
+        else:
+            kind = typing.get_type_hints(type(cfg))[f.name]
+            rows.append((f.name, getattr(kind, "__name__", str(kind)), value, _comments(type(cfg)).get(f.name, "")))
+    return rows
+
+
+def _comments(cls) -> dict[str, str]:
+    """field -> its comment, read from the source of ``cls`` and its bases (the nearest class wins)."""
+    import inspect
+
+    found: dict[str, str] = {}
+    for klass in reversed([k for k in cls.__mro__ if dataclasses.is_dataclass(k)]):
+        try:
+            lines = inspect.getsource(klass).splitlines()
+        except (OSError, TypeError):
+            continue
+        current = None
+        for line in lines:
+            field = re.match(r"\s+(\w+)\s*:[^#]*?(?:#\s*(.*))?$", line)
+            if field and not line.lstrip().startswith("#"):
+                current = field.group(1)
+                found[current] = (field.group(2) or "").strip()
+            elif current and line.lstrip().startswith("#"):  # a comment carried on to the next line
+                found[current] = f"{found[current]} {line.strip().lstrip('#').strip()}".strip()
+            else:
+                current = None
+    return found

@@ -1,22 +1,7 @@
 """The trainer shared by every task.  It knows nothing about the model or the data.
 
-A task object provides:
-
-``model``                      the nn.Module to train
-``steps_per_epoch``            optimizer steps in one pass over the training data
-``batches(position)``          an endless iterator of ``(next_position, batch)`` from ``position``
-                               (None: the start); positions are what a checkpoint stores
-``train_step(batch)``          forward + loss: returns (mean loss tensor, tokens in the batch)
-``evaluate()``                 validation metrics, a dict with at least ``loss``; an optional
-                               ``selection`` (lower is better, e.g. 1 - accuracy) picks the
-                               ``best/`` checkpoint and drives early stopping instead of ``loss``;
-                               an optional ``done`` (True: the task's goal is reached) ends training
-``state_dict()`` / ``load_state_dict(d)``   task-side state for an exact resume (e.g. carried
-                               hidden states)
-``shards_itself``              optional, True: under torchrun the task's batches are already
-                               this rank's share (the LM's streams, generated problems); otherwise
-                               a batch must be a list or a tensor of examples, and the trainer
-                               keeps this rank's rows of it (see :mod:`seqlab.train.distributed`)
+A task object (a :class:`TrainingTask`; its docstring is the contract) gives the model, the
+batches, one training step and the validation metrics.
 
 The trainer does the rest: the optimizer step with gradient clipping, the learning-rate
 schedule, evaluation every ``eval_every`` steps, early stopping, atomic checkpoints
@@ -105,6 +90,47 @@ def _check(cfg: TrainConfig) -> None:
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+class TrainingTask:
+    """The trainer's view of a task: what a task object provides (the base gives the defaults).
+
+    ``model``                      the nn.Module to train
+    ``steps_per_epoch``            optimizer steps in one pass over the training data
+    ``batches(position)``          an endless iterator of ``(next_position, batch)`` from ``position``
+                                   (None: the start); positions are what a checkpoint stores
+    ``train_step(batch)``          forward + loss: returns (mean loss tensor, tokens in the batch)
+    ``evaluate()``                 validation metrics, a dict with at least ``loss``; an optional
+                                   ``selection`` (lower is better, e.g. 1 - accuracy) picks the
+                                   ``best/`` checkpoint and drives early stopping instead of ``loss``;
+                                   an optional ``done`` (True: the task's goal is reached) ends training
+    ``metric``                     the figure of ``evaluate()`` reported as the best (``loss``, ``accuracy``)
+    ``state_dict()`` / ``load_state_dict(d)``   task-side state for an exact resume (e.g. carried
+                                   hidden states); none by default
+    ``shards_itself``              True: under torchrun the task's batches are already this rank's share
+                                   (the LM's streams, generated problems); otherwise a batch must be a list
+                                   or a tensor of examples, and the trainer keeps this rank's rows of it
+                                   (see :mod:`seqlab.train.distributed`)
+    ``gradient_steps``             False for a model fitted in one go (``fit()``, e.g. least squares) or
+                                   with nothing to fit: it is evaluated and saved at step 0
+    ``save(run_dir)``              the files a new run keeps besides config.json (vocabularies, ...)
+    """
+
+    metric = "loss"
+    shards_itself = False
+    gradient_steps = True
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, d: dict) -> None:
+        pass
+
+    def fit(self) -> None:
+        """The one-go fit of a model without gradient steps (nothing by default)."""
+
+    def save(self, run_dir: Path) -> None:
+        """Write this run's own files (vocabularies, normalisers) into a new run directory."""
+
+
 class Interrupted(UserError):
     """Ctrl-C: the run stopped between steps and saved a resumable checkpoint."""
 
@@ -148,6 +174,8 @@ class _Progress:
     elapsed: float = 0.0  # training seconds before this process
     last_eval_step: int = -1
     done: bool = False  # the task said its goal is reached (evaluate() -> "done": True)
+    best_step: int = 0
+    best_metrics: dict | None = None  # the validation metrics of the best/ checkpoint
 
 
 class Trainer:
@@ -179,6 +207,7 @@ class Trainer:
         p = self.progress
         return {"step": p.step, "position": p.position, "best": p.best, "bad_evals": p.bad_evals,
                 "elapsed": p.elapsed + self._clock(), "last_eval_step": p.last_eval_step, "done": p.done,
+                "best_step": p.best_step, "best_metrics": p.best_metrics,
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "rng": checkpoint.rng_state(), "task": self.task.state_dict(),
                 "scaler": self.scaler.state_dict() if self.scaler else {}}
@@ -209,7 +238,8 @@ class Trainer:
         checkpoint.set_rng_state(ranks[distributed.rank()]["rng"])
         self.task.load_state_dict(ranks[distributed.rank()]["task"])
         self.progress = _Progress(state["step"], state["position"], state["best"], state["bad_evals"],
-                                  state["elapsed"], state["last_eval_step"], state.get("done", False))
+                                  state["elapsed"], state["last_eval_step"], state.get("done", False),
+                                  state.get("best_step", 0), state.get("best_metrics"))
         self._forget_metrics_after(self.progress.step)
 
     def _forget_metrics_after(self, step: int) -> None:
@@ -317,6 +347,8 @@ class Trainer:
         score = metrics.get("selection", metrics["loss"])
         improved = score < p.best
         p.best, p.bad_evals = (score, 0) if improved else (p.best, p.bad_evals + 1)
+        if improved:
+            p.best_step, p.best_metrics = p.step, {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
         self._log({"split": "valid", **metrics})
         self.save("last")
         if improved:
@@ -324,6 +356,11 @@ class Trainer:
         for fn in self.callbacks.get("on_eval", []) if self.main else []:
             fn(self, metrics)
         return metrics
+
+    def best(self, metric: str) -> dict:
+        """``{"metric", "value", "step"}`` of the best/ checkpoint: ``metric`` of its validation metrics."""
+        found = self.progress.best_metrics or {}
+        return {"metric": metric, "value": found.get(metric, math.nan), "step": self.progress.best_step}
 
     # --------------------------------------------------------------- helpers
     def _clock(self) -> float:

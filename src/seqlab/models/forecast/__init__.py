@@ -24,26 +24,23 @@ from torch import Tensor, nn
 
 from seqlab.errors import UserError
 from seqlab.models.forecast.revin import WindowNorm
+from seqlab.models.recurrent import RecurrentConfig, check_recurrent
 
 KINDS = ("repeat_last", "seasonal", "dlinear", "ar", "tdnn", "narx", "rnn_direct", "rnn_seq2seq", "segrnn")
 
 
 @dataclass
-class ForecastModelConfig:
+class ForecastModelConfig(RecurrentConfig):
     kind: str = "segrnn"  # repeat_last | seasonal | dlinear | ar | tdnn | narx | rnn_direct | rnn_seq2seq | segrnn
     norm: str = "revin"  # per-window normalisation: revin | last | none
     revin_affine: bool = False
     channel_independent: bool = True  # one model shared by every channel (segrnn, dlinear: always)
     loss: str = "mse"  # mse | mae
     fit: str = "gradient"  # ar: gradient | least_squares
-    # recurrent models (rnn_direct, rnn_seq2seq, segrnn); hidden_size is also the TDNN/NARX width
-    cell: str = "gru"  # rnn_tanh | rnn_relu | lstm | gru
-    variant: str = "standard"
-    hidden_size: int = 256
-    num_layers: int = 1
-    dropout: float = 0.0
-    variational_dropout: float = 0.0
-    backend: str = "auto"  # auto | bptt | native
+    # recurrent models (rnn_direct, rnn_seq2seq, segrnn): the RecurrentConfig fields
+    cell: str = "gru"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm
+    hidden_size: int = 256  # also the TDNN / NARX width
+    dropout: float = 0.0  # on the recurrent models' outputs (and the TDNN's)
     teacher_forcing: float = 1.0  # rnn_seq2seq: probability of feeding the truth in training
     segment: int = 48  # segrnn: steps per segment
     order: int = 24  # ar: p;  narx: d_y
@@ -114,12 +111,11 @@ def build(cfg: ForecastModelConfig, channels: int, lookback: int, horizon: int, 
         raise UserError(f"model.fit must be gradient (or least_squares for model.kind=ar), got {cfg.fit!r}")
     if cfg.kind == "ar" and cfg.fit == "least_squares" and cfg.norm != "none":
         raise UserError("model.fit=least_squares fits the standardised series: it needs model.norm=none")
-    if cfg.hidden_size < 1 or cfg.num_layers < 1:
-        raise UserError(f"model.hidden_size and model.num_layers must be positive, got {cfg.hidden_size} "
-                        f"and {cfg.num_layers}")
-    if not 0 <= cfg.teacher_forcing <= 1 or not 0 <= cfg.dropout < 1:
-        raise UserError(f"model.teacher_forcing must lie in [0, 1] and model.dropout in [0, 1), got "
-                        f"{cfg.teacher_forcing} and {cfg.dropout}")
+    check_recurrent(cfg)
+    if cfg.bidirectional:
+        raise UserError("model.bidirectional=true: a forecaster reads its look-back window in time order")
+    if not 0 <= cfg.teacher_forcing <= 1:
+        raise UserError(f"model.teacher_forcing must lie in [0, 1], got {cfg.teacher_forcing}")
     c = 1 if cfg.channel_independent and cfg.kind not in ("segrnn", "dlinear") else channels
     k = cfg.kind
     if k == "repeat_last":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seqlab.models.lm import recurrent_layer
+from seqlab.models.recurrent import recurrent_layer
 
 
 class DirectRNN(nn.Module):

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from seqlab.errors import UserError
-from seqlab.models.lm import recurrent_layer
+from seqlab.models.recurrent import recurrent_layer
 
 
 class SegRNN(nn.Module):
