@@ -52,7 +52,7 @@ def test_native_kernel_runs_in_float32_where_onednn_refuses_bf16(monkeypatch):
     layer, x = snn.LSTM(4, 8, batch_first=True, backend="native"), torch.randn(2, 5, 4)
     with torch.autocast("cpu", dtype=torch.bfloat16), pytest.warns(RuntimeWarning, match="runs in float32"):
         out, (h, c) = layer(x.to(torch.bfloat16))
-    assert out.dtype == h.dtype == torch.float32
+    assert out.dtype == h.dtype == c.dtype == torch.float32
     assert torch.allclose(out, layer(x.to(torch.bfloat16).float())[0])
     assert not recurrent._ONEDNN_LOW_PRECISION["works"]  # later calls go straight to float32
 

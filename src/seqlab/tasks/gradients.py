@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F
 
 import seqlab.nn as snn
+from seqlab.data.corpus import bundled_corpus
 from seqlab.data.text import CharVocab, read_text
+from seqlab.errors import UserError
 from seqlab.plots import plot_gradient_flow
 
 CELLS = {"RNN (tanh)": snn.RNN, "LSTM": snn.LSTM, "GRU": snn.GRU}
@@ -43,9 +45,6 @@ def gradient_norms(text: str, steps: int, batch: int = 16, hidden: int = 128, se
 
 
 def gradient_flow_plot(path: str | None, steps: int, out: Path) -> Path:
-    from seqlab.data.corpus import bundled_corpus
-    from seqlab.errors import UserError
-
     if steps < 2:
         raise UserError(f"--steps must be at least 2, got {steps}")
     text = read_text(path or bundled_corpus())

@@ -23,8 +23,10 @@ from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import seqlab.tasks
 from seqlab.errors import UserError
 from seqlab.tasks import recipe
+from seqlab.train.rundir import task_of
 
 
 def option(default: Any = MISSING, help: str = "", **extra) -> Any:
@@ -94,10 +96,8 @@ def register(task: Task) -> Task:
 
 def tasks() -> dict[str, Task]:
     """Every task: the ``TASK`` of each module in this package, by name, and the registered ones."""
-    import seqlab.tasks as package
-
     found = {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+    for info in sorted(pkgutil.iter_modules(seqlab.tasks.__path__), key=lambda m: m.name):
         task = getattr(importlib.import_module(f"seqlab.tasks.{info.name}"), "TASK", None)
         if isinstance(task, Task):
             found[task.name] = task
@@ -113,6 +113,4 @@ def get(name: str) -> Task:
 
 def of_run(run_dir: str | Path) -> Task:
     """The task that trained ``run_dir`` (its config.json says which)."""
-    from seqlab.train.rundir import task_of
-
     return get(task_of(run_dir))
