@@ -26,7 +26,7 @@ class DataConfig:
     path: str = ""  # a text file (split by `split`) or a directory with train/valid[/test] files
     level: str = "char"  # char | word | bpe
     split: float = 0.9  # training fraction of a single file
-    bpe_vocab_size: int = 2000
+    bpe_vocab_size: int = 2000  # level=bpe: subword vocabulary size
     test_path: str = ""  # an explicit test file (withheld test splits are scored this way)
 
 

@@ -26,13 +26,13 @@ from seqlab.errors import UserError
 @dataclass
 class FeatureConfig:
     kind: str = "logmel"  # logmel | mfcc
-    sample_rate: int = 8000
-    n_fft: int = 256
+    sample_rate: int = 8000  # recordings are resampled to this rate (Hz)
+    n_fft: int = 256  # FFT size (samples)
     win: int = 200  # 25 ms at 8 kHz
     hop: int = 80  # 10 ms at 8 kHz
-    n_mels: int = 40
-    n_mfcc: int = 13
-    fmin: float = 0.0
+    n_mels: int = 40  # mel bands
+    n_mfcc: int = 13  # MFCCs kept (features=mfcc)
+    fmin: float = 0.0  # lowest mel frequency (Hz)
     fmax: float = 0.0  # 0: half the sample rate
     normalise: bool = True  # per-utterance mean and variance
 

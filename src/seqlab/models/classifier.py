@@ -21,10 +21,10 @@ from seqlab.nn.pooling import POOLINGS, build_pooling
 
 @dataclass
 class ClassifierConfig(EncoderConfig):
-    embed_size: int = 300
+    embed_size: int = 300  # word (or subword) embedding size
     pooling: str = "max"  # last | mean | max | attention
     vectors: str = ""  # GloVe-format text file to initialise the embedding (its dimension = embed_size)
-    freeze_vectors: bool = False
+    freeze_vectors: bool = False  # keep model.vectors fixed in training
 
 
 class SequenceClassifier(nn.Module):

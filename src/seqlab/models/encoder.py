@@ -19,7 +19,7 @@ from seqlab.models.recurrent import WITH_TRANSFORMER, RecurrentConfig, check_hea
 class EncoderConfig(RecurrentConfig):
     cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm | transformer
     hidden_size: int = 256  # per direction; the Transformer's d_model
-    bidirectional: bool = True
+    bidirectional: bool = True  # a bidirectional recurrent encoder (the Transformer sees both sides anyway)
     dropout: float = 0.5  # on the encoder's input and output, and between layers
     num_heads: int = 4  # transformer only; FFN 4 * hidden_size
 

@@ -24,11 +24,11 @@ from seqlab.models.recurrent import WITH_TRANSFORMER, RecurrentConfig, check_hea
 @dataclass
 class ModelConfig(RecurrentConfig):
     cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm | transformer
-    num_layers: int = 2
+    num_layers: int = 2  # stacked layers
     dropout: float = 0.0  # on the embedding, between layers and before the decoder (Zaremba et al. 2014)
     embedding: str = "learned"  # learned | one_hot
-    embed_size: int = 128
-    tie_weights: bool = False
+    embed_size: int = 128  # embedding size (learned embedding)
+    tie_weights: bool = False  # share the embedding and the output layer (Press & Wolf 2017; embed_size == hidden_size)
     init_range: float = 0.0  # > 0: every weight ~ U(-r, r) as Zaremba et al.; 0: torch defaults
     num_heads: int = 4  # transformer: attention heads (d_model = hidden_size, FFN 4 * hidden_size)
 

@@ -23,11 +23,11 @@ class RecurrentConfig:
     cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm
     variant: str = "standard"  # lstm: standard | peephole | coupled | no_forget;  gru: after | before
     hidden_size: int = 256  # units per layer and direction
-    num_layers: int = 1
+    num_layers: int = 1  # stacked layers
     dropout: float = 0.0  # between stacked layers (the model adds its own, see its docstring)
     variational_dropout: float = 0.0  # per-sequence masks on the inputs and recurrent h inside the layers
     backend: str = "auto"  # auto | bptt (hand-derived BPTT) | native (torch's kernels)
-    bidirectional: bool = False
+    bidirectional: bool = False  # a second layer reads the sequence backwards; outputs joined (2 x hidden_size)
 
 
 def check_recurrent(cfg: RecurrentConfig, cells: tuple[str, ...] = CELLS) -> None:

@@ -41,16 +41,16 @@ class Seq2SeqConfig:
     arch: str = "rnn"  # rnn | transformer
     cell: str = "gru"  # rnn: the encoder and decoder cell (rnn_tanh | rnn_relu | lstm | gru)
     attention: str = "additive"  # rnn: additive | dot | general
-    embed_size: int = 256
+    embed_size: int = 256  # rnn: token embedding size
     hidden_size: int = 512  # rnn: per direction in the encoder, and the decoder state
-    enc_layers: int = 1
-    bidirectional: bool = True
+    enc_layers: int = 1  # encoder layers
+    bidirectional: bool = True  # rnn: a bidirectional encoder
     d_model: int = 256  # transformer
-    num_heads: int = 8
-    d_ff: int = 512
-    dec_layers: int = 3
+    num_heads: int = 8  # transformer: attention heads
+    d_ff: int = 512  # transformer: feed-forward width
+    dec_layers: int = 3  # transformer: decoder layers
     positions: str = "sinusoidal"  # sinusoidal | learned
-    dropout: float = 0.3
+    dropout: float = 0.3  # on embeddings and outputs (rnn), inside the layers (transformer)
     tie_embeddings: bool = False  # transformer: share the target embedding and the output layer
 
 

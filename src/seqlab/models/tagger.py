@@ -28,7 +28,7 @@ from seqlab.nn.crf import LinearChainCRF
 class TaggerConfig(EncoderConfig):
     embed_size: int = 100  # word (or character) embedding
     char_encoder: str = "lstm"  # word-level data: lstm | cnn | none
-    char_embed_size: int = 25
+    char_embed_size: int = 25  # character embedding size (word-level data)
     char_hidden_size: int = 25  # per direction (lstm) / filters (cnn)
     bigram_embed_size: int = 50  # segmentation: character bigrams (0: off)
     output: str = "crf"  # crf | softmax

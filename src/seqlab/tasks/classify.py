@@ -36,14 +36,14 @@ from seqlab.train.trainer import TrainConfig, TrainingTask
 class ClassifyDataConfig:
     path: str = ""  # training file: 'label text' lines, or .csv/.tsv with a header
     valid: str = ""  # validation file (default: the last valid_fraction of the training file)
-    valid_fraction: float = 0.1
+    valid_fraction: float = 0.1  # without data.valid: this last part of the training file is held out
     test: str = ""  # a (withheld) test file, scored once at the end of training
     text_column: str = "text"  # .csv/.tsv only
-    label_column: str = "label"
+    label_column: str = "label"  # .csv/.tsv only
     tokens: str = "word"  # word | bpe
-    lowercase: bool = True
+    lowercase: bool = True  # lowercase the text before tokenising
     min_freq: int = 1  # words seen fewer times are <unk>
-    bpe_vocab_size: int = 8000
+    bpe_vocab_size: int = 8000  # data.tokens=bpe: subword vocabulary size
     max_len: int = 0  # tokens kept per sentence (0: all)
 
 

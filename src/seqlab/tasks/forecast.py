@@ -46,10 +46,10 @@ class ForecastDataConfig:
     path: str = ""  # CSV: a date/time column and numeric columns
     target: str = ""  # the column to forecast in modes MS and S (default: the last column)
     mode: str = "M"  # M: all -> all | MS: all -> target | S: target -> target
-    time_column: str = "date"
+    time_column: str = "date"  # the date/time column
     split: str = "auto"  # auto | ett-hour | ett-minute | ratio
     train_fraction: float = 0.7  # ratio split
-    test_fraction: float = 0.2
+    test_fraction: float = 0.2  # ratio split: the last part for testing
     lookback: int = 96  # L: rows of input
     horizon: int = 96  # H: rows to forecast
     fill: bool = False  # carry the last value into missing / non-numeric cells instead of stopping

@@ -37,22 +37,22 @@ from seqlab.train.trainer import TrainConfig, TrainingTask
 @dataclass
 class ParallelDataConfig:
     path: str = ""  # a directory with train.SRC/train.TGT and val.SRC/val.TGT (Multi30k layout)
-    src: str = "de"
-    tgt: str = "en"
-    vocab_size: int = 8000
-    joint_vocab: bool = True
+    src: str = "de"  # source language: the file suffix (train.de)
+    tgt: str = "en"  # target language: the file suffix (train.en)
+    vocab_size: int = 8000  # BPE vocabulary size (per side, or joint)
+    joint_vocab: bool = True  # one BPE vocabulary for both sides
     max_len: int = 100  # subwords per sentence (longer ones are cut)
     max_tokens: int = 4096  # padded target tokens per batch
     test_src: str = ""  # a (withheld) test pair, translated and scored (BLEU, chrF) at the end of training
-    test_tgt: str = ""
+    test_tgt: str = ""  # the references of data.test_src, line-aligned
 
 
 @dataclass
 class DecodeConfig:
     beam: int = 1  # 1: greedy
     alpha: float = 1.0  # length normalisation exponent
-    max_len: int = 100
-    label_smoothing: float = 0.1
+    max_len: int = 100  # longest output, in subwords
+    label_smoothing: float = 0.1  # training: label smoothing of the cross-entropy
 
 
 @dataclass

@@ -21,14 +21,14 @@ from seqlab.errors import UserError
 @dataclass
 class OptimConfig:
     name: str = "adamw"  # adamw | sgd
-    lr: float = 2e-3
-    weight_decay: float = 0.0
+    lr: float = 2e-3  # peak learning rate
+    weight_decay: float = 0.0  # decoupled weight decay (adamw) / L2 (sgd)
     beta2: float = 0.99
     momentum: float = 0.0  # sgd
     clip: float = 5.0  # max global gradient norm, the notes' theta (0: no clipping)
     schedule: str = "cosine"  # constant | cosine | step | plateau
-    warmup_steps: int = 0
-    min_lr: float = 0.0
+    warmup_steps: int = 0  # linear warm-up from 0 over this many steps
+    min_lr: float = 0.0  # cosine: the learning rate it ends at
     decay: float = 0.5  # step / plateau factor
     decay_start: int = 4  # step: epochs at full lr
 

@@ -32,21 +32,21 @@ from seqlab.train.optim import OptimConfig, build_optimizer, build_scheduler
 
 @dataclass
 class TrainConfig:
-    batch_size: int = 32
+    batch_size: int = 32  # sequences (LM: streams) per optimizer step
     bptt: int = 64  # truncated-BPTT window (LM) / maximum length
     epochs: float = 0.0  # > 0: train this many passes over the data (overrides max_steps set with it in a preset;
     # a --train.max_steps given on the command line without --train.epochs sets epochs to 0)
-    max_steps: int = 1000
+    max_steps: int = 1000  # optimizer steps (unless train.epochs > 0)
     max_minutes: float = 0.0  # > 0: stop (evaluated and checkpointed) after this much training time
     eval_every: int = 0  # steps between evaluations; 0: once per epoch
-    eval_batch_size: int = 10
-    log_every: int = 10
+    eval_batch_size: int = 10  # validation batch size (LM: streams)
+    log_every: int = 10  # steps between progress-bar and metrics.jsonl updates
     patience: int = 0  # early stopping after this many evaluations without improvement; 0: off
-    seed: int = 1337
+    seed: int = 1337  # seeds torch, numpy and random; the batch order and dropout follow from it
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "fp32"  # fp32 | bf16 | fp16 (fp16: CUDA only, with a gradient scaler): autocast in training
-    progress: bool = True
-    tensorboard: bool = False
+    progress: bool = True  # show a progress bar
+    tensorboard: bool = False  # also write TensorBoard logs to RUN_DIR/tensorboard
 
 
 def flush_denormals() -> None:

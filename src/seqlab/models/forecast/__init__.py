@@ -33,7 +33,7 @@ KINDS = ("repeat_last", "seasonal", "dlinear", "ar", "tdnn", "narx", "rnn_direct
 class ForecastModelConfig(RecurrentConfig):
     kind: str = "segrnn"  # repeat_last | seasonal | dlinear | ar | tdnn | narx | rnn_direct | rnn_seq2seq | segrnn
     norm: str = "revin"  # per-window normalisation: revin | last | none
-    revin_affine: bool = False
+    revin_affine: bool = False  # revin: learn a per-channel scale and shift
     channel_independent: bool = True  # one model shared by every channel (segrnn, dlinear: always)
     loss: str = "mse"  # mse | mae
     fit: str = "gradient"  # ar: gradient | least_squares
