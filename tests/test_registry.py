@@ -119,9 +119,9 @@ def test_train_help_lists_every_config_field_with_type_default_and_comment(capsy
     assert stop.value.code == 0
     out = capsys.readouterr().out
     assert re.search(r'--data\.valid=str +default "" +validation file \(default: the last valid_fraction', out)
-    assert re.search(r"--data\.valid_fraction=float +default 0\.1\n", out)
+    assert re.search(r"--data\.valid_fraction=float +default 0\.1 +without data\.valid", out)
     assert re.search(r"--model\.hidden_size=int +default 256 +per direction", out)
-    assert re.search(r"--train\.max_steps=int +default 1000\n", out)
+    assert re.search(r"--train\.max_steps=int +default 1000 +optimizer steps", out)
     assert "presets (--preset NAME): sst2-bilstm-max, sst2-bilstm-attention, sst2-transformer" in out
 
 

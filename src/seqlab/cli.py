@@ -76,13 +76,25 @@ def _config_help(task) -> str:
         f"\n\npresets (--preset NAME): {presets}"
 
 
+class _TrainParser(argparse.ArgumentParser):
+    """``seqlab train TASK``: its help ends with the task's config fields, read only when help is asked for."""
+
+    task = None
+
+    def format_help(self) -> str:
+        if self.task is not None:
+            self.epilog = _config_help(self.task)
+        return super().format_help()
+
+
 def _add_train(sub) -> None:
     from seqlab.tasks.registry import tasks
 
-    train = sub.add_parser("train", help="train a model").add_subparsers(dest="task", required=True)
+    train = sub.add_parser("train", help="train a model").add_subparsers(dest="task", required=True,
+                                                                         parser_class=_TrainParser)
     for task in tasks().values():
-        p = train.add_parser(task.name, help=task.help, epilog=_config_help(task),
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = train.add_parser(task.name, help=task.help, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.task = task
         p.add_argument("--data", help=task.data_help)
         p.add_argument("--preset", help=f"a named starting configuration: {', '.join(task.presets) or 'none'}")
         p.add_argument("--config", help="a JSON file with config fields")

@@ -9,6 +9,7 @@ UserError that names the key.  A JSON config file holds the same tree.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import typing
@@ -129,6 +130,7 @@ def describe(cfg) -> list[tuple[str, str, object, str]]:
     return rows
 
 
+@functools.cache
 def _comments(cls) -> dict[str, str]:
     """field -> its comment, read from the source of ``cls`` and its bases (the nearest class wins)."""
     import inspect
