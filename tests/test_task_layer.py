@@ -51,6 +51,7 @@ def test_translate_scores_the_test_pair_named_in_its_config(tmp_path, capsys):
     assert main(["train", "translate", "--data", str(d), "--runs", str(tmp_path), "--name", "u", *MT_TINY,
                  f"--data.test_src={d / 'val.de'}"]) == 2
     assert "data.test_src and data.test_tgt go together" in capsys.readouterr().err
+    assert not (tmp_path / "u").exists()  # refused before training
 
 
 def test_export_of_a_segmentation_run_takes_its_word_list(tmp_path, capsys):

@@ -116,6 +116,7 @@ class TranslateTask(TrainingTask):
 
 
 def setup(cfg: TranslateConfig, resume_dir: Path | None, device) -> TranslateTask:
+    _check_test_pair(cfg.data)
     train_pairs, valid_pairs = read_parallel(*split_files(cfg.data, "train")), read_parallel(*split_files(cfg.data, "valid"))
     if resume_dir:
         src_vocab, tgt_vocab = load_vocabs(resume_dir / "vocab.json")
@@ -250,9 +251,13 @@ def evaluate_files(run: TranslateRun, options: EvaluateOptions) -> dict:
 def test(run: TranslateRun) -> dict | None:
     """The config's withheld test pair (data.test_src / data.test_tgt), translated and scored after training."""
     d = run.cfg.data
+    _check_test_pair(d)
+    return evaluate_files(run, EvaluateOptions(d.test_src, d.test_tgt)) if d.test_src else None
+
+
+def _check_test_pair(d: ParallelDataConfig) -> None:
     if bool(d.test_src) != bool(d.test_tgt):
         raise UserError(f"data.test_src and data.test_tgt go together, got {d.test_src!r} and {d.test_tgt!r}")
-    return evaluate_files(run, EvaluateOptions(d.test_src, d.test_tgt)) if d.test_src else None
 
 
 def report(run: TranslateRun, m: dict) -> str:
