@@ -148,8 +148,8 @@ class ForecastTask(TrainingTask):
 
     def _order(self, epoch: int) -> list[torch.Tensor]:
         """Windows in a fresh order every epoch, reproducible per (seed, epoch), cut into batches."""
-        order, size = torch.randperm(len(self.train), generator=epoch_generator(self.cfg.train.seed, epoch)), \
-            self.cfg.train.batch_size
+        order = torch.randperm(len(self.train), generator=epoch_generator(self.cfg.train.seed, epoch))
+        size = self.cfg.train.batch_size
         return [order[i * size : (i + 1) * size] for i in range(self.steps_per_epoch)]
 
     def batches(self, position):

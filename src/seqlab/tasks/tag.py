@@ -63,7 +63,6 @@ class TagTask(TrainingTask):
     def __init__(self, model: Tagger, cfg: TagConfig, features: TagFeatures, train: list[Sentence],
                  valid: list[Sentence], device) -> None:
         self.model, self.cfg, self.features, self.device = model, cfg, features, device
-        self.sentences = train
         self.train_words = {w for s in train for w in s.words}  # segmentation: for OOV recall
         self.train = [(features.encode(s.tokens), features.encode_tags(s.tags)) for s in train]
         self.valid = valid
@@ -99,7 +98,7 @@ class TagTask(TrainingTask):
         return {"loss": scores["loss"], "f1": scores["f1"], "selection": 1.0 - scores["f1"]}
 
     def save(self, run_dir: Path) -> None:
-        self.features.save(run_dir, self.sentences)
+        self.features.save(run_dir, self.train_words)
 
 
 @torch.no_grad()

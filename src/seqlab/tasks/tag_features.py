@@ -71,7 +71,7 @@ class TagFeatures:
         """Add this kind's inputs to a padded batch of ``items``."""
 
     # ------------------------------------------------------------------ the run directory
-    def save(self, run_dir: Path, train: list[Sentence]) -> None:
+    def save(self, run_dir: Path, train_words: set[str]) -> None:
         spec = {"scheme": self.scheme, **{name: v.to_json() for name, v in self.vocabs.items()},
                 "word_counts": self.vocabs["words"].counts}
         (run_dir / "vocab.json").write_text(json.dumps(spec, ensure_ascii=False))
@@ -241,12 +241,11 @@ class CharFeatures(TagFeatures):
                 batch["lexicon"][b, : len(x["words"])] = torch.tensor(x["lexicon"])
 
     # ------------------------------------------------------------------ the run directory
-    def save(self, run_dir: Path, train: list[Sentence]) -> None:
-        super().save(run_dir, train)
+    def save(self, run_dir: Path, train_words: set[str]) -> None:
+        super().save(run_dir, train_words)
         if self.lexicon is not None:  # the run keeps its own copy, so that it predicts without the original file
             (run_dir / "lexicon.txt").write_text("\n".join(sorted(self.lexicon)) + "\n", encoding="utf-8")
-        words = {w for s in train for w in s.words}  # for OOV recall
-        (run_dir / "train_words.txt").write_text("\n".join(sorted(words)) + "\n", encoding="utf-8")
+        (run_dir / "train_words.txt").write_text("\n".join(sorted(train_words)) + "\n", encoding="utf-8")  # OOV recall
 
     @classmethod
     def load(cls, run_dir: Path, cfg) -> CharFeatures:
