@@ -76,7 +76,7 @@ class Tagger(nn.Module):
         if "bigrams" in sizes and cfg.bigram_embed_size > 0:
             self.bigrams = nn.Embedding(sizes["bigrams"], cfg.bigram_embed_size, padding_idx=0)
             size += 2 * cfg.bigram_embed_size
-        size += sizes.get("lexicon", 0)  # segmentation: word-list features (seqlab.tasks.tag.Features)
+        size += sizes.get("lexicon", 0)  # segmentation: word-list features (seqlab.tasks.tag_features.CharFeatures)
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = SequenceEncoder(cfg, size)
         self.emit = nn.Linear(self.encoder.output_size, sizes["tags"])
