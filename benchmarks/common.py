@@ -128,7 +128,7 @@ def _as_dict(cfg) -> dict:
 
 
 def task_benchmark(name: str, task_name: str, presets: list[str], description: str, goal: str,
-                   files: dict[str, str], argv=None) -> list[dict]:
+                   files: dict[str, str], argv=None, extra=None) -> list[dict]:
     """Train presets of a task (through the task registry) and score them on the validation file.
 
     ``files`` maps config keys to default paths (e.g. ``{"data.path": TRAIN, "data.valid": DEV}``);
@@ -136,17 +136,19 @@ def task_benchmark(name: str, task_name: str, presets: list[str], description: s
     test file with the same code; ``--presets``, ``--minutes``, ``--runs`` and any
     ``--section.key=value`` override as for the LM benchmarks.  Runs already in ``--runs``
     are resumed (or, when finished, only re-scored); the results file keeps the rows of
-    presets not run this time, so presets can be run one invocation at a time.
+    presets not run this time, so presets can be run one invocation at a time.  ``extra(args)``,
+    when given, is called once with the parsed arguments before the presets train and returns
+    figures (e.g. baselines measured on the same files) written into the results beside the rows.
     """
     from seqlab.errors import UserError
 
     try:
-        return _task_benchmark(name, task_name, presets, description, goal, files, argv)
+        return _task_benchmark(name, task_name, presets, description, goal, files, argv, extra)
     except UserError as e:
         raise SystemExit(f"error: {e}") from None
 
 
-def _task_benchmark(name, task_name, presets, description, goal, files, argv) -> list[dict]:
+def _task_benchmark(name, task_name, presets, description, goal, files, argv, extra) -> list[dict]:
     import argparse
     import time
 
@@ -165,12 +167,14 @@ def _task_benchmark(name, task_name, presets, description, goal, files, argv) ->
             raise UserError(f"--{key} {getattr(args, key.replace('.', '_'))} does not exist "
                             "(the shared datasets live in ../shared/data)")
     start = time.perf_counter()
-    names = args.presets.split(",")
+    figures = extra(args) if extra else {}
+    names = [n for n in args.presets.split(",") if n]
     kept = [r for r in _previous_rows(name) if r["preset"] not in names]  # rows of presets not run this time
     rows = []
+    path = write_results(name, {"goal": goal, **figures, "runs": kept}, time.perf_counter() - start)
     for preset_name in names:
         rows.append(_task_run(task_name, preset_name, args, files, rest))
-        path = write_results(name, {"goal": goal, "runs": kept + rows}, time.perf_counter() - start)
+        path = write_results(name, {"goal": goal, **figures, "runs": kept + rows}, time.perf_counter() - start)
         print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("config", "valid", "test")}), flush=True)
     print(f"wrote {path}")
     return rows

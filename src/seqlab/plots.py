@@ -102,8 +102,9 @@ def plot_forecast(f: dict, out: Path, title: str, max_columns: int = 7) -> Path:
     return save(fig, Path(out), dpi=110)
 
 
-def plot_speech(log_mel, posteriors, labels: list[str], out: Path, title: str) -> Path:
-    """The log-mel spectrogram; beneath it, when given, the per-step CTC posteriors (one line per label)."""
+def plot_speech(log_mel, posteriors, labels: list[str], out: Path, title: str, segments=None) -> Path:
+    """The log-mel spectrogram; beneath it, when given, the per-step posteriors (one line per label: CTC's, or
+    a frame tagger's) and the ``segments`` (label index, start, end) as labelled spans."""
     rows = 2 if posteriors is not None else 1
     fig, axes = plt.subplots(rows, 1, figsize=(9, 2.6 * rows), squeeze=False)
     ax = axes[0, 0]
@@ -117,4 +118,7 @@ def plot_speech(log_mel, posteriors, labels: list[str], out: Path, title: str) -
             ax.plot(range(steps), posteriors[:, k].numpy(), label=label, **style)
         ax.set(xlim=(0, steps - 1), ylim=(0, 1.02), ylabel="p(label)", xlabel="model step")
         ax.legend(loc="upper right", ncol=11, fontsize=7)
+        for k, start, end in segments or []:
+            ax.axvspan(start, end, color="C0", alpha=0.12)
+            ax.text((start + end) / 2, 0.9, labels[k], ha="center", fontsize=9)
     return save(fig, Path(out), dpi=110)

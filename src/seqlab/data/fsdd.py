@@ -64,6 +64,7 @@ class Utterance:
     samples: torch.Tensor  # (N,) float32
     digits: list[int]
     sources: list[Recording]
+    spans: list[tuple[int, int]]  # where each source lies in ``samples``: [start, end)
 
 
 def connected(recordings: list[Recording], count: int, seed: int, rate: int = 8000, digits: tuple[int, int] = (2, 7),
@@ -76,9 +77,40 @@ def connected(recordings: list[Recording], count: int, seed: int, rate: int = 80
     for _ in range(count):
         chosen = [rng.choice(recordings) for _ in range(rng.randint(*digits))]
         pieces = [torch.zeros(int(rng.uniform(*silence) * rate))]
+        at, spans = len(pieces[0]), []
         for r in chosen:
             if r.path not in audio:
                 audio[r.path] = read_wav(r.path, rate)[0]
             pieces += [audio[r.path] * rng.uniform(*gain), torch.zeros(int(rng.uniform(*silence) * rate))]
-        out.append(Utterance(torch.cat(pieces).clamp(-1, 1), [r.digit for r in chosen], chosen))
+            spans.append((at, at + len(pieces[-2])))
+            at += len(pieces[-2]) + len(pieces[-1])
+        out.append(Utterance(torch.cat(pieces).clamp(-1, 1), [r.digit for r in chosen], chosen, spans))
     return out
+
+
+SILENCE = 0  # frame label of silence; digit d is d + 1
+
+
+def frame_labels(u: Utterance, frames: int, hop: int, win: int, silence_db: float = 30.0) -> torch.Tensor:
+    """(frames,) labels of an utterance's frames: silence, or 1 + the digit being spoken.
+
+    Frame t is centred on sample t·hop (the STFT's centred frames) and spans ``win``
+    samples.  The joins between recordings are silence by construction.  Inside a
+    recording, the digit is the run from its first to its last frame whose energy is at
+    most ``silence_db`` below the recording's loudest frame; the recording's quieter lead-in
+    and tail are silence.  So each digit is one contiguous segment (a stop consonant's
+    closure inside the word stays part of it).
+    """
+    labels = torch.full((frames,), SILENCE, dtype=torch.long)
+    centres = torch.arange(frames) * hop
+    padded = torch.nn.functional.pad(u.samples, (win // 2, win // 2))
+    energy = padded.unfold(0, win, hop)[:frames].pow(2).mean(1)  # (frames,) mean square around each centre
+    energy = torch.cat([energy, energy.new_zeros(frames - len(energy))])  # frames past the end: silent
+    for digit, (start, end) in zip(u.digits, u.spans):
+        inside = ((centres >= start) & (centres < end)).nonzero().flatten()
+        if not len(inside):
+            continue
+        e = energy[inside]
+        loud = (e >= e.max() * 10 ** (-silence_db / 10)).nonzero().flatten()
+        labels[inside[loud[0]] : inside[loud[-1]] + 1] = digit + 1
+    return labels

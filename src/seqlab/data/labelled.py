@@ -1,17 +1,18 @@
 """Labelled sentences for sequence -> class tasks (sentiment and the like).
 
-Two formats, told apart by the file name:
+Formats (``data.format``; ``auto`` tells the first two apart by the file name):
 
-* ``label<space or tab>text`` lines (``*.csv``/``*.tsv`` excluded): the layout of the SST-2
-  files ``stsa.binary.*`` (``1 a stirring , funny ...``); blank lines are skipped;
-* CSV (``.csv``) or TSV (``.tsv``) with a header row naming the text and label columns
-  (``data.text_column``, ``data.label_column``).
+* ``lines``: ``label<space or tab>text`` lines: the layout of the SST-2 files
+  ``stsa.binary.*`` (``1 a stirring , funny ...``); blank lines are skipped;
+* ``table``: CSV (``.csv``) or TSV (``.tsv``) with a header row naming the text and label
+  columns (``data.text_column``, ``data.label_column``);
+* ``splice``: the UCI splice-junction lines ``CLASS, NAME, SEQUENCE`` (:mod:`seqlab.data.splice`).
 
 Labels are strings, any number of classes.  A line without text, a missing column, an
 empty or non-UTF-8 file are UserErrors naming the file (and line).
 
-Tokens: ``word`` (whitespace words, optionally lowercased) or ``bpe`` subwords trained on
-the training texts with HuggingFace ``tokenizers``.
+Tokens: ``word`` (whitespace words, optionally lowercased), ``char`` (every character,
+e.g. nucleotides) or ``bpe`` subwords trained on the training texts with HuggingFace ``tokenizers``.
 """
 from __future__ import annotations
 
@@ -31,10 +32,20 @@ class Example:
     label: str
 
 
-def read_labelled(path: str | Path, text_column: str = "text", label_column: str = "label") -> list[Example]:
+FORMATS = ("auto", "lines", "table", "splice")
+
+
+def read_labelled(path: str | Path, text_column: str = "text", label_column: str = "label",
+                  fmt: str = "auto") -> list[Example]:
+    if fmt not in FORMATS:
+        raise UserError(f"data.format must be one of {list(FORMATS)}, got {fmt!r}")
     path = Path(path)
+    if fmt == "splice":
+        from seqlab.data.splice import read_splice
+
+        return read_splice(path)
     text = read_text(path, "data")
-    if path.suffix.lower() in (".csv", ".tsv"):
+    if fmt == "table" or (fmt == "auto" and path.suffix.lower() in (".csv", ".tsv")):
         return _read_table(path, text, "," if path.suffix.lower() == ".csv" else "\t", text_column, label_column)
     examples = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -91,6 +102,16 @@ class WordTokens:
         return {"kind": self.kind, "lowercase": self.lowercase, **self.vocab.to_json()}
 
 
+class CharTokens(WordTokens):
+    """Every character is a token (nucleotides, or text read letter by letter)."""
+
+    kind = "char"
+
+    @staticmethod
+    def split(text: str, lowercase: bool) -> list[str]:
+        return list(text.lower() if lowercase else text)
+
+
 class BPETokens:
     """Byte-level BPE subwords (HuggingFace ``tokenizers``) trained on the training texts; <pad> is 0."""
 
@@ -116,7 +137,7 @@ class BPETokens:
         return {"kind": self.kind, "lowercase": self.lowercase, "tokenizer": self.subwords.tokenizer.to_str()}
 
 
-TOKENS = {"word": WordTokens, "bpe": BPETokens}
+TOKENS = {"word": WordTokens, "char": CharTokens, "bpe": BPETokens}
 
 
 def build_tokens(kind: str, texts: list[str], lowercase: bool, min_freq: int, size: int):
@@ -132,4 +153,4 @@ def tokens_from_json(d: dict):
         from seqlab.data.parallel import SubwordVocab
 
         return BPETokens(SubwordVocab(Tokenizer.from_str(d["tokenizer"])), d["lowercase"])
-    return WordTokens(Vocabulary.from_json(d), d["lowercase"])
+    return TOKENS[d["kind"]](Vocabulary.from_json(d), d["lowercase"])

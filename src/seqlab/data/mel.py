@@ -27,6 +27,7 @@ from seqlab.errors import UserError
 class FeatureConfig:
     kind: str = "logmel"  # logmel | mfcc
     sample_rate: int = 8000  # recordings are resampled to this rate (Hz)
+    resample: bool = True  # false: a file at another rate is refused at prediction time instead of resampled
     n_fft: int = 256  # FFT size (samples)
     win: int = 200  # 25 ms at 8 kHz
     hop: int = 80  # 10 ms at 8 kHz

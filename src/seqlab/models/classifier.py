@@ -1,7 +1,8 @@
 """Sequence -> class (the notes' many-to-one pattern, e.g. sentiment analysis).
 
-    e_t = E[x_t]                                 word or subword embedding
-    h_1..h_T = Encoder(e_1..e_T)                 BiRNN of any seqlab.nn cell, or a Transformer
+    e_t = E[x_t]                                 word, character or subword embedding
+    c_t = ReLU(Σ_j W_j e_{t+j} + b)              optional: a 1-D convolution, |j| <= width // 2 (motifs: DNA)
+    h_1..h_T = Encoder(e_1..e_T or c_1..c_T)     BiRNN of any seqlab.nn cell, or a Transformer
     s = Pool(h_1..h_T)                           last state | mean | max | additive attention
     p(y | x) = softmax(W s + b)
 
@@ -25,6 +26,8 @@ class ClassifierConfig(EncoderConfig):
     pooling: str = "max"  # last | mean | max | attention
     vectors: str = ""  # GloVe-format text file to initialise the embedding (its dimension = embed_size)
     freeze_vectors: bool = False  # keep model.vectors fixed in training
+    conv_width: int = 0  # > 0 (odd): a 1-D convolution of this width over the embeddings, before the encoder
+    conv_channels: int = 64  # its output channels (model.conv_width > 0)
 
 
 class SequenceClassifier(nn.Module):
@@ -32,14 +35,22 @@ class SequenceClassifier(nn.Module):
         super().__init__()
         if cfg.pooling not in POOLINGS:
             raise UserError(f"model.pooling must be one of {sorted(POOLINGS)}, got {cfg.pooling!r}")
+        if cfg.conv_width < 0 or (cfg.conv_width and (cfg.conv_width % 2 == 0 or cfg.conv_channels < 1)):
+            raise UserError(f"model.conv_width must be 0 or odd with model.conv_channels >= 1, got "
+                            f"{cfg.conv_width} and {cfg.conv_channels}")
         self.embed = nn.Embedding(vocab_size, cfg.embed_size, padding_idx=pad)
         self.drop = nn.Dropout(cfg.dropout)
-        self.encoder = SequenceEncoder(cfg, cfg.embed_size)
+        self.conv = nn.Conv1d(cfg.embed_size, cfg.conv_channels, cfg.conv_width, padding=cfg.conv_width // 2) \
+            if cfg.conv_width else None
+        self.encoder = SequenceEncoder(cfg, cfg.conv_channels if self.conv is not None else cfg.embed_size)
         self.pool = build_pooling(cfg.pooling, self.encoder.output_size, self.encoder.bidirectional)
         self.out = nn.Linear(self.encoder.output_size, num_classes)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         """tokens (B, T) right-padded, lengths (B,) -> class logits (B, C)."""
         mask = torch.arange(tokens.shape[1], device=tokens.device) < lengths[:, None]  # (B, T)
-        h = self.encoder(self.drop(self.embed(tokens)), lengths)  # (B, T, D)
+        e = self.drop(self.embed(tokens))  # (B, T, E)
+        if self.conv is not None:  # padded steps are zeroed again, so that they add nothing to real ones
+            e = torch.relu(self.conv(e.transpose(1, 2))).transpose(1, 2) * mask[..., None]
+        h = self.encoder(e, lengths)  # (B, T, D)
         return self.out(self.drop(self.pool(h, mask)))

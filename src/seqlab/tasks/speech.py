@@ -1,13 +1,16 @@
 """Spoken digits, top to bottom: WAV files -> log-mel / MFCC frames -> a recurrent acoustic model -> digits.
 
-    seqlab train speech --data recordings/ [--preset fsdd-isolated | fsdd-ctc] [--data.split=speaker:jackson]
+    seqlab train speech --data recordings/ [--preset fsdd-isolated | fsdd-ctc | fsdd-frames]
     seqlab transcribe RUN_DIR a.wav b.wav [--beam 8] [--plot out.png]   digits per file
-    seqlab evaluate RUN_DIR [--data DIR] [--beam 8]                     accuracy / digit error rate on the test side
+    seqlab evaluate RUN_DIR [--data DIR] [--beam 8]                     accuracy / digit error rate / frame scores
 
-Two modes (``data.mode``): ``isolated`` -- one recording, one digit (many -> one, the
-classification pattern on audio) -- and ``connected`` -- 2-7 recordings joined with
-silences, transcribed by a CTC model, with no alignment given in training.  The model is
-chosen on a validation part held out of the training recordings (``data.valid_fraction``).
+Three modes (``data.mode``): ``isolated`` -- one recording, one digit (many -> one, the
+classification pattern on audio); ``connected`` -- 2-7 recordings joined with silences,
+transcribed by a CTC model, with no alignment given in training; ``frames`` -- the same
+connected utterances with every frame labelled silence or the digit being spoken
+(synchronous many -> many; the labels come from how each utterance was assembled, see
+:func:`seqlab.data.fsdd.frame_labels`).  The model is chosen on a validation part held out
+of the training recordings (``data.valid_fraction``).
 """
 from __future__ import annotations
 
@@ -18,23 +21,24 @@ from pathlib import Path
 import torch
 
 from seqlab.data.batching import epoch_batches, num_batches
-from seqlab.data.fsdd import Recording, connected, read_fsdd, split
+from seqlab.data.fsdd import Recording, connected, frame_labels, read_fsdd, split
 from seqlab.data.mel import FeatureConfig, Features, spec_augment
 from seqlab.data.wav import read_wav
 from seqlab.errors import UserError
-from seqlab.models.speech import CTCModel, DigitClassifier, SpeechModelConfig
+from seqlab.metrics.segments import segments
+from seqlab.models.speech import CTCModel, DigitClassifier, FrameTagger, SpeechModelConfig
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, TrainingTask
 
-MODELS = {"isolated": DigitClassifier, "connected": CTCModel}  # data.mode -> the acoustic model
+MODELS = {"isolated": DigitClassifier, "connected": CTCModel, "frames": FrameTagger}  # data.mode -> the model
 
 
 @dataclass
 class SpeechDataConfig:
     path: str = ""  # a directory of DIGIT_SPEAKER_TAKE.wav files (FSDD)
-    mode: str = "isolated"  # isolated | connected
+    mode: str = "isolated"  # isolated | connected | frames
     split: str = "official"  # official (takes 0-4 are test) | speaker:NAME (NAME is test)
     valid_fraction: float = 0.1  # of the training recordings, held out for model selection
     train_utterances: int = 4000  # connected: built from the training recordings
@@ -42,6 +46,7 @@ class SpeechDataConfig:
     test_utterances: int = 500  # connected: from the test recordings
     seed: int = 7  # recordings held out, utterances built
     spec_augment: bool = True  # frequency and time masks in training
+    silence_db: float = 30.0  # frames: a recording's frames this far below its loudest frame, at its ends, are silence
 
 
 @dataclass
@@ -58,14 +63,14 @@ Example = tuple[torch.Tensor, object]  # (features (T, D), digit | digits)
 
 def _check(cfg: SpeechDataConfig) -> None:
     if cfg.mode not in MODELS:
-        raise UserError(f"data.mode must be isolated or connected, got {cfg.mode!r}")
+        raise UserError(f"data.mode must be one of {', '.join(MODELS)}, got {cfg.mode!r}")
     if not 0 < cfg.valid_fraction < 1:
         raise UserError(f"data.valid_fraction must lie in (0, 1), got {cfg.valid_fraction}")
     if min(cfg.train_utterances, cfg.valid_utterances, cfg.test_utterances) < 1:
         raise UserError("data.train_utterances, data.valid_utterances and data.test_utterances must be positive")
 
 
-def _recordings(cfg: SpeechDataConfig, path: str | None = None) -> dict[str, list[Recording]]:
+def split_recordings(cfg: SpeechDataConfig, path: str | None = None) -> dict[str, list[Recording]]:
     """The split's train / valid / test recordings (valid: a seeded part of the training side)."""
     if not (path or cfg.path):
         raise UserError("speech needs a directory of WAV files: --data DIR")
@@ -77,13 +82,20 @@ def _recordings(cfg: SpeechDataConfig, path: str | None = None) -> dict[str, lis
 
 
 def examples(cfg: SpeechConfig, feats: Features, recordings: list[Recording], part: str) -> list[Example]:
-    """Feature sequences with their targets: one per recording (isolated) or per built utterance (connected)."""
+    """Feature sequences with their targets: one per recording (isolated) or per built utterance (connected:
+    its digits; frames: a label per frame)."""
     rate = cfg.features.sample_rate
     if cfg.data.mode == "isolated":
         return [(feats(read_wav(r.path, rate)[0]), r.digit) for r in recordings]
     count = {"train": cfg.data.train_utterances, "valid": cfg.data.valid_utterances, "test": cfg.data.test_utterances}
     seed = cfg.data.seed * 10 + ("train", "valid", "test").index(part)  # a different stream per part
-    return [(feats(u.samples), u.digits) for u in connected(recordings, count[part], seed, rate)]
+    out = []
+    for u in connected(recordings, count[part], seed, rate):
+        f = feats(u.samples)
+        target = u.digits if cfg.data.mode == "connected" else \
+            frame_labels(u, len(f), cfg.features.hop, cfg.features.win, cfg.data.silence_db)
+        out.append((f, target))
+    return out
 
 
 def _pad(batch: list[Example], device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -146,13 +158,15 @@ def score(model, items: list[Example], device, beam: int = 1) -> dict:
 # ------------------------------------------------------------------------ setup / build
 def _model(cfg: SpeechConfig, feats: Features):
     _check(cfg.data)
+    if cfg.data.mode == "frames":
+        return FrameTagger(cfg.model, feats.size, frame_seconds=cfg.features.hop / cfg.features.sample_rate)
     return MODELS[cfg.data.mode](cfg.model, feats.size)
 
 
 def setup(cfg: SpeechConfig, resume_dir: Path | None, device) -> SpeechTask:
     feats = Features(cfg.features)
     model = _model(cfg, feats).to(device)
-    parts = _recordings(cfg.data)
+    parts = split_recordings(cfg.data)
     return SpeechTask(model, cfg, examples(cfg, feats, parts["train"], "train"),
                       examples(cfg, feats, parts["valid"], "valid"), device)
 
@@ -176,8 +190,9 @@ class PredictOptions:
 
 
 def transcribe(run: SpeechRun, lines: list[str], options: PredictOptions) -> list[str]:
-    """``file<TAB>digit<TAB>probability`` (isolated) or ``file<TAB>digits`` (connected) for each WAV file."""
-    items = [(run.features(read_wav(path, run.cfg.features.sample_rate)[0]), None) for path in options.files]
+    """``file<TAB>digit<TAB>probability`` (isolated), ``file<TAB>digits`` (connected) or
+    ``file<TAB>digits<TAB>digit@start-end ...`` (frames, seconds) for each WAV file."""
+    items = [(run.features(samples(run.cfg.features, path)), None) for path in options.files]
     results = outputs(run.model, items, run.device)
     if options.plot:
         _plot(run, options.files[0], results[0], Path(options.plot))
@@ -189,9 +204,20 @@ def _plot(run: SpeechRun, path: str, result: torch.Tensor, out: Path) -> None:
 
     from seqlab.plots import plot_speech
 
-    log_mel = run.features.log_mel(read_wav(path, run.cfg.features.sample_rate)[0])
+    log_mel = run.features.log_mel(samples(run.cfg.features, path))
     probs = run.model.posteriors(result)
-    print(f"plot: {plot_speech(log_mel, probs, ['-', *map(str, range(10))], out, Path(path).name)}", file=sys.stderr)
+    found = segments(run.model.labels(result)) if isinstance(run.model, FrameTagger) else None
+    print(f"plot: {plot_speech(log_mel, probs, run.model.symbols if probs is not None else [], out, Path(path).name, found)}",
+          file=sys.stderr)
+
+
+def samples(cfg: FeatureConfig, path: str) -> torch.Tensor:
+    """The samples of a WAV file at the model's rate: resampled, or (features.resample=false) refused if another."""
+    x, rate = read_wav(path, cfg.sample_rate if cfg.resample else None)
+    if rate != cfg.sample_rate:
+        raise UserError(f"{path}: sampled at {rate} Hz, the model at {cfg.sample_rate} Hz, and features.resample "
+                        "is off (retrain with features.resample=true, or resample the file)")
+    return x
 
 
 @dataclass
@@ -202,7 +228,7 @@ class EvaluateOptions:
 
 
 def evaluate(run: SpeechRun, options: EvaluateOptions) -> dict:
-    parts = _recordings(run.cfg.data, options.data)
+    parts = split_recordings(run.cfg.data, options.data)
     items = examples(run.cfg, run.features, parts[options.split], options.split)
     return {**score(run.model, items, run.device, options.beam), "split": options.split}
 
@@ -210,6 +236,10 @@ def evaluate(run: SpeechRun, options: EvaluateOptions) -> dict:
 def report(run: SpeechRun, m: dict) -> str:
     if "accuracy" in m:
         return f"{m['split']}: accuracy {m['accuracy']:.4f} over {m['examples']} recordings (loss {m['loss']:.4f})"
+    if "frame_accuracy" in m:
+        return (f"{m['split']}: frame accuracy {m['frame_accuracy']:.4f}; segments (label and both ends within "
+                f"{m['tolerance']} frames) P {m['segment_precision']:.4f} R {m['segment_recall']:.4f} "
+                f"F1 {m['segment_f1']:.4f} over {m['examples']} utterances ({m['segments']} digits)")
     return (f"{m['split']}: digit error rate {m['digit_error_rate']:.4f}, utterance accuracy "
             f"{m['utterance_accuracy']:.4f} over {m['examples']} utterances (beam {m['beam']}, CTC loss {m['loss']:.4f})")
 
@@ -226,13 +256,16 @@ def fsdd(mode: str) -> SpeechConfig:
     cfg.train.batch_size = 32
     # isolated: 40 epochs, about 8 CPU minutes; connected (4,000 utterances): 16 epochs, about 25 minutes
     cfg.train.epochs, cfg.train.max_minutes = (40, 15.0) if mode == "isolated" else (16, 30.0)
+    if mode == "frames":  # one step per frame (no stacking); 2,000 utterances, about 15 minutes
+        m.stack, cfg.data.train_utterances, cfg.train.epochs, cfg.train.max_minutes = 1, 2000, 12, 15.0
     return cfg
 
 
-PRESETS = {"fsdd-isolated": lambda: fsdd("isolated"), "fsdd-ctc": lambda: fsdd("connected")}
+PRESETS = {"fsdd-isolated": lambda: fsdd("isolated"), "fsdd-ctc": lambda: fsdd("connected"),
+           "fsdd-frames": lambda: fsdd("frames")}
 
 TASK = Task(
-    name="speech", help="spoken digits from WAV files: isolated (a classifier) or connected (CTC)",
+    name="speech", help="spoken digits from WAV files: isolated (a classifier), connected (CTC) or frame labels",
     data_help="a directory of DIGIT_SPEAKER_TAKE.wav files (the Free Spoken Digit Dataset)",
     config=SpeechConfig, presets=PRESETS, setup=setup, build=build, predict=transcribe, evaluate=evaluate,
     report=report, predict_options=PredictOptions, evaluate_options=EvaluateOptions, reads_lines=False,

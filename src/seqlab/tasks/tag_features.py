@@ -26,6 +26,7 @@ from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.metrics.chunks import chunk_scores
 from seqlab.metrics.segmentation import segmentation_scores
+from seqlab.metrics.tagging import token_accuracy
 
 BOS, EOS = "<s>", "</s>"
 
@@ -75,6 +76,8 @@ class TagFeatures:
         spec = {"scheme": self.scheme, **{name: v.to_json() for name, v in self.vocabs.items()},
                 "word_counts": self.vocabs["words"].counts}
         (run_dir / "vocab.json").write_text(json.dumps(spec, ensure_ascii=False))
+        # the training words as written: out-of-vocabulary figures (OOV recall, POS accuracy on OOV tokens)
+        (run_dir / "train_words.txt").write_text("\n".join(sorted(train_words)) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, run_dir: Path, cfg) -> TagFeatures:
@@ -146,12 +149,12 @@ class WordFeatures(TagFeatures):
         return conll_lines(tokens, tags)
 
     def score(self, sentences: list[Sentence], predicted: list[list[str]], train_words: set[str]) -> dict:
-        """Entity P/R/F1 per type (seqeval); plain tags (POS): token accuracy, also under ``f1``."""
+        """Entity P/R/F1 per type (seqeval); plain tags (POS): token accuracy (also under ``f1``) and the
+        accuracy on tokens not in ``train_words``."""
         if self.scheme != "plain":
             return {**chunk_scores([s.tags for s in sentences], predicted), "predicted": predicted}
-        right = sum(g == p for s, ps in zip(sentences, predicted) for g, p in zip(s.tags, ps))
-        n = sum(len(s.tags) for s in sentences)
-        return {"f1": right / n, "token_accuracy": right / n, "tokens": n, "predicted": predicted}
+        scores = token_accuracy([s.tags for s in sentences], predicted, [s.tokens for s in sentences], train_words)
+        return {"f1": scores["token_accuracy"], **scores, "predicted": predicted}
 
     @staticmethod
     def output_lines(sentences: list[Sentence], predicted: list[list[str]]) -> list[str]:
@@ -168,7 +171,10 @@ class WordFeatures(TagFeatures):
 
     def report(self, m: dict) -> str:
         if "per_type" not in m:
-            return f"token accuracy {m['token_accuracy']:.4f} ({m['tokens']} tokens)"
+            line = f"token accuracy {m['token_accuracy']:.4f} ({m['tokens']} tokens)"
+            if m.get("oov_tokens"):
+                line += f"; on words not in the training file {m['oov_accuracy']:.4f} ({m['oov_tokens']} tokens)"
+            return line
         lines = [(f"entities: P {m['precision']:.4f}  R {m['recall']:.4f}  F1 {m['f1']:.4f}  "
                   f"(token accuracy {m['token_accuracy']:.4f}; {m['sentences']} sentences)")]
         lines += [f"  {t:>6}  P {s['precision']:.4f}  R {s['recall']:.4f}  F1 {s['f1']:.4f}  n {s['support']}"
@@ -245,7 +251,6 @@ class CharFeatures(TagFeatures):
         super().save(run_dir, train_words)
         if self.lexicon is not None:  # the run keeps its own copy, so that it predicts without the original file
             (run_dir / "lexicon.txt").write_text("\n".join(sorted(self.lexicon)) + "\n", encoding="utf-8")
-        (run_dir / "train_words.txt").write_text("\n".join(sorted(train_words)) + "\n", encoding="utf-8")  # OOV recall
 
     @classmethod
     def load(cls, run_dir: Path, cfg) -> CharFeatures:
