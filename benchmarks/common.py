@@ -54,6 +54,16 @@ def write_results(name: str, figures: dict, wall_time_s: float, out: Path | None
     return path
 
 
+def exit_on_user_error(main) -> None:
+    """Run a benchmark's ``main()``; a user error (missing data, bad option) ends it with its one-line message."""
+    from seqlab.errors import UserError
+
+    try:
+        main()
+    except UserError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
 def lm_benchmark(name: str, presets: list[str], description: str, goal: dict, argv=None) -> None:
     """Train language-model presets on real data; record validation loss against training time.
 

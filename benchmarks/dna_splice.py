@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import configure, write_results
+from common import configure, exit_on_user_error, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dna" / "splice.data"
 C_GRID = (0.01, 0.1, 1.0, 10.0)
@@ -162,9 +162,4 @@ def _test_rows(args, rest, examples, labels, models, results, split_off) -> None
 
 
 if __name__ == "__main__":
-    from seqlab.errors import UserError
-
-    try:
-        main()
-    except UserError as e:
-        raise SystemExit(f"error: {e}") from None
+    exit_on_user_error(main)

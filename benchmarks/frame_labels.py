@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import _as_dict, configure, write_results
+from common import _as_dict, configure, exit_on_user_error, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech" / "recordings"
 GOAL = "frame taggers: frame accuracy and segment F1 on the test utterances, beside CTC read as segments"
@@ -48,7 +48,6 @@ def _train(name: str, preset: str, settings: dict, args, rest):
 
 def ctc_as_segments(ctc_run, frames_cfg, data: str, part: str) -> dict:
     """The CTC model on the frame task's utterances: its greedy path's runs as segments, scored as the taggers'."""
-    from seqlab.ctc import edit_distance
     from seqlab.metrics.segments import segment_scores, segments
     from seqlab.tasks import speech
 
@@ -56,12 +55,18 @@ def ctc_as_segments(ctc_run, frames_cfg, data: str, part: str) -> dict:
     outputs = speech.outputs(ctc_run.model, items, ctc_run.device)
     found = [ctc_run.model.segments(lp) for lp in outputs]
     gold = [segments(y.tolist()) for _, y in items]
+    return {**segment_scores(gold, found), "digit_error_rate": digit_error_rate(found, gold), "examples": len(items)}
+
+
+def digit_error_rate(found, gold) -> float:
+    """The segments' labels read as digit strings: edit distance / gold digits."""
+    from seqlab.ctc import edit_distance
+
     errors = sum(edit_distance([k for k, _, _ in f], [k for k, _, _ in g]) for f, g in zip(found, gold))
-    return {**segment_scores(gold, found), "digit_error_rate": errors / sum(map(len, gold)), "examples": len(items)}
+    return errors / sum(map(len, gold))
 
 
 def tagger_scores(run, data: str, part: str) -> dict:
-    from seqlab.ctc import edit_distance
     from seqlab.metrics.segments import segments
     from seqlab.tasks import speech
 
@@ -70,8 +75,7 @@ def tagger_scores(run, data: str, part: str) -> dict:
     scores = run.model.score(outputs, [y for _, y in items])
     found = [segments(run.model.labels(e)) for e in outputs]
     gold = [segments(y.tolist()) for _, y in items]
-    errors = sum(edit_distance([k for k, _, _ in f], [k for k, _, _ in g]) for f, g in zip(found, gold))
-    return {**scores, "digit_error_rate": errors / sum(map(len, gold)), "examples": len(items)}
+    return {**scores, "digit_error_rate": digit_error_rate(found, gold), "examples": len(items)}
 
 
 def run(argv=None) -> None:
@@ -112,9 +116,4 @@ def run(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    from seqlab.errors import UserError
-
-    try:
-        run()
-    except UserError as e:
-        raise SystemExit(f"error: {e}") from None
+    exit_on_user_error(run)

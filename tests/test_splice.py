@@ -79,6 +79,13 @@ def test_a_classifier_on_nucleotides_through_the_cli(tmp_path, capsys):
     test.write_text("\n".join(splice_lines(10, 2)) + "\n")
     assert main(["evaluate", str(tmp_path / "dna"), "--data", str(test)]) == 0
     assert "accuracy" in capsys.readouterr().out
+    queries = tmp_path / "q.txt"
+    queries.write_text(MOTIF["IE"].join(["ACGTACG", "ACGTACG"]).lower() + "\nACGTXACG\n")
+    assert main(["predict", str(tmp_path / "dna"), "--input", str(queries)]) == 2  # X: refused, line and column
+    assert "input line 2 column 5: 'X' is not an IUPAC nucleotide code" in capsys.readouterr().err
+    queries.write_text("ACGTDAC" + MOTIF["IE"] + "ACGTACG\n")
+    assert main(["predict", str(tmp_path / "dna"), "--input", str(queries)]) == 0
+    assert capsys.readouterr().out.split("\t")[0] == "IE"
     bad = tmp_path / "bad.data"
     bad.write_text("EI, X-1, ACGTQ\n")
     assert main(["evaluate", str(tmp_path / "dna"), "--data", str(bad)]) == 2

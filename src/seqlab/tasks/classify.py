@@ -20,6 +20,7 @@ from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.folds import stratified_hold_out
 from seqlab.data.labelled import build_tokens, read_labelled, tokens_from_json
 from seqlab.data.parallel import pad_batch
+from seqlab.data.splice import nucleotides
 from seqlab.data.split import hold_out
 from seqlab.data.text import check_sentences
 from seqlab.data.vocab import Vocabulary
@@ -189,8 +190,10 @@ def probabilities(run: ClassifyRun, texts: list[str], batch_size: int = 128) -> 
 
 
 def predict_lines(run: ClassifyRun, lines: list[str], options=None) -> list[str]:
-    """``label<TAB>probability`` for each sentence."""
+    """``label<TAB>probability`` for each sentence (data.format=splice: each nucleotide sequence)."""
     check_sentences(lines)
+    if run.cfg.data.format == "splice":  # as the reader: upper case, ambiguity codes as N, other letters refused
+        lines = [nucleotides(line.strip(), f"input line {n}") for n, line in enumerate(lines, 1)]
     p = probabilities(run, lines)
     best, index = p.max(-1) if len(lines) else (torch.zeros(0), torch.zeros(0, dtype=torch.long))
     return [f"{run.labels.itos[int(k)]}\t{float(v):.4f}" for v, k in zip(best, index)]
