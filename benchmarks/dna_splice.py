@@ -4,8 +4,8 @@
 and N (neither).  There is no official split, so every model is scored by the same seeded,
 stratified 10 folds: in each, a stratified ninth of the training part is held out to
 choose the epoch (the recurrent model) or the regularisation C (the baselines), and the
-fold's test part is scored once.  Rows: a character BiLSTM with max pooling over the
-positions (``seqlab train classify --preset splice-bilstm``), and two baselines fitted in the
+fold's test part is scored once.  Rows: a character BiLSTM with additive-attention pooling
+over the positions (``seqlab train classify --preset splice-bilstm``), and two baselines fitted in the
 same run: k-mer bag (k = 1..4) + logistic regression, and one-hot letters per position +
 logistic regression (scikit-learn).  Reported: mean +- std over the folds of accuracy and
 per-class F1.  Goal: mean accuracy >= 96% and above both baselines.

@@ -369,10 +369,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seqlab: error: {e}", file=sys.stderr)
         return 1
     except UserError as e:
-        from seqlab.train.trainer import Interrupted
+        from seqlab.train.trainer import Interrupted, Preempted
 
         print(f"seqlab: {'stopped' if isinstance(e, Interrupted) else 'error'}: {e}", file=sys.stderr)
-        return 130 if isinstance(e, Interrupted) else 2
+        return 143 if isinstance(e, Preempted) else 130 if isinstance(e, Interrupted) else 2
     except KeyboardInterrupt:
         print("seqlab: interrupted", file=sys.stderr)
         return 130

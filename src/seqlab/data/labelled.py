@@ -60,10 +60,17 @@ def read_labelled(path: str | Path, text_column: str = "text", label_column: str
 
 
 def _read_table(path: Path, text: str, delimiter: str, text_column: str, label_column: str) -> list[Example]:
-    rows = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return _table_rows(path, text, delimiter, text_column, label_column)
+    except csv.Error as e:
+        raise UserError(f"{path}: not a readable {'CSV' if delimiter == ',' else 'TSV'} file ({e})") from None
+
+
+def _table_rows(path: Path, text: str, delimiter: str, text_column: str, label_column: str) -> list[Example]:
+    rows = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     for column, key in ((text_column, "data.text_column"), (label_column, "data.label_column")):
         if column not in (rows.fieldnames or []):
-            raise UserError(f"{path}: no column {column!r} ({key}); columns: {', '.join(rows.fieldnames or [])}")
+            raise UserError(f"{path}: no column {column!r} ({key}); columns: {', '.join(map(repr, rows.fieldnames or []))}")
     examples = []
     for n, row in enumerate(rows, 2):
         body, label = (row.get(text_column) or "").strip(), (row.get(label_column) or "").strip()

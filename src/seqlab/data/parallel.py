@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from seqlab.data.batching import epoch_generator
-from seqlab.data.text import read_text
+from seqlab.data.text import read_json, read_text
 from seqlab.errors import UserError
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
@@ -94,7 +94,7 @@ def save_vocabs(src: SubwordVocab, tgt: SubwordVocab, path: Path) -> None:
 
 
 def load_vocabs(path: Path) -> tuple[SubwordVocab, SubwordVocab]:
-    spec = json.loads(Path(path).read_text())
+    spec = read_json(path)
     src = SubwordVocab.from_json(spec["src"])
     return src, (src if spec["tgt"] is None else SubwordVocab.from_json(spec["tgt"]))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from pathlib import Path
 
 from seqlab.errors import UserError
@@ -26,7 +27,10 @@ def read_text(path: str | Path, what: str = "data") -> str:
         raise UserError(f"{what}: no such file: {path}")
     raw = path.read_bytes()
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise UserError(f"{what}: {path} is not a whole gzip file ({e})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -34,6 +38,18 @@ def read_text(path: str | Path, what: str = "data") -> str:
     if not text.strip():
         raise UserError(f"{what}: {path} is empty")
     return text
+
+
+def read_json(path: str | Path, what: str = "run") -> dict:
+    """A JSON object from a file, or a UserError naming the path: missing, empty, not UTF-8, not JSON, not an object."""
+    text = read_text(path, what)
+    try:
+        tree = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{what}: {path} is not valid JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(tree, dict):
+        raise UserError(f"{what}: {path} must hold a JSON object")
+    return tree
 
 
 class CharVocab:
@@ -151,7 +167,7 @@ def save_vocab(vocab, path: Path) -> None:
 
 
 def load_vocab(path: Path):
-    spec = json.loads(Path(path).read_text())
+    spec = read_json(path)
     if spec["level"] == "bpe":
         from tokenizers import Tokenizer
 

@@ -22,7 +22,7 @@ from seqlab.data.labelled import build_tokens, read_labelled, tokens_from_json
 from seqlab.data.parallel import pad_batch
 from seqlab.data.splice import nucleotides
 from seqlab.data.split import hold_out
-from seqlab.data.text import check_sentences
+from seqlab.data.text import check_sentences, read_json
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.export import Exportable
@@ -161,7 +161,7 @@ def _load_vectors(cfg: ClassifierConfig, tokens, model) -> None:
 
 
 def _load_vocab(run_dir: Path):
-    spec = json.loads((Path(run_dir) / "vocab.json").read_text())
+    spec = read_json(Path(run_dir) / "vocab.json")
     return tokens_from_json(spec["tokens"]), Vocabulary.from_json(spec["labels"])
 
 
@@ -255,24 +255,25 @@ def sst2(cell: str = "lstm", pooling: str = "max") -> ClassifyConfig:
 
 
 def splice(cell: str = "lstm") -> ClassifyConfig:
-    """UCI DNA splice junctions: nucleotides read one by one by a small BiRNN with max pooling (~1 min on 2 cores)."""
+    """UCI DNA splice junctions: nucleotides read one by one by a small BiRNN with additive-attention pooling
+    (about 80 s on 2 cores; attention pooling beat max and last pooling on a validation tenth)."""
     cfg = ClassifyConfig()
     cfg.data.format, cfg.data.tokens, cfg.data.lowercase, cfg.data.hold_out = "splice", "char", False, "stratified"
     m = cfg.model
-    m.cell, m.pooling, m.embed_size, m.hidden_size, m.num_layers, m.bidirectional = cell, "max", 16, 64, 1, True
-    m.dropout = 0.3
+    m.cell, m.pooling, m.embed_size, m.hidden_size, m.num_layers, m.bidirectional = cell, "attention", 16, 64, 1, True
+    m.dropout = 0.1
     cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.schedule, cfg.optim.warmup_steps = 3e-3, 0.01, "cosine", 50
     cfg.optim.clip = 5.0
-    cfg.train.batch_size, cfg.train.epochs, cfg.train.max_minutes = 32, 30, 10.0
+    cfg.train.batch_size, cfg.train.epochs, cfg.train.max_minutes = 32, 30, 5.0
     return cfg
 
 
 PRESETS = {
-    "splice-bilstm": lambda: splice("lstm"),
-    "splice-bigru": lambda: splice("gru"),
     "sst2-bilstm-max": lambda: sst2("lstm", "max"),
     "sst2-bilstm-attention": lambda: sst2("lstm", "attention"),
     "sst2-transformer": lambda: sst2("transformer", "mean"),
+    "splice-bilstm": lambda: splice("lstm"),
+    "splice-bigru": lambda: splice("gru"),
 }
 
 

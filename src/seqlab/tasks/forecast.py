@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from seqlab.data.batching import epoch_generator, epochs
+from seqlab.data.text import read_json
 from seqlab.data.timeseries import (
     SPLITS,
     Normaliser,
@@ -184,7 +185,7 @@ def _load_normaliser(run_dir: Path) -> Normaliser:
     path = Path(run_dir) / "normaliser.json"
     if not path.is_file():
         raise UserError(f"{run_dir} has no normaliser.json: it is not a finished forecast run")
-    return Normaliser.from_json(json.loads(path.read_text()))
+    return Normaliser.from_json(read_json(path))
 
 
 @dataclass
@@ -203,7 +204,7 @@ class ForecastRun(Run):
 def build_run(cfg: ForecastConfig, run_dir: Path, device) -> ForecastRun:
     normaliser = _load_normaliser(run_dir)
     model = _model(cfg, prepare(cfg.data, normaliser=normaliser)).to(device)
-    columns = json.loads((run_dir / "normaliser.json").read_text())["columns"]
+    columns = read_json(run_dir / "normaliser.json")["columns"]
     return ForecastRun(cfg, model, run_dir, device, normaliser, columns)
 
 

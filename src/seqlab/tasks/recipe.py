@@ -10,6 +10,7 @@ A task supplies only what is its own (see :class:`seqlab.tasks.registry.Task`).
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqlab.errors import UserError
 from seqlab.train import checkpoint, distributed, rundir
 from seqlab.train.trainer import Trainer, resolve_device, training_device
 
@@ -34,7 +36,8 @@ class Run:
 def train(task, cfg, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
     device = training_device(cfg.train)
     checkpoint.seed_everything(cfg.train.seed)
-    objective = task.setup(cfg, run_dir if resume else None, device)
+    with _run_files(run_dir if resume else None):
+        objective = task.setup(cfg, run_dir if resume else None, device)
     if not objective.gradient_steps:
         result = _fit_without_steps(task, objective, cfg, run_dir, resume)
     else:
@@ -73,10 +76,23 @@ def _fit_without_steps(task, objective, cfg, run_dir: Path, resume: bool) -> dic
 
 def load(task, run_dir: Path, device: str = "auto", which: str = "best") -> Run:
     cfg = rundir.read_config(run_dir, task.name, task.config())
-    run = task.build(cfg, run_dir, resolve_device(device))
+    with _run_files(run_dir):
+        run = task.build(cfg, run_dir, resolve_device(device))
     _load_weights(run_dir, run.model, which)
     run.model.eval()
     return run
+
+
+@contextmanager
+def _run_files(run_dir: Path | None):
+    """Reading a run directory's own files: an entry missing from an edited or incomplete one is a UserError."""
+    try:
+        yield
+    except KeyError as e:
+        if run_dir is None:
+            raise
+        raise UserError(f"{run_dir}: a file of the run lacks the entry {e} (an incomplete or edited run directory)") \
+            from None
 
 
 def _load_weights(run_dir: Path, model: nn.Module, which: str) -> None:

@@ -242,7 +242,8 @@ def conll_pos(output: str = "softmax") -> TagConfig:
     """Part of speech on CoNLL-2003 (column 2 of eng.train: Penn Treebank tags), the NER recipe on plain tags,
     within 11 minutes on a 2-core CPU."""
     cfg = conll(output, "lstm")
-    cfg.data.tag_column, cfg.data.lowercase = 1, False  # case tells NNP from NN: the word embeddings keep it
+    cfg.data.tag_column = 1  # lowercased word embeddings (the character BiLSTM sees the case): 94.07% after 8
+    # epochs against 93.73% with the case kept in the word embeddings too (the softmax preset, eng.testa, 2026-11-30)
     cfg.model.word_dropout = 0.25
     cfg.train.batch_size, cfg.train.epochs, cfg.train.max_minutes = 32, 10, 11.0  # the cosine schedule ends in time
     return cfg

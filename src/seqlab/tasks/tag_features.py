@@ -21,7 +21,7 @@ import torch
 
 from seqlab.data.tagged import Sentence, TaggedFile, conll_lines
 from seqlab.data.tagschemes import SCHEMES, allowed_transitions, convert, split_tag, words_from_bmes
-from seqlab.data.text import read_text
+from seqlab.data.text import read_json, read_text
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.metrics.chunks import chunk_scores
@@ -81,7 +81,7 @@ class TagFeatures:
 
     @classmethod
     def load(cls, run_dir: Path, cfg) -> TagFeatures:
-        spec = json.loads((Path(run_dir) / "vocab.json").read_text())
+        spec = read_json(Path(run_dir) / "vocab.json")
         vocabs = {name: Vocabulary.from_json(spec[name]) for name in cls.VOCABS if name in spec}
         vocabs["words"].counts = spec.get("word_counts", {})
         return cls(cfg, spec["scheme"], vocabs)

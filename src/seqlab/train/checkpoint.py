@@ -20,27 +20,45 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
 from seqlab.errors import UserError
 
 
+class CheckpointWriteError(UserError):
+    """The disk refused a checkpoint (full, read-only, gone); the previous checkpoint is still in place."""
+
+
 def save(directory: Path, model: torch.nn.Module, trainer_state: dict) -> Path:
+    """Write a checkpoint atomically.  An OSError on the way (ENOSPC and the like) leaves the previous
+    checkpoint where :func:`find` reads it and ends in a :class:`CheckpointWriteError` naming what failed."""
     directory = Path(directory)
     tmp, old = directory.with_name(directory.name + ".tmp"), directory.with_name(directory.name + ".old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_model(model, str(tmp / "model.safetensors"))
-    torch.save(trainer_state, tmp / "trainer.pt")
-    for path in (tmp / "model.safetensors", tmp / "trainer.pt", tmp):  # on disk before any rename
-        _fsync(path)
-    shutil.rmtree(old, ignore_errors=True)
-    if directory.exists():
-        directory.rename(old)
-    tmp.rename(directory)
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_model(model, str(tmp / "model.safetensors"))
+        torch.save(trainer_state, tmp / "trainer.pt")
+        for path in (tmp / "model.safetensors", tmp / "trainer.pt", tmp):  # on disk before any rename
+            _fsync(path)
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        tmp.rename(directory)  # if this fails, find() reads <name>.old
+    except (OSError, RuntimeError) as e:  # torch.save reports a full disk as a RuntimeError from its writer
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = find(directory)
+        raise CheckpointWriteError(f"could not write the checkpoint {directory}: {_reason(e)}; "
+                                   + (f"the previous one is kept in {kept}" if kept else "no earlier checkpoint"))
     _fsync(directory.parent)  # the renames themselves survive a power loss
     shutil.rmtree(old, ignore_errors=True)
     return directory
+
+
+def _reason(e: Exception) -> str:
+    text = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    return (text.strip().splitlines() or [type(e).__name__])[0]
 
 
 def _fsync(path: Path) -> None:
@@ -67,10 +85,13 @@ def find(directory: Path) -> Path | None:
 
 
 def load_weights(directory: Path, model: torch.nn.Module) -> None:
+    path = Path(directory) / "model.safetensors"
     try:
-        load_model(model, str(Path(directory) / "model.safetensors"), device=str(next(model.parameters()).device))
+        load_model(model, str(path), device=str(next(model.parameters()).device))
+    except SafetensorError as e:  # truncated or not a safetensors file
+        raise UserError(f"{path} is damaged (not a whole safetensors file: {_reason(e)})") from None
     except (RuntimeError, OSError) as e:
-        raise UserError(f"checkpoint {directory} does not fit this model: {str(e).splitlines()[0]}") from None
+        raise UserError(f"{path} does not fit the model that config.json describes: {_reason(e)}") from None
 
 
 def load_trainer_state(directory: Path) -> dict:
@@ -78,11 +99,16 @@ def load_trainer_state(directory: Path) -> dict:
     from someone else cannot run code on this machine when resumed."""
     path = Path(directory) / "trainer.pt"
     try:
-        return torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True)
     except pickle.UnpicklingError as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
         raise UserError(f"{path} holds more than tensors and plain values, so it is not loaded "
                         f"(a checkpoint from an older seqlab, or not a seqlab checkpoint): {reason}") from None
+    except (RuntimeError, EOFError, OSError) as e:  # truncated or not a torch file
+        raise UserError(f"{path} is damaged (not a whole checkpoint: {_reason(e)})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path} is not a seqlab trainer state")
+    return state
 
 
 def rng_state() -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from seqlab.data.text import read_json
 from seqlab.errors import UserError
 from seqlab.train import checkpoint, distributed
 from seqlab.train.config import apply_dict, to_dict
@@ -19,14 +20,14 @@ def task_of(run_dir: str | Path) -> str:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise UserError(f"{run_dir} is not a seqlab run directory (no config.json)")
-    return json.loads(path.read_text()).get("task", "lm")
+    return read_json(path).get("task", "lm")
 
 
 def read_config(run_dir: str | Path, task: str, cfg):
     """Fill ``cfg`` (an empty config of ``task``) from the run's config.json."""
     if task_of(run_dir) != task:
         raise UserError(f"{run_dir} is not a {task} run (it is a {task_of(run_dir)} run)")
-    tree = json.loads((Path(run_dir) / "config.json").read_text())
+    tree = read_json(Path(run_dir) / "config.json")
     tree.pop("task", None)
     apply_dict(cfg, tree)
     return cfg

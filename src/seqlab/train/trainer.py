@@ -135,6 +135,10 @@ class Interrupted(UserError):
     """Ctrl-C: the run stopped between steps and saved a resumable checkpoint."""
 
 
+class Preempted(Interrupted):
+    """SIGTERM (what a cluster scheduler sends before pre-emption): stopped, checkpoint saved; exit status 143."""
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -145,24 +149,32 @@ def resolve_device(name: str) -> torch.device:
     return distributed.local_device(torch.device(name))
 
 
+class _StopFlag(threading.Event):
+    """Set by the first Ctrl-C or SIGTERM; ``signum`` says which."""
+
+    signum = signal.SIGINT
+
+
 @contextmanager
-def _sigint_flag():
-    """Turn the first Ctrl-C into a flag the loop checks between steps; a second one aborts."""
-    flag = threading.Event()
+def _stop_flag():
+    """Turn the first Ctrl-C or SIGTERM into a flag the loop checks between steps; a second Ctrl-C aborts."""
+    flag = _StopFlag()
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
 
     def handler(signum, frame):
-        if flag.is_set():
+        if flag.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        flag.signum = signal.SIGTERM if signum == signal.SIGTERM else flag.signum
         flag.set()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @dataclass
@@ -276,7 +288,7 @@ class Trainer:
         batches = self.task.batches(p.position)
         split = distributed.active() and not getattr(self.task, "shards_itself", False)
         spent = distributed.agree(0.0, 0, self._out_of_time(), device=self.device)[2][0]  # resumed, budget used up
-        with _sigint_flag() as interrupted:
+        with _stop_flag() as interrupted:
             while p.step < self.max_steps and not spent and not self._stopped_early():  # then: time_up, agreed
                 p.position, batch = next(batches)
                 loss, n, time_up, asked = self._step(distributed.shard(batch) if split else batch, interrupted)
@@ -296,8 +308,10 @@ class Trainer:
                 if asked:
                     self.save()
                     bar.close()
-                    raise Interrupted(f"interrupted at step {p.step}; checkpoint saved in {self.run_dir / 'last'} "
-                                      f"(resume with --resume)")
+                    kind, what = (Preempted, "terminated (SIGTERM)") if interrupted.signum == signal.SIGTERM else \
+                        (Interrupted, "interrupted")
+                    raise kind(f"{what} at step {p.step}; checkpoint saved in {self.run_dir / 'last'} "
+                               f"(resume with --resume)")
                 if stop:
                     break
         bar.close()
@@ -381,8 +395,14 @@ class Trainer:
         if not self.main:
             return
         record = {"step": self.progress.step, "time_s": round(self.progress.elapsed + self._clock(), 2), **record}
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as e:
+            last = checkpoint.find(self.run_dir / "last")
+            raise checkpoint.CheckpointWriteError(
+                f"could not write {self.run_dir / 'metrics.jsonl'}: {e.strerror or e}; "
+                + (f"the last checkpoint is {last}" if last else "no checkpoint had been written yet")) from None
         if self._writer is not None:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and key not in ("step",):
