@@ -120,5 +120,5 @@ def plot_speech(log_mel, posteriors, labels: list[str], out: Path, title: str, s
         ax.legend(loc="upper right", ncol=11, fontsize=7)
         for k, start, end in segments or []:
             ax.axvspan(start, end, color="C0", alpha=0.12)
-            ax.text((start + end) / 2, 0.9, labels[k], ha="center", fontsize=9)
+            ax.text((start + end) / 2, 0.5, labels[k], ha="center", fontsize=11, weight="bold")
     return save(fig, Path(out), dpi=110)
