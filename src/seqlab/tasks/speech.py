@@ -207,8 +207,8 @@ def _plot(run: SpeechRun, path: str, result: torch.Tensor, out: Path) -> None:
     log_mel = run.features.log_mel(samples(run.cfg.features, path))
     probs = run.model.posteriors(result)
     found = segments(run.model.labels(result)) if isinstance(run.model, FrameTagger) else None
-    print(f"plot: {plot_speech(log_mel, probs, run.model.symbols if probs is not None else [], out, Path(path).name, found)}",
-          file=sys.stderr)
+    symbols = run.model.symbols if probs is not None else []
+    print(f"plot: {plot_speech(log_mel, probs, symbols, out, Path(path).name, found)}", file=sys.stderr)
 
 
 def samples(cfg: FeatureConfig, path: str) -> torch.Tensor:
