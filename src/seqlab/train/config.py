@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import re
 import typing
 from pathlib import Path
 
+from seqlab.data.text import read_json
 from seqlab.errors import UserError
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
@@ -86,16 +86,7 @@ def apply_dict(cfg, tree: dict, prefix: str = "") -> None:
 
 
 def load_json(cfg, path: str | Path) -> None:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--config: no such file: {path}")
-    try:
-        tree = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"--config: {path} is not valid JSON ({e})") from None
-    if not isinstance(tree, dict):
-        raise UserError(f"--config: {path} must hold a JSON object")
-    apply_dict(cfg, tree)
+    apply_dict(cfg, read_json(path, "--config"))
 
 
 def parse_overrides(args: list[str]) -> list[tuple[str, str]]:
