@@ -57,6 +57,8 @@ def test_a_small_model_learns_isolated_digits(toy_fsdd, tmp_path, capsys):
     assert test["accuracy"] >= 0.9 and test["examples"] == 150
     assert main(["transcribe", str(tmp_path / "iso"), str(toy_fsdd / "7_carol_0.wav")]) == 0
     assert capsys.readouterr().out.split("\t")[1] == "7"
+    assert main(["transcribe", str(tmp_path / "iso"), str(toy_fsdd / "7_carol_0.wav"), "--max-seconds", "0.1"]) == 2
+    assert "over the limit of 0.1 s (--max-seconds" in capsys.readouterr().err
 
 
 def test_ctc_learns_connected_tones(toy_fsdd, tmp_path, capsys):

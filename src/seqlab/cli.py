@@ -119,6 +119,14 @@ def _add_plot(sub) -> None:
     attn.add_argument("--out", default=None, help="PNG path (default RUN_DIR/attention.png)")
 
 
+def _add_input(parser) -> None:
+    from seqlab.data.lines import MAX_CHARS
+
+    parser.add_argument("--input", help="a file with one input per line, read as a stream (default: stdin)")
+    parser.add_argument("--max-chars", type=int, default=MAX_CHARS,
+                        help=f"refuse an input line longer than this (default {MAX_CHARS:,}; bounds memory)")
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="seqlab", description="Sequence models: RNN, LSTM, GRU, attention, Transformers.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -140,14 +148,14 @@ def _parser() -> argparse.ArgumentParser:
             alias.add_argument("run_dir")
             alias.add_argument("--device", default="auto")
             if task.reads_lines:
-                alias.add_argument("--input", help="a file with one input per line (default: stdin)")
+                _add_input(alias)
     for name, what in (("predict", "run a trained model on input lines (the run's task decides the output)"),
                        ("evaluate", "score a trained model on labelled data (the run's task decides the metrics)")):
         p = sub.add_parser(name, help=what, epilog=f"The run's task adds its own options: seqlab {name} RUN_DIR --help")
         p.add_argument("run_dir")
         p.add_argument("--device", default="auto")
         if name == "predict":
-            p.add_argument("--input", help="a file with one input per line (default: stdin)")
+            _add_input(p)
     export = sub.add_parser("export", help="write a trained recurrent model (lm, classify, tag) as ONNX")
     export.add_argument("run_dir")
     export.add_argument("--format", default="onnx", help="onnx (the only format)")
@@ -223,16 +231,16 @@ def _task_options(args, rest: list[str]):
 
 
 def cmd_predict(args, rest) -> int:
-    from seqlab.data.text import read_text
+    from seqlab.data.lines import input_lines
 
     task, options = _task_options(args, rest)
     run = task.load(args.run_dir, args.device)
     if not task.reads_lines:
         if getattr(args, "input", None):
             raise UserError(f"a {task.name} run reads no --input; its options: seqlab predict {args.run_dir} --help")
-        lines = []
-    else:
-        lines = read_text(args.input, "--input").splitlines() if args.input else sys.stdin.read().splitlines()
+        lines = iter(())
+    else:  # streamed: a line at a time, each at most --max-chars
+        lines = input_lines(args.input, args.max_chars)
     for line in task.predict(run, lines, options):
         print(line, flush=True)
     return 0

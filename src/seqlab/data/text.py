@@ -181,10 +181,3 @@ def encode_prime(vocab, text: str) -> list[int]:
         return vocab.encode_prime(text)
     vocab.check(text)
     return vocab.encode(text)
-
-
-def check_sentences(lines: list[str]) -> None:
-    """Input for prediction: one sentence per line; an empty line is a UserError naming it."""
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            raise UserError(f"input line {i} is empty: give one sentence per line")

@@ -29,14 +29,19 @@ def _samples(frames: bytes, width: int) -> np.ndarray:
     return np.frombuffer(frames, f"<i{width}").astype(np.float64) / 2.0 ** (8 * width - 1)
 
 
-def read_wav(path: str | Path, rate: int | None = None) -> tuple[torch.Tensor, int]:
-    """(samples (N,) float32, sample rate) of a WAV file; resampled to ``rate`` when given and different."""
+def read_wav(path: str | Path, rate: int | None = None,
+             max_seconds: float | None = None) -> tuple[torch.Tensor, int]:
+    """(samples (N,) float32, sample rate) of a WAV file; resampled to ``rate`` when given and different.
+    A recording longer than ``max_seconds`` is refused from its header, before its samples are read."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no such file: {path}")
     try:
         with wave.open(str(path), "rb") as f:
             channels, width, sr, n = f.getnchannels(), f.getsampwidth(), f.getframerate(), f.getnframes()
+            if max_seconds is not None and n > max_seconds * sr:
+                raise UserError(f"{path}: {n / sr:,.1f} s long, over the limit of {max_seconds:g} s "
+                                f"(--max-seconds raises it; memory grows with the length)")
             frames = f.readframes(n)
     except wave.Error as e:
         what = "an IEEE-float or compressed WAV (only integer PCM is read)" if "format" in str(e) else "not a WAV file"

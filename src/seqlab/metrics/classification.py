@@ -6,10 +6,11 @@ confusion matrix gains a row for it.
 """
 from __future__ import annotations
 
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
-
 
 def classification_scores(gold: list[str], predicted: list[str], known: list[str]) -> dict:
+    # imported here: scikit-learn takes ~2.5 s to import, which every CLI call would otherwise pay
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
     labels = list(known) + sorted(set(gold) - set(known))
     p, r, f, support = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
     per_class = {label: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),

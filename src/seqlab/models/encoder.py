@@ -41,9 +41,11 @@ class SequenceEncoder(nn.Module):
             self.layers = TransformerEncoder(TransformerEncoderLayer(d, cfg.num_heads, 4 * d, cfg.dropout),
                                              cfg.num_layers)
             self.output_size = d
+            self.max_positions: int | None = len(self.pos.pe)  # the positions it has encodings for
         else:
             self.rnn = recurrent_layer(cfg, input_size)
             self.output_size = cfg.hidden_size * (2 if self.bidirectional else 1)
+            self.max_positions = None  # a recurrent layer reads any length
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """x (B, T, I), lengths (B,) -> states (B, T, output_size), zero past each end for RNNs."""

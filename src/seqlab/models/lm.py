@@ -69,9 +69,14 @@ class RecurrentLM(nn.Module):
         return F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1)), state
 
     @torch.no_grad()
-    def start(self, tokens: Tensor) -> tuple[Tensor, object]:
-        """Read a prime (B, P): the logits after its last token (B, V) and the state to continue from."""
-        logits, state = self(tokens)
+    def start(self, tokens: Tensor, window: int = 1024) -> tuple[Tensor, object]:
+        """Read a prime (B, P): the logits after its last token (B, V) and the state to continue from.
+
+        The prime is read ``window`` tokens at a time, the state carried from one window to the
+        next, so that a long prime costs (window, V) logits, not (P, V)."""
+        state = None
+        for i in range(0, tokens.shape[1], window):
+            logits, state = self(tokens[:, i : i + window], state)
         return logits[:, -1], state
 
     @torch.no_grad()

@@ -10,6 +10,7 @@ The model is chosen on validation accuracy (``selection`` = 1 - accuracy); witho
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +20,11 @@ import torch.nn.functional as F
 from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.folds import stratified_hold_out
 from seqlab.data.labelled import build_tokens, read_labelled, tokens_from_json
+from seqlab.data.lines import check_lengths, check_sentences, numbered_chunks
 from seqlab.data.parallel import pad_batch
 from seqlab.data.splice import nucleotides
 from seqlab.data.split import hold_out
-from seqlab.data.text import check_sentences, read_json
+from seqlab.data.text import read_json
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.export import Exportable
@@ -177,11 +179,15 @@ def build(cfg: ClassifyConfig, run_dir: Path, device) -> ClassifyRun:
     return ClassifyRun(cfg, model, run_dir, device, tokens, labels)
 
 
-@torch.no_grad()
 def probabilities(run: ClassifyRun, texts: list[str], batch_size: int = 128) -> torch.Tensor:
     """(N, C) class probabilities of ``texts``."""
+    return id_probabilities(run, [token_ids(run.tokens, t, run.cfg.data.max_len) for t in texts], batch_size)
+
+
+@torch.no_grad()
+def id_probabilities(run: ClassifyRun, ids: list[list[int]], batch_size: int = 128) -> torch.Tensor:
+    """(N, C) class probabilities of token-id sequences."""
     device = run.device
-    ids = [token_ids(run.tokens, t, run.cfg.data.max_len) for t in texts]
     out = []
     for i in range(0, len(ids), batch_size):
         tokens, lengths = pad_batch(ids[i : i + batch_size], run.tokens.pad)
@@ -189,14 +195,17 @@ def probabilities(run: ClassifyRun, texts: list[str], batch_size: int = 128) -> 
     return torch.cat(out) if out else torch.zeros(0, len(run.labels))
 
 
-def predict_lines(run: ClassifyRun, lines: list[str], options=None) -> list[str]:
-    """``label<TAB>probability`` for each sentence (data.format=splice: each nucleotide sequence)."""
-    check_sentences(lines)
-    if run.cfg.data.format == "splice":  # as the reader: upper case, ambiguity codes as N, other letters refused
-        lines = [nucleotides(line.strip(), f"input line {n}") for n, line in enumerate(lines, 1)]
-    p = probabilities(run, lines)
-    best, index = p.max(-1) if len(lines) else (torch.zeros(0), torch.zeros(0, dtype=torch.long))
-    return [f"{run.labels.itos[int(k)]}\t{float(v):.4f}" for v, k in zip(best, index)]
+def predict_lines(run: ClassifyRun, lines: Iterable[str], options=None) -> Iterator[str]:
+    """``label<TAB>probability`` for each sentence (data.format=splice: each nucleotide sequence),
+    streamed: a chunk of lines at a time."""
+    for first, chunk in numbered_chunks(lines):
+        check_sentences(chunk, first)
+        if run.cfg.data.format == "splice":  # as the reader: upper case, ambiguity codes as N, other letters refused
+            chunk = [nucleotides(line.strip(), f"input line {n}") for n, line in enumerate(chunk, first)]
+        ids = [token_ids(run.tokens, t, run.cfg.data.max_len) for t in chunk]
+        check_lengths(map(len, ids), run.model.encoder.max_positions, first, "the Transformer encoder")
+        best, index = id_probabilities(run, ids).max(-1)
+        yield from (f"{run.labels.itos[int(k)]}\t{float(v):.4f}" for v, k in zip(best, index))
 
 
 def evaluate_file(run: ClassifyRun, path: str, plot: str | None = None) -> dict:

@@ -19,7 +19,6 @@ import seqlab.nn as snn
 from seqlab.data.corpus import bundled_corpus
 from seqlab.data.text import CharVocab, read_text
 from seqlab.errors import UserError
-from seqlab.plots import plot_gradient_flow
 
 CELLS = {"RNN (tanh)": snn.RNN, "LSTM": snn.LSTM, "GRU": snn.GRU}
 
@@ -51,4 +50,6 @@ def gradient_flow_plot(path: str | None, steps: int, out: Path) -> Path:
     if len(text) < steps + 2:
         raise UserError(f"--data has {len(text)} characters, fewer than --steps + 2 = {steps + 2}")
     title = f"gradient flow back from step T={steps} (untrained; gate biases +1)"
+    from seqlab.plots import plot_gradient_flow  # matplotlib only when a plot is drawn
+
     return plot_gradient_flow(gradient_norms(text, steps), out, title)

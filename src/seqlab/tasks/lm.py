@@ -8,6 +8,7 @@ per token = loss / ln 2 (bits per character for a character model).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -235,9 +236,9 @@ class PredictOptions(SamplingOptions):
     length: int = option(200, "tokens to generate after each input line")
 
 
-def predict(run: LMRun, lines: list[str], options: PredictOptions) -> list[str]:
-    """Each input line is a prime; its continuation, newlines written as \\n, one per line."""
-    return [continue_text(run, line, options.length, options.sampling()).replace("\n", "\\n") for line in lines]
+def predict(run: LMRun, lines: Iterable[str], options: PredictOptions) -> Iterator[str]:
+    """Each input line is a prime; its continuation, newlines written as \\n, one per line (streamed)."""
+    return (continue_text(run, line, options.length, options.sampling()).replace("\n", "\\n") for line in lines)
 
 
 @dataclass

@@ -15,6 +15,7 @@ of the training recordings (``data.valid_fraction``).
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import torch
 
 from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.fsdd import Recording, connected, frame_labels, read_fsdd, split
+from seqlab.data.lines import numbered_chunks
 from seqlab.data.mel import FeatureConfig, Features, spec_augment
 from seqlab.data.wav import read_wav
 from seqlab.errors import UserError
@@ -187,16 +189,21 @@ class PredictOptions:
                                        "positional": True})
     beam: int = option(1, "connected digits: prefix beam width (1: greedy)")
     plot: str | None = option(None, "PNG of the first file: log-mel spectrogram (and CTC posteriors)")
+    max_seconds: float = option(600.0, "refuse a recording longer than this, in seconds (memory grows with "
+                                       "the length: about 2 MB a second for the fsdd presets)")
 
 
-def transcribe(run: SpeechRun, lines: list[str], options: PredictOptions) -> list[str]:
+def transcribe(run: SpeechRun, lines: Iterable[str], options: PredictOptions) -> Iterator[str]:
     """``file<TAB>digit<TAB>probability`` (isolated), ``file<TAB>digits`` (connected) or
-    ``file<TAB>digits<TAB>digit@start-end ...`` (frames, seconds) for each WAV file."""
-    items = [(run.features(samples(run.cfg.features, path)), None) for path in options.files]
-    results = outputs(run.model, items, run.device)
-    if options.plot:
-        _plot(run, options.files[0], results[0], Path(options.plot))
-    return [f"{path}\t{run.model.describe(r, options.beam)}" for path, r in zip(options.files, results)]
+    ``file<TAB>digits<TAB>digit@start-end ...`` (frames, seconds) for each WAV file, a few files at a time."""
+    if options.max_seconds <= 0:
+        raise UserError(f"--max-seconds must be positive, got {options.max_seconds}")
+    for first, paths in numbered_chunks(options.files, 16):
+        items = [(run.features(samples(run.cfg.features, path, options.max_seconds)), None) for path in paths]
+        results = outputs(run.model, items, run.device)
+        if options.plot and first == 1:
+            _plot(run, paths[0], results[0], Path(options.plot))
+        yield from (f"{path}\t{run.model.describe(r, options.beam)}" for path, r in zip(paths, results))
 
 
 def _plot(run: SpeechRun, path: str, result: torch.Tensor, out: Path) -> None:
@@ -211,9 +218,9 @@ def _plot(run: SpeechRun, path: str, result: torch.Tensor, out: Path) -> None:
     print(f"plot: {plot_speech(log_mel, probs, symbols, out, Path(path).name, found)}", file=sys.stderr)
 
 
-def samples(cfg: FeatureConfig, path: str) -> torch.Tensor:
+def samples(cfg: FeatureConfig, path: str, max_seconds: float | None = None) -> torch.Tensor:
     """The samples of a WAV file at the model's rate: resampled, or (features.resample=false) refused if another."""
-    x, rate = read_wav(path, cfg.sample_rate if cfg.resample else None)
+    x, rate = read_wav(path, cfg.sample_rate if cfg.resample else None, max_seconds)
     if rate != cfg.sample_rate:
         raise UserError(f"{path}: sampled at {rate} Hz, the model at {cfg.sample_rate} Hz, and features.resample "
                         "is off (retrain with features.resample=true, or resample the file)")

@@ -12,15 +12,16 @@ chosen on validation F1 (``selection`` = 1 - F1).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from seqlab.data.batching import epoch_batches, num_batches
+from seqlab.data.lines import check_lengths, check_sentences, numbered_chunks
 from seqlab.data.split import hold_out
 from seqlab.data.tagged import Sentence, TaggedFile, read_tagged
-from seqlab.data.text import check_sentences
 from seqlab.errors import UserError
 from seqlab.export import Exportable
 from seqlab.models.tagger import Tagger, TaggerConfig
@@ -183,14 +184,17 @@ def build(cfg: TagConfig, run_dir: Path, device) -> TagRun:
     return TagRun(cfg, model, run_dir, device, features)
 
 
-def predict_lines(run: TagRun, lines: list[str], options=None) -> list[str]:
+def predict_lines(run: TagRun, lines: Iterable[str], options=None) -> Iterator[str]:
     """Segmentation: each line's words joined by spaces.  Otherwise CoNLL lines: token and tag, a
-    blank line after each sentence (the input: one sentence per line, tokens separated by spaces)."""
+    blank line after each sentence (the input: one sentence per line, tokens separated by spaces).
+    Streamed: a chunk of lines at a time."""
     f = run.features
-    check_sentences(lines)
-    sentences = [f.tokens_of(line) for line in lines]
-    predicted, _ = decode(run.model, f, sentences)
-    return [line for tokens, tags in zip(sentences, predicted) for line in f.predicted_lines(tokens, tags)]
+    for first, chunk in numbered_chunks(lines):
+        check_sentences(chunk, first)
+        sentences = [f.tokens_of(line) for line in chunk]
+        check_lengths(map(len, sentences), run.model.encoder.max_positions, first, "the Transformer encoder")
+        predicted, _ = decode(run.model, f, sentences)
+        yield from (line for tokens, tags in zip(sentences, predicted) for line in f.predicted_lines(tokens, tags))
 
 
 def evaluate_file(run: TagRun, path: str, output: str | None = None, train_words: str | None = None) -> dict:

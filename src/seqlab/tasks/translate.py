@@ -8,6 +8,7 @@ case-sensitive).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.data.batching import epochs
+from seqlab.data.lines import check_sentences, numbered_chunks
 from seqlab.data.parallel import (
     bucket_batches,
     build_vocabs,
@@ -24,7 +26,7 @@ from seqlab.data.parallel import (
     read_parallel,
     save_vocabs,
 )
-from seqlab.data.text import check_sentences, read_text
+from seqlab.data.text import read_text
 from seqlab.errors import UserError
 from seqlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from seqlab.search import beam_search, greedy_search
@@ -138,10 +140,12 @@ def build(cfg: TranslateConfig, run_dir: Path, device) -> TranslateRun:
     return TranslateRun(cfg, model, run_dir, device, src_vocab, tgt_vocab)
 
 
-def translate_lines(run: TranslateRun, lines: list[str], beam: int | None = None, batch_size: int = 64) -> list[str]:
-    """Translate source sentences with a loaded run; sorted by length for speed."""
+def translate_lines(run: TranslateRun, lines: list[str], beam: int | None = None, batch_size: int = 64,
+                    first: int = 1) -> list[str]:
+    """Translate source sentences with a loaded run; sorted by length for speed (``first``: the
+    input line number of ``lines[0]``, for errors).  Sources are cut to ``data.max_len`` tokens."""
     cfg, src_vocab, tgt_vocab, model = run.cfg, run.src_vocab, run.tgt_vocab, run.model
-    check_sentences(lines)
+    check_sentences(lines, first)
     beam = cfg.decode.beam if beam is None else beam
     device = run.device
     ids = [src_vocab.encode(line)[: cfg.data.max_len] for line in lines]
@@ -156,6 +160,12 @@ def translate_lines(run: TranslateRun, lines: list[str], beam: int | None = None
         for i, hyp in zip(chunk, hyps):
             out[i] = tgt_vocab.decode(hyp)
     return out
+
+
+def predict(run: TranslateRun, lines: Iterable[str], options: PredictOptions) -> Iterator[str]:
+    """The translation of each source line, streamed: a chunk of lines at a time."""
+    for first, chunk in numbered_chunks(lines):
+        yield from translate_lines(run, chunk, options.beam, first=first)
 
 
 def score(hypotheses: list[str], references: list[str]) -> dict:
@@ -269,6 +279,6 @@ TASK = Task(
     name="translate", help="an encoder-decoder (translation)", command="translate",
     data_help="a directory with train.SRC/train.TGT and val.SRC/val.TGT",
     config=TranslateConfig, presets=PRESETS, setup=setup, build=build,
-    predict=lambda run, lines, o: translate_lines(run, lines, o.beam), predict_options=PredictOptions,
+    predict=predict, predict_options=PredictOptions,
     evaluate=evaluate_files, evaluate_options=EvaluateOptions, report=report, test=test,
 )
