@@ -186,13 +186,15 @@ def probabilities(run: ClassifyRun, texts: list[str], batch_size: int = 128) -> 
 
 @torch.no_grad()
 def id_probabilities(run: ClassifyRun, ids: list[list[int]], batch_size: int = 128) -> torch.Tensor:
-    """(N, C) class probabilities of token-id sequences."""
+    """(N, C) class probabilities of token-id sequences, batched by length (less padding)."""
     device = run.device
-    out = []
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    p = torch.zeros(len(ids), len(run.labels))
     for i in range(0, len(ids), batch_size):
-        tokens, lengths = pad_batch(ids[i : i + batch_size], run.tokens.pad)
-        out.append(run.model(tokens.to(device), lengths.to(device)).softmax(-1).cpu())
-    return torch.cat(out) if out else torch.zeros(0, len(run.labels))
+        rows = order[i : i + batch_size]
+        tokens, lengths = pad_batch([ids[k] for k in rows], run.tokens.pad)
+        p[rows] = run.model(tokens.to(device), lengths.to(device)).softmax(-1).float().cpu()
+    return p
 
 
 def predict_lines(run: ClassifyRun, lines: Iterable[str], options=None) -> Iterator[str]:

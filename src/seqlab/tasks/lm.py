@@ -150,7 +150,7 @@ def continue_text(run: LMRun, prime: str, length: int, sampling: SampleConfig, o
             on_text(text[len(shown):])
         shown = text
 
-    out = generate(model, ids, length, sampling, on_tokens=stream)
+    out = generate(model, ids, length, sampling, on_tokens=stream if on_text is not None else None)
     return vocab.decode(out)
 
 
