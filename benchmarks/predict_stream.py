@@ -93,8 +93,7 @@ def main() -> None:
     random.Random(0).shuffle(phrases)
     many, few = work / "many.txt", work / "few.txt"
     with open(many, "w") as f:
-        for i in range(args.lines):
-            f.write(phrases[i % len(phrases)] + "\n")
+        f.writelines(phrases[i % len(phrases)] + "\n" for i in range(args.lines))
     few.write_text("\n".join(phrases[:1000]) + "\n")
     words = " ".join(phrases).split()
     long_line, huge_line = work / "100k_tokens.txt", work / "10MB_line.txt"

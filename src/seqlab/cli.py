@@ -131,10 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="seqlab", description="Sequence models: RNN, LSTM, GRU, attention, Transformers.")
     sub = ap.add_subparsers(dest="command", required=True)
     _add_train(sub)
-    gen = sub.add_parser("generate", help="sample text from a trained language model")
+    gen = sub.add_parser("generate", help="sample text from a trained language model (lm or conditional_lm)")
     gen.add_argument("run_dir")
-    gen.add_argument("--prime", required=True, help="text to start from")
-    gen.add_argument("--length", type=int, default=500, help="tokens to generate")
+    gen.add_argument("--prime", help="lm: text to start from")
+    gen.add_argument("--length", type=int, default=500, help="lm: tokens to generate")
+    gen.add_argument("--condition", help="conditional_lm: the class to write a sentence of (a label or its name)")
+    gen.add_argument("--count", type=int, default=5, help="conditional_lm: sentences to sample")
     gen.add_argument("--device", default="auto")
     from seqlab.generate import SamplingOptions
 
@@ -255,9 +257,22 @@ def cmd_evaluate(args, rest) -> int:
 
 def cmd_generate(args) -> int:
     from seqlab.generate import SamplingOptions
+    from seqlab.tasks import conditional_lm, registry
     from seqlab.tasks.lm import sample
 
     cfg = parsed_options(args, SamplingOptions).sampling()
+    task = registry.of_run(args.run_dir).name
+    if task == conditional_lm.TASK.name:
+        if args.condition is None or args.prime is not None:
+            raise UserError(f"{args.run_dir} is a conditional_lm run: give --condition (not --prime)")
+        run = conditional_lm.TASK.load(args.run_dir, args.device)
+        for sentence in conditional_lm.sentences(run, args.condition, args.count, cfg):
+            print(sentence)
+        return 0
+    if task != "lm":
+        raise UserError(f"{args.run_dir} is a {task} run; seqlab generate samples from lm and conditional_lm runs")
+    if args.prime is None or args.condition is not None:
+        raise UserError(f"{args.run_dir} is an lm run: give --prime (a --condition needs a conditional_lm run)")
     sample(args.run_dir, args.prime, args.length, cfg, on_text=lambda s: (sys.stdout.write(s), sys.stdout.flush()),
            device=args.device)
     sys.stdout.write("\n")

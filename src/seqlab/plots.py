@@ -122,3 +122,19 @@ def plot_speech(log_mel, posteriors, labels: list[str], out: Path, title: str, s
             ax.axvspan(start, end, color="C0", alpha=0.12)
             ax.text((start + end) / 2, 0.5, labels[k], ha="center", fontsize=11, weight="bold")
     return save(fig, Path(out), dpi=110)
+
+
+def plot_strip(image, rows, labels: list[str], out: Path, title: str) -> Path:
+    """A handwriting strip; beneath it one row per label over the model's columns (an attention decoder's
+    weights per emitted digit, or CTC's per-column posteriors), stretched to the image's width."""
+    height, width = image.shape
+    fig, axes = plt.subplots(2, 1, figsize=(max(5, width / 14), 1.2 + 0.28 * (height / 6 + len(labels))),
+                             gridspec_kw={"height_ratios": [height / 6, len(labels)]}, squeeze=False)
+    axes[0, 0].imshow(image.numpy(), cmap="gray", aspect="auto", extent=(0, width, height, 0))
+    axes[0, 0].set(title=title, yticks=[])
+    ax = axes[1, 0]
+    ax.imshow(rows.numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto", extent=(0, width, len(labels), 0),
+              interpolation="nearest")
+    ax.set_yticks([k + 0.5 for k in range(len(labels))], labels, fontsize=7)
+    ax.set(xlabel="image column (pixels)")
+    return save(fig, Path(out), dpi=110)

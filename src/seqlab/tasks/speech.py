@@ -190,7 +190,7 @@ class PredictOptions:
     beam: int = option(1, "connected digits: prefix beam width (1: greedy)")
     plot: str | None = option(None, "PNG of the first file: log-mel spectrogram (and CTC posteriors)")
     max_seconds: float = option(600.0, "refuse a recording longer than this, in seconds (memory grows with "
-                                       "the length: 475 MB peak for 600 s with fsdd-ctc)")
+                                       "the length: 523 MB peak for 600 s with fsdd-ctc)")
 
 
 def transcribe(run: SpeechRun, lines: Iterable[str], options: PredictOptions) -> Iterator[str]:

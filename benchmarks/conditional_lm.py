@@ -1,0 +1,91 @@
+"""Label -> sentence on SST-2: a conditional LSTM LM trained on the GLUE phrase labels, judged by a classifier.
+
+Trains (or reuses) an SST-2 classifier (``sst2-bilstm-max`` on the sentence-level training file,
+selected on the dev file) and the ``sst2-conditional`` LM on ``glue/train.tsv`` (67,349 labelled
+phrases), selected on the dev sentences; then reports per-class perplexity of the dev sentences,
+distinct-1/2 of 500 samples per class, and the **label fidelity**: the share of those samples
+that the classifier assigns to the asked class.  For reference: the classifier's recall per class
+on the real dev sentences (a generated sentence is judged by the same imperfect judge).
+
+    python benchmarks/conditional_lm.py [--sst2 DIR] [--classifier RUN_DIR] [--minutes 20]
+                                        [--classifier-minutes 10] [--samples 500] [--temperature 0.8]
+                                        [--test FILE] [--runs DIR] [--section.key=value ...]
+
+``--test`` (the withheld SST-2 test file) adds its per-class perplexity.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import _as_dict, configure, exit_on_user_error, write_results
+
+SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment" / "sst2"
+GOAL = "label fidelity >= 90% for both classes (500 samples per class, judged by seqlab's SST-2 classifier)"
+
+
+def _trained(task_name: str, preset: str, settings: dict, minutes: float, run_dir: Path, rest=()) -> dict:
+    from seqlab.tasks import registry
+    from seqlab.train import checkpoint
+
+    cfg = configure(task_name, preset, settings, minutes, list(rest))
+    final = registry.get(task_name).train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    return {"steps": final["steps"], "best": final["best"], "config": _as_dict(cfg), "seed": cfg.train.seed}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sst2", default=str(SST2))
+    ap.add_argument("--classifier", default=None, help="a trained SST-2 classify run (default: train one)")
+    ap.add_argument("--minutes", type=float, default=20.0, help="the conditional LM's training budget")
+    ap.add_argument("--classifier-minutes", type=float, default=10.0)
+    ap.add_argument("--samples", type=int, default=500)
+    ap.add_argument("--temperature", type=float, default=0.8)
+    ap.add_argument("--test", default="", help="a withheld labelled test file: its per-class perplexity")
+    ap.add_argument("--runs", default="runs/bench-conditional_lm")
+    args, rest = ap.parse_known_args()
+    from seqlab import plots
+    from seqlab.errors import UserError
+    from seqlab.tasks import classify, conditional_lm
+
+    sst2, runs, start = Path(args.sst2), Path(args.runs), time.perf_counter()
+    train, dev, phrases = sst2 / "stsa.binary.train", sst2 / "stsa.binary.dev", sst2 / "glue" / "train.tsv"
+    for path in (train, dev, phrases):
+        if not path.is_file():
+            raise UserError(f"--sst2 {sst2}: no {path.relative_to(sst2)} (the shared datasets live in ../shared/data)")
+    figures: dict = {"goal": GOAL, "samples": args.samples, "temperature": args.temperature}
+    if args.classifier:
+        clf_dir = Path(args.classifier)
+    else:
+        clf_dir = runs / "classifier"
+        figures["classifier_training"] = _trained("classify", "sst2-bilstm-max",
+                                                  {"data.path": str(train), "data.valid": str(dev)},
+                                                  args.classifier_minutes, clf_dir)
+    clf = classify.TASK.load(clf_dir, "auto")
+    judged = classify.evaluate_file(clf, str(dev))
+    figures["classifier"] = {"run": str(clf_dir), "dev_accuracy": round(judged["accuracy"], 4),
+                             "dev_recall": {k: v["recall"] for k, v in judged["per_class"].items()}}
+    print(f"classifier {clf_dir}: dev accuracy {judged['accuracy']:.4f}, recall per class "
+          f"{figures['classifier']['dev_recall']}", flush=True)
+    lm_dir = runs / "sst2-conditional"
+    training = _trained("conditional_lm", "sst2-conditional", {"data.path": str(phrases), "data.valid": str(dev)},
+                        args.minutes, lm_dir, rest)
+    valid_rows = [r for r in plots.read_metrics(lm_dir) if r.get("split") == "valid"]
+    run = conditional_lm.TASK.load(lm_dir, "auto")
+    options = conditional_lm.EvaluateOptions(str(dev), args.samples, args.temperature, 1.0, 0, str(clf_dir), 5)
+    m = conditional_lm.evaluate(run, options)
+    print(conditional_lm.report(run, m), flush=True)
+    row = {"row": "sst2-conditional", "train_time_s": valid_rows[-1]["time_s"], **training,
+           "parameters": sum(p.numel() for p in run.model.parameters()),
+           "dev": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}}
+    if args.test:
+        t = conditional_lm.evaluate(run, conditional_lm.EvaluateOptions(args.test, 1, args.temperature, 1.0, 0,
+                                                                        None, 0))
+        row["test_ppl_per_class"] = t["ppl_per_class"]
+    path = write_results("conditional_lm", {**figures, "rows": [row]}, time.perf_counter() - start)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    exit_on_user_error(main)
