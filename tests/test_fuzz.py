@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seqlab.data.labelled import read_labelled
+from seqlab.data.lines import input_lines
 from seqlab.data.splice import read_splice
+from seqlab.data.strips import StripConfig, read_strip
 from seqlab.data.tagged import read_conll, read_segmented
 from seqlab.data.timeseries import read_series
 from seqlab.data.wav import read_wav
@@ -72,6 +74,13 @@ def test_labelled_readers(suffix, data):
     parses_or_refuses(read_labelled, data, suffix)
 
 
+@pytest.mark.parametrize("suffix", [".txt", ".gz"])
+@FUZZ
+@given(data=_content(["a b", "\r", "\r\n", "\x0b", "\u2028", "\xff"], " \n"), max_chars=st.integers(1, 40))
+def test_prediction_input_lines(suffix, data, max_chars):
+    parses_or_refuses(lambda p: list(input_lines(str(p), max_chars)), data, suffix)
+
+
 @FUZZ
 @given(_content(["EI", "IE", "N", "ACGT", "acgtn", "DNSR", "X", "ATRINS-DONOR-521", ",", ", "], ", "))
 def test_splice_reader(data):
@@ -100,9 +109,33 @@ WAVS = st.one_of(st.binary(max_size=200), st.builds(
 
 
 @FUZZ
-@given(WAVS, st.sampled_from([None, 8000, 16000]))
-def test_wav_reader(data, rate):
-    parses_or_refuses(lambda p: read_wav(p, rate), data, ".wav")
+@given(WAVS, st.sampled_from([None, 8000, 16000]), st.sampled_from([None, 0.001, 600.0]))
+def test_wav_reader(data, rate, max_seconds):
+    parses_or_refuses(lambda p: read_wav(p, rate, max_seconds), data, ".wav")
+
+
+def _png(height: int, width: int, pixels: bytes, cut: int, mode: str) -> bytes:
+    """A PNG (or JPEG) of the given pixels, its last ``cut`` bytes dropped."""
+    import io
+
+    from PIL import Image
+
+    grey = (pixels * (height * width // max(1, len(pixels)) + 1))[: height * width]
+    out = io.BytesIO()
+    Image.frombytes("L", (width, height), grey).save(out, format=mode)
+    raw = out.getvalue()
+    return raw[: len(raw) - cut] if cut else raw
+
+
+IMAGES = st.one_of(st.binary(max_size=200), st.builds(
+    _png, st.integers(1, 60), st.integers(1, 300), st.binary(min_size=1, max_size=64), st.integers(0, 40),
+    st.sampled_from(["PNG", "JPEG"])))
+
+
+@FUZZ
+@given(IMAGES, st.sampled_from([0.0, 0.5, 1.0, 3.0]))
+def test_image_reader(data, scale):
+    parses_or_refuses(lambda p: read_strip(p, StripConfig(), scale), data, ".png")
 
 
 @FUZZ

@@ -11,7 +11,7 @@ down at random and separated by random gaps:
                      +------------+
 
 User images (PNG, JPEG: :func:`read_strip`) are turned into the same form: grey, light ink on
-dark (a dark-on-light scan is inverted), cropped to the ink, scaled to the digits' height.
+dark (a dark-on-light scan is inverted), cropped to the ink, scaled to the largest digits' height.
 """
 from __future__ import annotations
 
@@ -129,8 +129,9 @@ def read_strip(path: str | Path, cfg: StripConfig, scale: float = 0.0) -> torch.
     """A PNG / JPEG strip as a (height, W) image like the generated ones.
 
     Grey levels in [0, 1]; an image whose border is mostly light is read as dark ink on light
-    paper and inverted.  Cropped to the ink, then scaled so that the ink is ``digit_size`` pixels
-    tall (or by ``scale`` when given) and centred on the canvas.  Errors name the file.
+    paper and inverted.  Cropped to the ink, then scaled so that the ink is as tall as the largest
+    training digit (``digit_size`` x ``max_scale``), or by ``scale`` when given, and centred on the
+    canvas.  Errors name the file.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -155,7 +156,7 @@ def read_strip(path: str | Path, cfg: StripConfig, scale: float = 0.0) -> torch.
     grey = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     if scale < 0:
         raise UserError(f"--scale must be positive (0: automatic), got {scale}")
-    factor = scale or cfg.digit_size / grey.shape[0]
+    factor = scale or round(cfg.digit_size * cfg.max_scale) / grey.shape[0]  # the ink as tall as the largest digit
     h, w = max(1, round(grey.shape[0] * factor)), max(1, round(grey.shape[1] * factor))
     if h > cfg.height:
         raise UserError(f"{path}: the strip is {h} pixels tall after scaling by {factor:g}, taller than the "

@@ -142,7 +142,7 @@ class PredictOptions:
     beam: int = option(1, "beam width (1: greedy)")
     plot: str | None = option(None, "PNG of the first image with the attention of each digit (or CTC's "
                                      "per-column posteriors) beneath it")
-    scale: float = option(0.0, "scale factor for the images (0: scale the ink to the digits' height)")
+    scale: float = option(0.0, "scale factor for the images (0: the ink as tall as the largest training digit)")
 
 
 def predict(run: Run, lines: Iterable[str], options: PredictOptions) -> Iterator[str]:

@@ -48,7 +48,8 @@ class Task:
     of the task (a :class:`seqlab.train.trainer.TrainingTask`; ``resume_dir`` is the run being resumed,
     whose vocabularies it reuses, or None); ``build(cfg, run_dir, device)`` builds a trained run's
     :class:`~seqlab.tasks.recipe.Run` from its config and files (the recipe loads the weights);
-    ``predict(run, lines, options)`` turns input lines into output lines; ``evaluate(run, options)``
+    ``predict(run, lines, options)`` turns input lines (an iterable, streamed by the CLI: see
+    :mod:`seqlab.data.lines`) into output lines, best yielded a chunk at a time; ``evaluate(run, options)``
     returns a metrics dict and ``report(run, metrics)`` its summary.  ``test(run)``, when given,
     scores the test data named in the config at the end of training (None: none named).  A task
     whose predictions start from files named in its options sets ``reads_lines=False``.
@@ -61,7 +62,7 @@ class Task:
     presets: Mapping[str, Callable[[], Any]]
     setup: Callable[..., Any]
     build: Callable[..., recipe.Run]
-    predict: Callable[[Any, list[str], Any], Iterable[str]]
+    predict: Callable[[Any, Iterable[str], Any], Iterable[str]]
     evaluate: Callable[[Any, Any], dict]
     report: Callable[[Any, dict], str]
     predict_options: type = NoOptions
