@@ -1,17 +1,19 @@
-"""Label -> sentence on SST-2: a conditional LSTM LM trained on the GLUE phrase labels, judged by a classifier.
+"""Label -> sentence on SST-2: a conditional LSTM LM trained on the GLUE phrase labels, judged by classifiers.
 
-Trains (or reuses) an SST-2 classifier (``sst2-bilstm-max`` on the sentence-level training file,
-selected on the dev file) and the ``sst2-conditional`` LM on ``glue/train.tsv`` (67,349 labelled
-phrases), selected on the dev sentences; then reports per-class perplexity of the dev sentences,
-distinct-1/2 of 500 samples per class, and the **label fidelity**: the share of those samples
-that the classifier assigns to the asked class.  For reference: the classifier's recall per class
-on the real dev sentences (a generated sentence is judged by the same imperfect judge).
+Trains (or reuses) the ``sst2-conditional`` LM on ``glue/train.tsv`` (67,349 labelled phrases),
+selected on the dev sentences, and two judges, both ``sst2-bilstm-max`` classifiers selected on the
+dev file: one trained on the training sentences, one on the labelled phrases.  Reports the
+per-class perplexity of the dev sentences, and for each sampling temperature distinct-1/2 of
+500 samples per class and the **label fidelity** by each judge: the share of the samples it
+assigns to the asked class.  For reference: each judge's recall per class on the real dev
+sentences (a generated sentence is judged by the same imperfect judge).
 
     python benchmarks/conditional_lm.py [--sst2 DIR] [--classifier RUN_DIR] [--minutes 20]
-                                        [--classifier-minutes 10] [--samples 500] [--temperature 0.8]
+                                        [--classifier-minutes 10] [--samples 500] [--temperatures 0.8,0.5]
                                         [--test FILE] [--runs DIR] [--section.key=value ...]
 
-``--test`` (the withheld SST-2 test file) adds its per-class perplexity.
+``--classifier`` judges with that classify run only; ``--test`` (the withheld SST-2 test file)
+adds its per-class perplexity.
 """
 import argparse
 import sys
@@ -41,7 +43,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=20.0, help="the conditional LM's training budget")
     ap.add_argument("--classifier-minutes", type=float, default=10.0)
     ap.add_argument("--samples", type=int, default=500)
-    ap.add_argument("--temperature", type=float, default=0.8)
+    ap.add_argument("--temperatures", default="0.8,0.5", help="sampling temperatures, one row each")
     ap.add_argument("--test", default="", help="a withheld labelled test file: its per-class perplexity")
     ap.add_argument("--runs", default="runs/bench-conditional_lm")
     args, rest = ap.parse_known_args()
@@ -54,34 +56,37 @@ def main() -> None:
     for path in (train, dev, phrases):
         if not path.is_file():
             raise UserError(f"--sst2 {sst2}: no {path.relative_to(sst2)} (the shared datasets live in ../shared/data)")
-    figures: dict = {"goal": GOAL, "samples": args.samples, "temperature": args.temperature}
-    if args.classifier:
-        clf_dir = Path(args.classifier)
-    else:
-        clf_dir = runs / "classifier"
-        figures["classifier_training"] = _trained("classify", "sst2-bilstm-max",
-                                                  {"data.path": str(train), "data.valid": str(dev)},
-                                                  args.classifier_minutes, clf_dir)
-    clf = classify.TASK.load(clf_dir, "auto")
-    judged = classify.evaluate_file(clf, str(dev))
-    figures["classifier"] = {"run": str(clf_dir), "dev_accuracy": round(judged["accuracy"], 4),
-                             "dev_recall": {k: v["recall"] for k, v in judged["per_class"].items()}}
-    print(f"classifier {clf_dir}: dev accuracy {judged['accuracy']:.4f}, recall per class "
-          f"{figures['classifier']['dev_recall']}", flush=True)
+    figures: dict = {"goal": GOAL, "samples": args.samples, "judges": {}}
+    judges = {"given": Path(args.classifier)} if args.classifier else {
+        "sentences": runs / "classifier", "phrases": runs / "classifier-phrases"}
+    for name, clf_dir in judges.items():
+        if not args.classifier:
+            data = {"data.path": str(train if name == "sentences" else phrases), "data.valid": str(dev)}
+            if name == "phrases":
+                data["data.text_column"] = "sentence"
+            _trained("classify", "sst2-bilstm-max", data, args.classifier_minutes, clf_dir)
+        judged = classify.evaluate_file(classify.TASK.load(clf_dir, "auto"), str(dev))
+        figures["judges"][name] = {"run": str(clf_dir), "dev_accuracy": round(judged["accuracy"], 4),
+                                   "dev_recall": {k: v["recall"] for k, v in judged["per_class"].items()}}
+        print(f"judge {name} ({clf_dir}): dev accuracy {judged['accuracy']:.4f}, recall per class "
+              f"{figures['judges'][name]['dev_recall']}", flush=True)
     lm_dir = runs / "sst2-conditional"
     training = _trained("conditional_lm", "sst2-conditional", {"data.path": str(phrases), "data.valid": str(dev)},
                         args.minutes, lm_dir, rest)
     valid_rows = [r for r in plots.read_metrics(lm_dir) if r.get("split") == "valid"]
     run = conditional_lm.TASK.load(lm_dir, "auto")
-    options = conditional_lm.EvaluateOptions(str(dev), args.samples, args.temperature, 1.0, 0, str(clf_dir), 5)
-    m = conditional_lm.evaluate(run, options)
-    print(conditional_lm.report(run, m), flush=True)
     row = {"row": "sst2-conditional", "train_time_s": valid_rows[-1]["time_s"], **training,
-           "parameters": sum(p.numel() for p in run.model.parameters()),
-           "dev": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}}
+           "parameters": sum(p.numel() for p in run.model.parameters()), "sampling": []}
+    for temperature in map(float, args.temperatures.split(",")):
+        for name, clf_dir in judges.items():
+            options = conditional_lm.EvaluateOptions(str(dev), args.samples, temperature, 1.0, 0, str(clf_dir), 5)
+            m = conditional_lm.evaluate(run, options)
+            print(f"temperature {temperature}, judge {name}:\n{conditional_lm.report(run, m)}", flush=True)
+            row["dev_ppl"], row["dev_ppl_per_class"] = round(m["ppl"], 2), m["ppl_per_class"]
+            row["sampling"].append({"temperature": temperature, "judge": name, "fidelity": m["fidelity"],
+                                    "distinct": m["distinct"], "samples": m["samples"]})
     if args.test:
-        t = conditional_lm.evaluate(run, conditional_lm.EvaluateOptions(args.test, 1, args.temperature, 1.0, 0,
-                                                                        None, 0))
+        t = conditional_lm.evaluate(run, conditional_lm.EvaluateOptions(args.test, 1, 0.8, 1.0, 0, None, 0))
         row["test_ppl_per_class"] = t["ppl_per_class"]
     path = write_results("conditional_lm", {**figures, "rows": [row]}, time.perf_counter() - start)
     print(f"wrote {path}")

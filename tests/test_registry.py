@@ -14,7 +14,8 @@ SMALL = ["--train.max_steps=4", "--train.epochs=0", "--train.progress=false", "-
 
 def test_every_task_module_declares_itself():
     found = registry.tasks()
-    assert set(found) == {"lm", "translate", "classify", "tag", "forecast", "speech", "memory"}
+    assert set(found) == {"lm", "translate", "classify", "tag", "forecast", "speech", "memory", "handwriting",
+                          "conditional_lm"}
     for name, task in found.items():
         assert task.name == name and task.presets, name
         for preset in task.presets:
@@ -66,8 +67,24 @@ def _memory(tmp_path):
             ["--examples", "3"], 3)
 
 
+def _handwriting(tmp_path):
+    from seqlab.data.strips import StripConfig, source_split, strips, write_strip
+
+    made = strips(source_split(0)["test"], 2, (2, 3), 0, StripConfig())
+    files = [str(write_strip(tmp_path / f"strip{i}.png", s.image, dark_on_light=True)) for i, s in enumerate(made)]
+    return (["--data.lengths=1-2", "--data.valid_strips=8", "--model.conv_channels=2", *SMALL], ["--strips", "8"],
+            None, files, 2)
+
+
+def _conditional_lm(tmp_path):
+    path = tmp_path / "l.txt"
+    path.write_text("\n".join(labelled_lines(60, 0)) + "\n")
+    return (["--data", str(path), "--model.embed_size=8", "--model.label_size=4", "--data.min_freq=1", *SMALL],
+            ["--samples", "3"], "pos\nneg\n", [], 2)
+
+
 TASKS = {"lm": _lm, "translate": _translate, "classify": _classify, "tag": _tag, "forecast": _forecast,
-         "speech": _speech, "memory": _memory}
+         "speech": _speech, "memory": _memory, "handwriting": _handwriting, "conditional_lm": _conditional_lm}
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
