@@ -78,7 +78,7 @@ def read_series(path: str | Path, time_column: str = "date", fill: bool = False)
         raise UserError(f"{path} is empty (a CSV with a header line is expected)")
     header = [name.strip() for name in rows[0]]
     if time_column not in header:
-        raise UserError(f"{path}: no time column {time_column!r} in the header ({', '.join(header)}); "
+        raise UserError(f"{path}: no time column {time_column!r} in the header ({', '.join(map(repr, header))}); "
                         "set data.time_column")
     t_col = header.index(time_column)
     columns = [name for i, name in enumerate(header) if i != t_col]

@@ -39,6 +39,8 @@ def read_wav(path: str | Path, rate: int | None = None,
     try:
         with wave.open(str(path), "rb") as f:
             channels, width, sr, n = f.getnchannels(), f.getsampwidth(), f.getframerate(), f.getnframes()
+            if sr <= 0:
+                raise UserError(f"{path}: the header gives a sample rate of {sr} Hz")
             if max_seconds is not None and n > max_seconds * sr:
                 raise UserError(f"{path}: {n / sr:,.1f} s long, over the limit of {max_seconds:g} s "
                                 f"(--max-seconds raises it; memory grows with the length)")
@@ -46,7 +48,7 @@ def read_wav(path: str | Path, rate: int | None = None,
     except wave.Error as e:
         what = "an IEEE-float or compressed WAV (only integer PCM is read)" if "format" in str(e) else "not a WAV file"
         raise UserError(f"{path}: {what} ({e})") from None
-    except (EOFError, OSError) as e:
+    except (EOFError, OSError, RuntimeError) as e:  # RuntimeError: the wave module seeking past a chunk's end
         raise UserError(f"{path}: not a readable WAV file ({e or 'it ends early'})") from None
     if n == 0:
         raise UserError(f"{path}: the recording is empty (no samples)")
