@@ -25,7 +25,6 @@ from seqlab.ctc import greedy_decode, prefix_beam_search
 from seqlab.errors import UserError
 from seqlab.models.recurrent import RecurrentConfig, recurrent_layer
 from seqlab.models.seq2seq import RecurrentSeq2Seq, Seq2SeqConfig
-from seqlab.nn.attention import padding_mask
 from seqlab.search import beam_search, greedy_search
 
 PAD, BOS, EOS = 0, 1, 2  # the attention decoder's symbols; digit d is 3 + d
@@ -116,11 +115,7 @@ class AttentionReader(RecurrentSeq2Seq):
         self.max_digits = cfg.max_digits
 
     def encode(self, images: Tensor, widths: Tensor) -> dict:
-        keys, final, lengths = self.encoder(images, widths)
-        h_final = final[0] if isinstance(final, tuple) else final  # (layers * dirs, B, H)
-        last = torch.cat(list(h_final[-2:]), -1) if self.encoder.bidirectional else h_final[-1]
-        return {"keys": keys, "prepared": self.attention.prepare(keys), "mask": padding_mask(lengths, keys.shape[1]),
-                "s0": torch.tanh(self.bridge(last))}
+        return self.memory(*self.encoder(images, widths))
 
     def loss(self, images: Tensor, widths: Tensor, targets: list[list[int]]) -> Tensor:
         """Teacher forcing: cross-entropy of every digit and of <eos>."""

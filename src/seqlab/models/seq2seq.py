@@ -72,9 +72,14 @@ class RecurrentSeq2Seq(nn.Module):
 
     def encode(self, src: Tensor, lengths: Tensor) -> dict:
         keys, final = self.encoder(self.drop(self.src_embed(src)), lengths=lengths)  # (B, S, enc)
-        h_final = final[0] if isinstance(final, tuple) else final  # (layers*dirs, B, H)
+        return self.memory(keys, final, lengths)
+
+    def memory(self, keys: Tensor, final, lengths: Tensor) -> dict:
+        """What the decoder reads: the encoder states (B, S, enc), prepared for attention, their padding mask,
+        and s_0 from the encoder's final state (``final``: (layers*dirs, B, H), or a tuple whose first is that)."""
+        h_final = final[0] if isinstance(final, tuple) else final
         last = torch.cat(list(h_final[-2:]), -1) if self.encoder.bidirectional else h_final[-1]  # (B, enc)
-        return {"keys": keys, "prepared": self.attention.prepare(keys), "mask": padding_mask(lengths, src.shape[1]),
+        return {"keys": keys, "prepared": self.attention.prepare(keys), "mask": padding_mask(lengths, keys.shape[1]),
                 "s0": torch.tanh(self.bridge(last))}
 
     def init_state(self, memory: dict) -> tuple:
