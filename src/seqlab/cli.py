@@ -162,6 +162,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir")
     export.add_argument("--format", default="onnx", help="onnx (the only format)")
     export.add_argument("--out", default=None, help="directory to write (default RUN_DIR/export)")
+    serve = sub.add_parser("serve", help="a browser demo of trained runs: a panel per run (needs seqlab[serve])")
+    serve.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--device", default="auto")
     demo = sub.add_parser("demo", help="train a character LSTM on the bundled Shakespeare, then sample")
     demo.add_argument("--minutes", type=float, default=2.0)
     demo.add_argument("--run-dir", default="runs/demo")
@@ -350,7 +355,14 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "plot": cmd_plot, "demo": cmd_demo, "export": cmd_export}
+def cmd_serve(args) -> int:
+    from seqlab.serve.app import serve
+
+    serve(args.run_dirs, args.host, args.port, args.device)
+    return 0
+
+
+COMMANDS = {"generate": cmd_generate, "plot": cmd_plot, "demo": cmd_demo, "export": cmd_export, "serve": cmd_serve}
 TAKES_OPTIONS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate}
 
 

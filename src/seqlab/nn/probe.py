@@ -19,14 +19,17 @@ from seqlab.nn.recurrent import _RecurrentLayer
 from seqlab.nn.scan import autograd_scan
 
 
-def gradient_flow(layer: _RecurrentLayer, input: Tensor, loss_fn: Callable[[Tensor], Tensor], hx=None) -> Tensor:
+def gradient_flow(layer: _RecurrentLayer, input: Tensor, loss_fn: Callable[[Tensor], Tensor], hx=None,
+                  first_only: bool = False) -> Tensor:
     """||dL/dh_k|| for k = 1..T (norm over batch and hidden units), shape (T,).
 
     ``layer`` is a one-layer, one-direction seqlab RNN/LSTM/GRU; ``input`` is shaped as
     its forward expects (batched); ``loss_fn`` maps the output sequence, shaped as
-    forward returns it, to a scalar.  Eval-mode semantics (no dropout).
+    forward returns it, to a scalar.  Eval-mode semantics (no dropout).  With
+    ``first_only`` a deeper or bidirectional layer is probed through its first layer's
+    forward direction alone (``loss_fn`` then gets that direction's outputs, hidden_size wide).
     """
-    if layer.num_layers != 1 or layer.bidirectional:
+    if not first_only and (layer.num_layers != 1 or layer.bidirectional):
         raise ValueError(
             f"gradient_flow needs a one-layer unidirectional layer, got num_layers={layer.num_layers}, "
             f"bidirectional={layer.bidirectional}"
