@@ -153,7 +153,7 @@ def main(argv=None) -> None:
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--no-speed", action="store_true", help="keep the speed figures of the results file")
     ap.add_argument("--runs", default="runs/bench-long_range")
-    ap.add_argument("--results", default="long_range", help="results/NAME.json; the README's plots only for long_range")
+    ap.add_argument("--results", default="long_range", help="results/NAME.json; the documentation's plots only for long_range")
     args, rest = ap.parse_known_args(argv)
     try:
         start = time.perf_counter()

@@ -120,3 +120,36 @@ def test_bad_training_files(tmp_path, capsys, content, message):
     assert main(["train", "classify", "--data", str(path), "--runs", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and str(path) in err and len(err.strip().splitlines()) == 1
+
+
+def test_phrase_preset_trains_on_glue_style_phrases_and_scores_label_text_sentences(labelled_files, tmp_path, capsys):
+    """sst2-phrases-*: a TSV of phrases (header 'label<TAB>sentence', as GLUE's SST-2 train.tsv) to train,
+    the 'label text' sentence file to select on -- the two formats of the SST-2 benchmark."""
+    train, dev = labelled_files
+    phrases = tmp_path / "train.tsv"
+    rows = [line.split(maxsplit=1) for line in train.read_text().splitlines() if line.strip()]
+    words = [(label, text.split()) for label, text in rows]
+    phrase_rows = [(label, " ".join(w[i : i + 3])) for label, w in words for i in range(0, len(w), 2)
+                   if any(k in w[i : i + 3] for k in ("great", "lovely", "superb", "awful", "dull", "boring",
+                                                       "okay", "fine", "average"))]
+    phrases.write_text("label\tsentence\n" + "".join(f"{label}\t{text}\n" for label, text in phrase_rows))
+    assert main(["train", "classify", "--preset", "sst2-phrases-bilstm-attention", "--data", str(phrases),
+                 "--data.valid", str(dev), "--runs", str(tmp_path / "runs"), "--name", "p", *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "runs" / "p"), "--data", str(dev)]) == 0
+    assert float(capsys.readouterr().out.split()[1]) > 0.8  # trained on short phrases, right on whole sentences
+
+
+@pytest.mark.parametrize("pooling", ["attention", "max"])
+def test_need_weights_returns_the_same_logits_and_the_pooling_weights(pooling):
+    torch.manual_seed(0)
+    cfg = ClassifierConfig(pooling=pooling, embed_size=8, hidden_size=8, dropout=0.0)
+    model = SequenceClassifier(cfg, 20, 3).eval()
+    tokens, lengths = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), torch.tensor([4, 2])
+    logits, weights = model(tokens, lengths, need_weights=True)
+    torch.testing.assert_close(logits, model(tokens, lengths))
+    if pooling == "max":
+        assert weights is None
+    else:
+        torch.testing.assert_close(weights.sum(-1), torch.ones(2))
+        assert (weights[1, 2:] == 0).all()  # no weight on padding

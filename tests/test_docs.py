@@ -36,3 +36,13 @@ def test_every_nav_page_exists():
     nav = re.findall(r":\s*([\w/.-]+\.md)\s*$|^\s*-\s*([\w/.-]+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE)
     files = [a or b for a, b in nav]
     assert len(files) >= 30 and all((DOCS / f).is_file() for f in files), [f for f in files if not (DOCS / f).is_file()]
+
+
+def test_the_readme_links_into_the_site_and_states_the_two_commands():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\((docs/[^)#]+)", readme)
+    assert len(links) >= 10 and all((ROOT / link).is_file() for link in links), links
+    assert "    make demo\n" in readme and "    make test\n" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()

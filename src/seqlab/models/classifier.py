@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from seqlab.errors import UserError
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
-from seqlab.nn.pooling import POOLINGS, build_pooling
+from seqlab.nn.pooling import POOLINGS, AttentionPooling, build_pooling
 
 
 @dataclass
@@ -46,11 +46,16 @@ class SequenceClassifier(nn.Module):
         self.pool = build_pooling(cfg.pooling, self.encoder.output_size, self.encoder.bidirectional)
         self.out = nn.Linear(self.encoder.output_size, num_classes)
 
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        """tokens (B, T) right-padded, lengths (B,) -> class logits (B, C)."""
+    def forward(self, tokens: Tensor, lengths: Tensor, need_weights: bool = False):
+        """tokens (B, T) right-padded, lengths (B,) -> class logits (B, C); with ``need_weights`` also the
+        attention-pooling weights (B, T) (None for the other poolings)."""
         mask = torch.arange(tokens.shape[1], device=tokens.device) < lengths[:, None]  # (B, T)
         e = self.drop(self.embed(tokens))  # (B, T, E)
         if self.conv is not None:  # padded steps are zeroed again, so that they add nothing to real ones
             e = torch.relu(self.conv(e.transpose(1, 2))).transpose(1, 2) * mask[..., None]
         h = self.encoder(e, lengths)  # (B, T, D)
-        return self.out(self.drop(self.pool(h, mask)))
+        if not need_weights:
+            return self.out(self.drop(self.pool(h, mask)))
+        pooled, weights = self.pool(h, mask, need_weights=True) if isinstance(self.pool, AttentionPooling) \
+            else (self.pool(h, mask), None)
+        return self.out(self.drop(pooled)), weights

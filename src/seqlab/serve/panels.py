@@ -208,21 +208,10 @@ def classify(panel: Panel, fields: dict, upload=None) -> dict:
     if not ids:
         raise UserError("the sentence has no tokens the model reads")
     check_lengths([len(ids)], run.model.encoder.max_positions, 1, "the Transformer encoder")
-    m = run.model
     with panel.lock:
-        tokens = torch.tensor([ids], device=run.device)
-        lengths = torch.tensor([len(ids)], device=run.device)
-        mask = torch.ones_like(tokens, dtype=torch.bool)
-        e = m.embed(tokens)
-        if m.conv is not None:
-            e = torch.relu(m.conv(e.transpose(1, 2))).transpose(1, 2)
-        h = m.encoder(e, lengths)
-        weights = None
-        if run.cfg.model.pooling == "attention":
-            pooled, weights = m.pool(h, mask, need_weights=True)
-        else:
-            pooled = m.pool(h, mask)
-        p = m.out(pooled).softmax(-1)[0].float().cpu()
+        logits, weights = run.model(torch.tensor([ids], device=run.device), torch.tensor([len(ids)], device=run.device),
+                                    need_weights=True)
+        p = logits.softmax(-1)[0].float().cpu()
     order = p.argsort(descending=True).tolist()
     out = {"probabilities": [[run.labels.itos[k], round(float(p[k]), 4)] for k in order]}
     pieces = _pieces(run.tokens, text, ids)
@@ -293,28 +282,26 @@ def forecast(panel: Panel, fields: dict, upload=None) -> dict:
     return {"lines": lines[:48], "image": png(lambda path: plot_forecast(f, path, title))}
 
 
-def speech(panel: Panel, fields: dict, upload: bytes | None) -> dict:
-    from seqlab.tasks.speech import PredictOptions, transcribe
-
+def _upload_predict(panel: Panel, fields: dict, upload: bytes | None, suffix: str, what: str) -> dict:
+    """The task's own predict on one uploaded file, with its ``--plot``: the output and the plot."""
+    task = panel.task
     with tempfile.TemporaryDirectory() as tmp:
-        path = uploaded(upload, fields.get("filename"), ".wav", "WAV recording", tmp)
-        plot = Path(tmp) / "speech.png"
-        options = PredictOptions(files=[path], beam=number(fields, "beam", int, 1, 1, 64), plot=str(plot))
+        path = uploaded(upload, fields.get("filename"), suffix, what, tmp)
+        plot = Path(tmp) / "plot.png"
+        options = task.predict_options(files=[path], beam=number(fields, "beam", int, 1, 1, 64), plot=str(plot))
         with panel.lock, PLOT_LOCK:
-            (line,) = list(transcribe(panel.run, [], options))
+            (line,) = list(task.predict(panel.run, [], options))
         return {"text": line.split("\t", 1)[1].replace("\t", "  "), "image": _data_url(plot)}
 
 
-def handwriting(panel: Panel, fields: dict, upload: bytes | None) -> dict:
-    from seqlab.tasks.handwriting import PredictOptions, predict
+def speech(panel: Panel, fields: dict, upload: bytes | None) -> dict:
+    """The digits of an uploaded WAV; the log-mel spectrogram with the CTC posteriors (or frame labels)."""
+    return _upload_predict(panel, fields, upload, ".wav", "WAV recording")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = uploaded(upload, fields.get("filename"), ".png", "image", tmp)
-        plot = Path(tmp) / "strip.png"
-        options = PredictOptions(files=[path], beam=number(fields, "beam", int, 1, 1, 64), plot=str(plot))
-        with panel.lock, PLOT_LOCK:
-            (line,) = list(predict(panel.run, [], options))
-        return {"text": line.split("\t", 1)[1], "image": _data_url(plot)}
+
+def handwriting(panel: Panel, fields: dict, upload: bytes | None) -> dict:
+    """The digits of an uploaded strip; the attention of each digit (or CTC's posteriors) over the columns."""
+    return _upload_predict(panel, fields, upload, ".png", "image")
 
 
 def memory(panel: Panel, fields: dict, upload=None) -> dict:

@@ -2,7 +2,7 @@
 
 A task module in ``seqlab/tasks/`` ends with ``TASK = Task(...)``; :func:`tasks` finds
 every such module (so adding a task is its module, its presets and its tests -- nothing
-else is edited; see "Adding a task" in the README), and the CLI and the benchmarks reach a
+else is edited; see "Adding a task" in docs/tasks/index.md), and the CLI and the benchmarks reach a
 task only through it:
 
     seqlab train TASK [--data PATH] [--preset NAME] [--key=value ...]   -> task.train
