@@ -155,7 +155,7 @@ def _streamed(produce: Callable[[Callable[[str], None]], object], lock: threadin
     before its first text is raised here (so the page gets a message, not a broken stream)."""
     import queue
 
-    q: queue.Queue = queue.Queue(maxsize=256)
+    q: queue.Queue = queue.Queue()  # unbounded (at most MAX_LENGTH pieces): a reader that left never blocks the model
     done = object()
 
     def work():
