@@ -107,9 +107,9 @@ def uploaded(upload: bytes | None, name: str | None, suffix: str, what: str, tmp
 
 def recurrent_layer(model: torch.nn.Module):
     """The first seqlab RNN / LSTM / GRU layer in ``model`` (None: not a recurrent model)."""
-    from seqlab.nn.recurrent import _RecurrentLayer
+    from seqlab.nn import GRU, LSTM, RNN
 
-    return next((m for m in model.modules() if isinstance(m, _RecurrentLayer)), None)
+    return next((m for m in model.modules() if isinstance(m, (RNN, LSTM, GRU))), None)
 
 
 def gradient_flow_png(model: torch.nn.Module, name: str, out: Path, steps: int = 100) -> Path:
@@ -270,11 +270,11 @@ def translate(panel: Panel, fields: dict, upload=None) -> dict:
 
 def forecast(panel: Panel, fields: dict, upload=None) -> dict:
     from seqlab.plots import plot_forecast
-    from seqlab.tasks.forecast import _origin, forecast_at
+    from seqlab.tasks.forecast import forecast_at, start_row
 
     prep = panel.prepared()
     raw = (fields.get("row") or "").strip()
-    row = _origin(prep.series, raw or None, panel.run.cfg.data.lookback)
+    row = start_row(prep.series, raw or None, panel.run.cfg.data.lookback)
     with panel.lock:
         f = forecast_at(panel.run, prep, row)
     lines = [", ".join([str(t), *(f"{v:.4g}" for v in values.tolist())]) for t, values in zip(f["times"], f["forecast"])]

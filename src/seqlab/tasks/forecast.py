@@ -209,7 +209,7 @@ def build_run(cfg: ForecastConfig, run_dir: Path, device) -> ForecastRun:
 
 
 # ------------------------------------------------------------------------ predict / evaluate
-def _origin(series: Series, at: str | None, lookback: int) -> int:
+def start_row(series: Series, at: str | None, lookback: int) -> int:
     """The row where the forecast starts: the end of the file, a row number, or a date/time in the file."""
     n = len(series.values)
     if at is None:
@@ -261,7 +261,7 @@ def predict_forecast(run: ForecastRun, lines: list[str], options: PredictOptions
     from seqlab.plots import plot_forecast
 
     prep = run.prepare(options.data)
-    row = _origin(prep.series, options.at, run.cfg.data.lookback)
+    row = start_row(prep.series, options.at, run.cfg.data.lookback)
     f = forecast_at(run, prep, row)
     out_lines = [",".join([run.cfg.data.time_column, *f["columns"]])]
     out_lines += [",".join([t.isoformat(sep=" "), *(f"{v:.6g}" for v in values.tolist())])
