@@ -118,11 +118,10 @@ def create_app(run_dirs: list[str], device: str = "auto"):
 
 def serve(run_dirs: list[str], host: str = "127.0.0.1", port: int = 8000, device: str = "auto") -> None:
     """Load the runs and serve the page until interrupted."""
-    require_starlette()
-    import uvicorn
-
     if not 0 <= port <= 65535:
         raise UserError(f"--port must lie in [0, 65535], got {port}")
-    app = create_app(run_dirs, device)
+    app = create_app(run_dirs, device)  # checks that starlette and uvicorn are installed
+    import uvicorn
+
     print(f"seqlab serve: {len(run_dirs)} run(s) on http://{host}:{port}/  (Ctrl-C stops)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

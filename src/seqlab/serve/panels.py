@@ -11,6 +11,7 @@ shows; the plots are the CLI's own (:mod:`seqlab.plots`).
 from __future__ import annotations
 
 import base64
+import functools
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -44,16 +45,13 @@ class Panel:
         if self.task.name == "conditional_lm":
             d["conditions"] = [self.run.name(i) for i in range(len(self.run.labels))]
         if self.task.name == "forecast":
-            prep = self.prepared()
-            d["rows"] = [self.run.cfg.data.lookback, len(prep.series.values)]
-        if self.task.name == "classify":
-            d["pooling"] = self.run.cfg.model.pooling
+            d["rows"] = [self.run.cfg.data.lookback, len(self.prepared.series.values)]
         return d
 
+    @functools.cached_property
     def prepared(self):
-        if not hasattr(self, "_prep"):
-            self._prep = self.run.prepare(None)
-        return self._prep
+        """A forecast run's training series, read once."""
+        return self.run.prepare(None)
 
     def gradients(self) -> str:
         """The gradient-flow plot of this run's first recurrent layer (computed once)."""
@@ -89,8 +87,7 @@ def number(fields: dict, name: str, kind: type, default, low=None, high=None):
 def png(draw: Callable[[Path], Path]) -> str:
     """A data URL of the PNG that ``draw(path)`` writes."""
     with tempfile.TemporaryDirectory() as tmp, PLOT_LOCK:
-        path = draw(Path(tmp) / "plot.png")
-        return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+        return _data_url(Path(draw(Path(tmp) / "plot.png")))
 
 
 def uploaded(upload: bytes | None, name: str | None, suffix: str, what: str, tmp: str) -> str:
@@ -123,10 +120,9 @@ def gradient_flow_png(model: torch.nn.Module, name: str, out: Path, steps: int =
         raise UserError(f"{name} has no recurrent layer (a Transformer or a feed-forward model): no gradient flow")
     p = next(layer.parameters())
     x = torch.randn(8, steps, layer.input_size, generator=torch.Generator().manual_seed(0)).to(p)
-    x = x if layer.batch_first else x.transpose(0, 1)
-    last = (lambda out: 0.5 * out[:, -1].pow(2).sum()) if layer.batch_first else (lambda out: 0.5 * out[-1].pow(2).sum())
-    with torch.no_grad():
-        norms = gradient_flow(layer, x, last, first_only=True)
+    time = 1 if layer.batch_first else 0
+    norms = gradient_flow(layer, x.movedim(1, time), lambda out: 0.5 * out.select(time, -1).pow(2).sum(),
+                          first_only=True)
     cell = type(layer).__name__
     return plot_gradient_flow({f"{name} ({cell}, layer 1)": norms.tolist()}, out,
                               f"gradient flow back from step T={steps} (trained weights, random inputs)")
@@ -135,19 +131,22 @@ def gradient_flow_png(model: torch.nn.Module, name: str, out: Path, steps: int =
 # ------------------------------------------------------------------------ one action per task
 def lm_stream(panel: Panel, fields: dict) -> Iterator[str]:
     """The prompt, then the new text as it is generated; the first item is checked before the page sees any."""
-    from seqlab.generate import SampleConfig
     from seqlab.tasks.lm import continue_text
 
-    prompt = (fields.get("prompt") or "")
-    if not prompt.strip():
-        raise UserError("the prompt is empty: type the text to continue")
-    if len(prompt) > MAX_CHARS:
-        raise UserError(f"the prompt has {len(prompt):,} characters; the limit is {MAX_CHARS:,}")
-    sampling = SampleConfig(number(fields, "temperature", float, 0.8, 0, 10), number(fields, "top_k", int, 0, 0),
-                            number(fields, "top_p", float, 1.0, 0, 1), number(fields, "seed", int, 0))
-    sampling.check()
+    text_field(fields, "prompt", "the prompt")  # checked; the prompt itself keeps its spaces
+    prompt, sampling = fields["prompt"], sampling_of(fields)
     length = number(fields, "length", int, 200, 1, MAX_LENGTH)
     return _streamed(lambda on_text: continue_text(panel.run, prompt, length, sampling, on_text), panel.lock)
+
+
+def sampling_of(fields: dict):
+    """The sampling settings of an LM panel's form (seqlab.generate.SampleConfig), checked."""
+    from seqlab.generate import SampleConfig
+
+    cfg = SampleConfig(number(fields, "temperature", float, 0.8, 0, 10), number(fields, "top_k", int, 0, 0),
+                       number(fields, "top_p", float, 1.0, 0, 1), number(fields, "seed", int, 0))
+    cfg.check()
+    return cfg
 
 
 def _streamed(produce: Callable[[Callable[[str], None]], object], lock: threading.Lock) -> Iterator[str]:
@@ -184,13 +183,9 @@ def _streamed(produce: Callable[[Callable[[str], None]], object], lock: threadin
 
 
 def conditional_lm(panel: Panel, fields: dict, upload=None) -> dict:
-    from seqlab.generate import SampleConfig
     from seqlab.tasks.conditional_lm import sentences
 
-    condition = text_field(fields, "condition", "the condition")
-    sampling = SampleConfig(number(fields, "temperature", float, 0.8, 0, 10), number(fields, "top_k", int, 0, 0),
-                            number(fields, "top_p", float, 1.0, 0, 1), number(fields, "seed", int, 0))
-    sampling.check()
+    condition, sampling = text_field(fields, "condition", "the condition"), sampling_of(fields)
     count = number(fields, "count", int, 5, 1, 50)
     with panel.lock:
         return {"lines": sentences(panel.run, condition, count, sampling)}
@@ -245,11 +240,10 @@ def tag(panel: Panel, fields: dict, upload=None) -> dict:
     if isinstance(f, CharFeatures):
         words = words_from_bmes(tokens, tags)
         return {"segments": [[w, "word"] for w in words], "kind": "words", "text": "  ".join(words)}
-    found = chunks(tags) if f.scheme != "plain" else []
     if f.scheme == "plain":
         return {"segments": [[t, g] for t, g in zip(tokens, tags)], "kind": "tags"}
     segments, at = [], 0
-    for kind, start, end in found:
+    for kind, start, end in chunks(tags):
         segments += [[t, ""] for t in tokens[at:start]] + [[" ".join(tokens[start:end]), kind]]
         at = end
     segments += [[t, ""] for t in tokens[at:]]
@@ -272,7 +266,7 @@ def forecast(panel: Panel, fields: dict, upload=None) -> dict:
     from seqlab.plots import plot_forecast
     from seqlab.tasks.forecast import forecast_at, start_row
 
-    prep = panel.prepared()
+    prep = panel.prepared
     raw = (fields.get("row") or "").strip()
     row = start_row(prep.series, raw or None, panel.run.cfg.data.lookback)
     with panel.lock:
