@@ -1,7 +1,8 @@
 """seqlab serve under load: rounds of 20 concurrent requests to a classifier and a tagger panel, all answered?
 
 Starts ``seqlab serve`` on a free local port over the given runs (by default it trains two small ones
-first: an SST-2 classifier with attention pooling and a CoNLL NER tagger, 300 steps each), then sends
+first, or reuses those of an earlier run: an SST-2 classifier with attention pooling and a CoNLL NER
+tagger, 300 steps each), then sends
 ``--rounds`` rounds of ``--concurrency`` simultaneous requests (sentences from the validation files) to
 each panel and reports how many were answered and the median and 95th-percentile latency, beside the
 latency of one request alone.  Traffic goes to 127.0.0.1 only; the loop is bounded by the rounds.
@@ -91,11 +92,11 @@ def main() -> None:
     start = time.perf_counter()
     classifier = args.classifier or f"{args.runs}/classifier"
     tagger = args.tagger or f"{args.runs}/tagger"
-    if not args.classifier:
+    if not args.classifier and not Path(classifier, "config.json").is_file():  # trained by an earlier run: reused
         _train(["classify", "--preset", "sst2-bilstm-attention", "--data", str(SST2 / "stsa.binary.train"),
                 "--data.valid", str(SST2 / "stsa.binary.dev"), "--runs", args.runs, "--name", "classifier",
                 "--train.max_steps=300"])
-    if not args.tagger:
+    if not args.tagger and not Path(tagger, "config.json").is_file():
         _train(["tag", "--preset", "conll-bilstm-crf", "--data", str(CONLL / "eng.train"),
                 "--data.valid", str(CONLL / "eng.testa"), "--runs", args.runs, "--name", "tagger",
                 "--train.max_steps=300"])
