@@ -16,6 +16,9 @@ minGRU's parallel scan runs against sequential and cuDNN/oneDNN-style recurrence
                                     [--models lstm,min_gru,...] [--steps 3000] [--minutes 3] [--speed-only | --no-speed]
                                     [--speed-lengths 256,1024,4096,16384] [--runs DIR] [--results NAME]
 
+A curriculum on T (``--data.curriculum=10,25,50``: each shorter length until solved, then T; see
+seqlab.tasks.memory) is one more override; the rows record the step at which each length was solved.
+
 ``--results NAME`` keeps a run with another budget apart (results/NAME.json, no README plots): e.g. the
 minGRU/minLSTM goal rows, ``--problems adding --lengths 400,1000 --models min_gru,min_lstm --minutes 5
 --steps 10000 --no-speed --results long_range_min --runs runs/bench-long_range_min``.
@@ -65,10 +68,14 @@ def train_row(problem: str, length: int, model: str, args, rest) -> dict:
     valid = [r for r in logged if r.get("split") == "valid"]
     solved_at = next((r["step"] for r in valid if r["solved"]), None)
     metric = "mse" if problem == "adding" else "accuracy"
-    best = (min if metric == "mse" else max)((r[metric] for r in valid), default=None)
+    best = (min if metric == "mse" else max)((r[metric] for r in valid if r["length"] == length), default=None)
     last = valid[-1] if valid else {}
+    # a curriculum on T: the step at which each shorter length was solved (its last evaluation)
+    levels = [{"length": n, "solved_at_step": max((r["step"] for r in valid if r["length"] == n), default=None)
+               if any(r["length"] > n for r in valid) else None} for n in memory.curriculum_lengths(cfg.data)[:-1]]
     return {"problem": problem, "length": length, "model": model, "solved": solved_at is not None,
-            "solved_at_step": solved_at, "steps": final["steps"] if final else None, "diverged": diverged,
+            "solved_at_step": solved_at, "curriculum": levels, "steps": final["steps"] if final else None,
+            "diverged": diverged,
             "train_time_s": last.get("time_s"), metric: round(final[metric], 4) if final else None,
             "best_" + metric: None if best is None else round(best, 4),
             "baseline": round(memory.baseline(problem, length), 4), "seed": cfg.train.seed, "config": to_dict(cfg)}

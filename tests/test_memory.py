@@ -134,3 +134,36 @@ def test_cli(tmp_path, capsys):
         assert main(["train", "memory", "--runs", str(runs), "--name", "bad", *bad.split()]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_curriculum_lengths_rise_to_the_training_length_and_bad_ones_are_named():
+    d = memory.MemoryDataConfig(length=100)
+    assert memory.curriculum_lengths(d) == [100]
+    d.curriculum = "10, 25,50"
+    assert memory.curriculum_lengths(d) == [10, 25, 50, 100]
+    for bad in ["10,x", "25,10", "10,100", "1,50", "10,10"]:
+        d.curriculum = bad
+        with pytest.raises(UserError, match="data.curriculum"):
+            memory.curriculum_lengths(d)
+
+
+def test_curriculum_trains_each_length_until_solved_then_the_next(tmp_path):
+    from seqlab.plots import read_metrics
+
+    cfg = config("copy", 12, "lstm")
+    cfg.data.symbols, cfg.data.stop_when_solved, cfg.data.curriculum = 3, True, "3,6"
+    cfg.train.max_steps, cfg.train.eval_every = 6000, 50
+    result = memory.TASK.train(cfg, tmp_path / "run")
+    valid = [r for r in read_metrics(tmp_path / "run") if r.get("split") == "valid"]
+    lengths = [r["length"] for r in valid]
+    assert lengths == sorted(lengths) and set(lengths) == {3, 6, 12}  # in order, every one
+    # a shorter length is left at its first solved evaluation, and never counts as solved
+    for short in (3, 6):
+        at = [r for r in valid if r["length"] == short]
+        assert not any(r["solved"] for r in at) and at[-1]["accuracy"] > 0.99
+        assert all(r["accuracy"] <= 0.99 for r in at[:-1])
+    assert result["solved"] and valid[-1]["length"] == 12 and valid[-1]["solved"]
+    # the best checkpoint is one of the full length, and a resumed run stays at the last level
+    assert memory.TASK.train(cfg, tmp_path / "run", resume=True)["steps"] == result["steps"]
+    task = memory.setup(cfg, None, torch.device("cpu"))
+    assert [task.length for task.level in range(3)] == [3, 6, 12]

@@ -2,7 +2,7 @@
 
     seqlab train memory --data.problem=adding --data.length=400 [--model.cell=lstm|gru|rnn_tanh|rnn_relu|
                         min_gru|min_lstm|transformer] [--model.init=identity] [--model.forget_bias=1]
-                        [--data.symbols=N] [--data.stop_when_solved=true]
+                        [--data.symbols=N] [--data.stop_when_solved=true] [--data.curriculum=10,25,50]
     seqlab evaluate RUN_DIR [--length T]       the metric on fresh validation sequences (other lengths too)
     seqlab predict RUN_DIR [--examples 3]      a few generated problems with the model's answers
 
@@ -11,11 +11,14 @@ is 100 batches.  The validation set is 1,000 sequences from a seed of its own.  
 memoryless baselines (data/memory.py) are reported beside the metric: adding MSE 0.167,
 copy cross-entropy 10 ln 8 / (T + 20).  ``data.stop_when_solved`` ends training at the first
 evaluation under the solved threshold (adding: MSE < 0.01; copy, selective: accuracy > 99% on the
-recalled symbols).
+recalled symbols).  ``data.curriculum`` lists shorter delays learnt first (a curriculum on T, after
+Zaremba & Sutskever 2014): training starts at the first, moves to the next at the first evaluation
+that solves the current one, and ends at ``data.length``; only that length counts as solved.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -41,6 +44,7 @@ class MemoryDataConfig:
     length: int = 100  # T: the delay to bridge
     symbols: int = 0  # copy / selective: symbols to recall (0: the standard 10 / 16)
     stop_when_solved: bool = False  # end training at the first evaluation that meets the solved threshold
+    curriculum: str = ""  # shorter lengths learnt first, e.g. "10,25,50": each until solved, then data.length
     path: str = ""  # unused (the data is generated); kept so that --data is refused clearly
 
 
@@ -107,6 +111,20 @@ def _initialise(encoder: SequenceEncoder, cfg: MemoryModelConfig, length: int) -
         snn.add_gate_bias(encoder.rnn, "f", cfg.forget_bias)
 
 
+def curriculum_lengths(d: MemoryDataConfig) -> list[int]:
+    """The lengths trained on, in order: ``data.curriculum``'s, then ``data.length``."""
+    if not d.curriculum.strip():
+        return [d.length]
+    try:
+        lengths = [int(t) for t in d.curriculum.split(",")]
+    except ValueError:
+        raise UserError(f"data.curriculum must be comma-separated lengths, e.g. 10,25,50; got {d.curriculum!r}") from None
+    if lengths[0] < 2 or any(b <= a for a, b in pairwise(lengths)) or lengths[-1] >= d.length:
+        raise UserError(f"data.curriculum must rise from at least 2 to below data.length={d.length}, "
+                        f"got {d.curriculum!r}")
+    return [*lengths, d.length]
+
+
 def objective(model: MemoryModel, out: Tensor, y: Tensor) -> Tensor:
     """MSE (adding) or cross-entropy (copy: every step; selective: the answers) of the model's output."""
     if model.regression:
@@ -132,14 +150,25 @@ class MemoryTask(TrainingTask):
         self.model, self.cfg, self.device = model, cfg, device
         self.steps_per_epoch = STEPS_PER_EPOCH
         self.metric = "mse" if model.regression else "accuracy"
-        self.valid = [t.to(device) for t in generate(cfg.data.problem, VALID_SIZE, cfg.data.length,
-                                                     cfg.train.seed - 1, cfg.data.symbols)]
+        self.lengths, self.level = curriculum_lengths(cfg.data), 0  # the curriculum's lengths; the one trained on
+        for length in self.lengths:  # bad settings (problem, length, symbols) refused before training starts
+            generate(cfg.data.problem, 1, length, 0, cfg.data.symbols)
+
+    @property
+    def length(self) -> int:
+        return self.lengths[self.level]
+
+    def state_dict(self) -> dict:
+        return {"level": self.level}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.level = d.get("level", 0)
 
     def batches(self, position):
         step = position or 0
         while True:
             seed = self.cfg.train.seed * 1_000_003 + step
-            x, y = generate(self.cfg.data.problem, self.cfg.train.batch_size, self.cfg.data.length, seed,
+            x, y = generate(self.cfg.data.problem, self.cfg.train.batch_size, self.length, seed,
                             self.cfg.data.symbols)
             step += 1
             yield step, (distributed.shard(x).to(self.device), distributed.shard(y).to(self.device))
@@ -149,8 +178,15 @@ class MemoryTask(TrainingTask):
         return objective(self.model, self.model(x), y), x.shape[0] * x.shape[1]
 
     def evaluate(self) -> dict:
-        m = score(self.model, *self.valid, self.cfg.data.problem, self.cfg.data.length, self.cfg.data.symbols)
-        return {**m, "done": m["solved"] and self.cfg.data.stop_when_solved}
+        """The validation set of the length trained on; solving a curriculum length moves on to the next."""
+        d = self.cfg.data
+        x, y = generate(d.problem, VALID_SIZE, self.length, self.cfg.train.seed - 1, d.symbols)
+        m = score(self.model, x.to(self.device), y.to(self.device), d.problem, self.length, d.symbols)
+        ahead = len(self.lengths) - 1 - self.level  # lengths still to learn: a shorter one's figures never win
+        m["selection"] += 10.0 * ahead
+        if ahead and m["solved"]:
+            self.level += 1
+        return {**m, "solved": m["solved"] and not ahead, "done": m["solved"] and not ahead and d.stop_when_solved}
 
 
 @torch.no_grad()
