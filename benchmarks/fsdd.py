@@ -11,6 +11,9 @@ official split; connected digit error rate <= 3% on the official split's test ut
     python benchmarks/fsdd.py [--data DIR] [--test DIR] [--parts isolated,speakers,connected]
                               [--minutes M] [--speaker-epochs E] [--runs DIR] [--section.key=value ...]
 
+A row that replaces one of the results file with other settings keeps the old figures beside the new
+(``before``: its test figures, steps and the settings that changed).
+
 ``--test DIR`` scores the trained models on the test side of another FSDD-layout directory.
 """
 import argparse
@@ -89,11 +92,15 @@ def run(argv) -> None:
     if "connected" in parts:
         jobs.append(("connected-official", "fsdd-ctc", "official"))
     previous = RESULTS / "fsdd.json"
-    kept = [r for r in (json.loads(previous.read_text())["runs"] if previous.is_file() else [])
-            if r["name"] not in {name for name, _, _ in jobs}]
+    record = json.loads(previous.read_text()) if previous.is_file() else {"runs": []}
+    kept = [r for r in record["runs"] if r["name"] not in {name for name, _, _ in jobs}]
+    replaced = {r["name"]: r for r in record["runs"]}
     start, rows = time.perf_counter(), []
     for name, preset, split in jobs:
         rows.append(_row(name, preset, split, args, rest))
+        before = _before(replaced[name], rows[-1], record.get("date", "")) if name in replaced else None
+        if before:
+            rows[-1]["before"] = before
         summary = _summary(kept + rows)
         write_results("fsdd", {"data": args.data, "goal": GOAL, "summary": summary, "runs": kept + rows},
                       time.perf_counter() - start)
@@ -102,15 +109,35 @@ def run(argv) -> None:
     print(f"wrote {RESULTS / 'fsdd.json'}")
 
 
+def _before(old: dict, new: dict, date: str) -> dict | None:
+    """The replaced row's figures (from the results file of ``date``) beside the new ones, with the settings that
+    changed as [old, new]; a rerun with the same settings keeps what the old row was compared with."""
+    if old.get("config") == new["config"]:
+        return old.get("before")
+    flat_old, flat_new = _flat(old.get("config", {})), _flat(new["config"])
+    changed = {k: [flat_old.get(k), v] for k, v in flat_new.items() if flat_old.get(k) != v and k != "data.path"}
+    return {"results_of": date, "steps": old.get("steps"), "test": old.get("test"), "changed": changed}
+
+
+def _flat(config: dict) -> dict:
+    return {f"{section}.{k}": v for section, values in config.items() for k, v in values.items()}
+
+
 def _summary(rows: list[dict]) -> dict:
     out = {}
     speakers = [r["test"]["beam1"]["accuracy"] for r in rows if r["name"].startswith("isolated-speaker-")]
     if speakers:
         out["speaker_held_out_accuracy"] = {"mean": round(sum(speakers) / len(speakers), 4), "worst": min(speakers),
                                             "folds": len(speakers)}
+    before = [r["before"]["test"]["beam1"]["accuracy"] for r in rows
+              if r["name"].startswith("isolated-speaker-") and r.get("before")]
+    if before and len(before) == len(speakers):
+        out["speaker_held_out_accuracy_before"] = {"mean": round(sum(before) / len(before), 4), "worst": min(before)}
     for r in rows:
         if r["name"] == "isolated-official":
             out["isolated_official_accuracy"] = r["test"]["beam1"]["accuracy"]
+            if r.get("before"):
+                out["isolated_official_accuracy_before"] = r["before"]["test"]["beam1"]["accuracy"]
         if r["name"] == "connected-official":
             out["connected_official"] = {b: {k: r["test"][b][k] for k in ("digit_error_rate", "utterance_accuracy")}
                                          for b in r["test"]}

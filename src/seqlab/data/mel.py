@@ -8,6 +8,7 @@
     S_t(m)   = log(Σ_k W[m, k] P_t(k) + ε)                       log-mel energies
     c_t(n)   = √(2/M) · s_n · Σ_m S_t(m) cos(π n (m + ½) / M),   s_0 = 1/√2, else 1   (orthonormal DCT-II)
 
+VTLP (:mod:`seqlab.data.augment`) warps the bin frequencies f_k before the triangles are laid on them.
 Per-utterance normalisation subtracts each feature's mean over the frames and divides by
 the utterance's overall standard deviation.  SpecAugment (Park et al. 2019) zeroes random bands of frequency
 channels and of frames during training.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from seqlab.data.augment import vtlp_warp
 from seqlab.errors import UserError
 
 
@@ -46,13 +48,17 @@ def mel_to_hz(m: Tensor) -> Tensor:
     return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
 
 
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = 0.0) -> Tensor:
-    """W (n_mels, n_fft // 2 + 1): triangular filters equally spaced on the HTK mel scale (no area normalisation)."""
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = 0.0,
+                   warp: float = 1.0) -> Tensor:
+    """W (n_mels, n_fft // 2 + 1): triangular filters equally spaced on the HTK mel scale (no area normalisation);
+    ``warp`` ≠ 1: each bin's energy counted at its VTLP-warped frequency."""
     fmax = fmax or sample_rate / 2
     if not 0 <= fmin < fmax <= sample_rate / 2:
         raise UserError(f"features: need 0 <= fmin < fmax <= sample_rate / 2, got fmin {fmin}, fmax {fmax}, "
                         f"sample_rate {sample_rate}")
     bins = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sample_rate / n_fft  # f_k
+    if warp != 1.0:
+        bins = vtlp_warp(bins, warp, sample_rate)
     lo, hi = hz_to_mel(torch.tensor([fmin, fmax], dtype=torch.float64)).tolist()
     edges = mel_to_hz(torch.linspace(lo, hi, n_mels + 2, dtype=torch.float64))  # f_0 .. f_{M+1}
     lower = (bins[None] - edges[:-2, None]) / (edges[1:-1] - edges[:-2])[:, None]
@@ -88,14 +94,21 @@ class Features(torch.nn.Module):
     def size(self) -> int:
         return self.cfg.n_mels if self.cfg.kind == "logmel" else self.cfg.n_mfcc
 
-    def log_mel(self, x: Tensor) -> Tensor:
+    def log_mel(self, x: Tensor, warp: float = 1.0) -> Tensor:
+        """Log-mel energies (T, M); ``warp`` ≠ 1: through a VTLP-warped filterbank (training augmentation)."""
         c = self.cfg
         spec = torch.stft(x, c.n_fft, c.hop, c.win, self.window, center=True, return_complex=True)  # (K, T)
         power = spec.real.pow(2) + spec.imag.pow(2)
-        return torch.log(self.fbank @ power + 1e-6).T  # (T, M)
+        fbank = self.fbank if warp == 1.0 else \
+            mel_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.fmin, c.fmax, warp).to(power.device)
+        return torch.log(fbank @ power + 1e-6).T  # (T, M)
 
-    def forward(self, x: Tensor) -> Tensor:
-        s = self.log_mel(x)
+    def frames(self, samples: int) -> int:
+        """How many frames ``samples`` samples give (the STFT is centred)."""
+        return 1 + samples // self.cfg.hop
+
+    def forward(self, x: Tensor, warp: float = 1.0) -> Tensor:
+        s = self.log_mel(x, warp)
         f = s if self.cfg.kind == "logmel" else s @ self.dct.T  # (T, n_mfcc)
         return normalise(f) if self.cfg.normalise else f
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from seqlab.data.augment import add_noise, change_speed, draw
 from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.fsdd import Recording, connected, frame_labels, read_fsdd, split
 from seqlab.data.lines import numbered_chunks
@@ -48,6 +49,10 @@ class SpeechDataConfig:
     test_utterances: int = 500  # connected: from the test recordings
     seed: int = 7  # recordings held out, utterances built
     spec_augment: bool = True  # frequency and time masks in training
+    # waveform augmentations in training (seqlab.data.augment), drawn afresh for every example:
+    speed: float = 0.0  # speed perturbation by a factor from [1 - speed, 1 + speed] (Ko et al. 2015: 0.1)
+    vtlp: float = 0.0  # vocal-tract-length perturbation, warp factor from [1 - vtlp, 1 + vtlp] (Jaitly & Hinton: 0.1)
+    noise_snr_db: float = 0.0  # > 0: white noise at an SNR drawn from [noise_snr_db, noise_snr_db + 20] dB
     silence_db: float = 30.0  # frames: a recording's frames this far below its loudest frame, at its ends, are silence
 
 
@@ -70,6 +75,18 @@ def _check(cfg: SpeechDataConfig) -> None:
         raise UserError(f"data.valid_fraction must lie in (0, 1), got {cfg.valid_fraction}")
     if min(cfg.train_utterances, cfg.valid_utterances, cfg.test_utterances) < 1:
         raise UserError("data.train_utterances, data.valid_utterances and data.test_utterances must be positive")
+    for name in ("speed", "vtlp"):
+        if not 0 <= getattr(cfg, name) < 0.5:
+            raise UserError(f"data.{name} must lie in [0, 0.5), got {getattr(cfg, name)}")
+    if cfg.noise_snr_db < 0:
+        raise UserError(f"data.noise_snr_db must be 0 (no noise) or positive, got {cfg.noise_snr_db}")
+    if cfg.speed and cfg.mode == "frames":
+        raise UserError("data.speed is not for data.mode=frames: the frame labels are tied to the recordings' "
+                        "lengths (data.vtlp and data.noise_snr_db keep them)")
+
+
+def waveform_augmented(cfg: SpeechDataConfig) -> bool:
+    return bool(cfg.speed or cfg.vtlp or cfg.noise_snr_db)
 
 
 def split_recordings(cfg: SpeechDataConfig, path: str | None = None) -> dict[str, list[Recording]]:
@@ -83,20 +100,22 @@ def split_recordings(cfg: SpeechDataConfig, path: str | None = None) -> dict[str
     return {"train": [train[i] for i in order[cut:]], "valid": [train[i] for i in order[:cut]], "test": test}
 
 
-def examples(cfg: SpeechConfig, feats: Features, recordings: list[Recording], part: str) -> list[Example]:
+def examples(cfg: SpeechConfig, feats: Features, recordings: list[Recording], part: str,
+             raw: bool = False) -> list[Example]:
     """Feature sequences with their targets: one per recording (isolated) or per built utterance (connected:
-    its digits; frames: a label per frame)."""
+    its digits; frames: a label per frame).  ``raw``: the samples instead of the features (for training with
+    waveform augmentations, which make the features afresh for every batch)."""
     rate = cfg.features.sample_rate
+    made = (lambda x: x) if raw else feats
     if cfg.data.mode == "isolated":
-        return [(feats(read_wav(r.path, rate)[0]), r.digit) for r in recordings]
+        return [(made(read_wav(r.path, rate)[0]), r.digit) for r in recordings]
     count = {"train": cfg.data.train_utterances, "valid": cfg.data.valid_utterances, "test": cfg.data.test_utterances}
     seed = cfg.data.seed * 10 + ("train", "valid", "test").index(part)  # a different stream per part
     out = []
     for u in connected(recordings, count[part], seed, rate):
-        f = feats(u.samples)
         target = u.digits if cfg.data.mode == "connected" else \
-            frame_labels(u, len(f), cfg.features.hop, cfg.features.win, cfg.data.silence_db)
-        out.append((f, target))
+            frame_labels(u, feats.frames(len(u.samples)), cfg.features.hop, cfg.features.win, cfg.data.silence_db)
+        out.append((made(u.samples), target))
     return out
 
 
@@ -109,17 +128,30 @@ def _pad(batch: list[Example], device) -> tuple[torch.Tensor, torch.Tensor]:
 class SpeechTask(TrainingTask):
     """The trainer's view of the speech task (see :mod:`seqlab.train.trainer`)."""
 
-    def __init__(self, model, cfg: SpeechConfig, train: list[Example], valid: list[Example], device) -> None:
+    def __init__(self, model, cfg: SpeechConfig, train: list[Example], valid: list[Example], device,
+                 features: Features | None = None) -> None:
+        """``features``: ``train`` holds samples, made into features by it, augmented, at every step."""
         self.model, self.cfg, self.train, self.valid, self.device = model, cfg, train, valid, device
-        self.metric = model.metric
+        self.features, self.metric = features, model.metric
         self.lengths = [len(f) for f, _ in train]
         self.steps_per_epoch = num_batches(len(train), cfg.train.batch_size)
-        self.generator = torch.Generator().manual_seed(cfg.train.seed)  # SpecAugment masks
+        self.generator = torch.Generator().manual_seed(cfg.train.seed)  # SpecAugment masks, waveform augmentations
 
     def batches(self, position):
         return epoch_batches(self.train, self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, position)
 
+    def augmented(self, x: torch.Tensor) -> torch.Tensor:
+        """The features of samples x after this step's draw of speed, noise and VTLP."""
+        d, g = self.cfg.data, self.generator
+        if d.speed:
+            x = change_speed(x, draw(g, 1 - d.speed, 1 + d.speed))
+        if d.noise_snr_db:
+            x = add_noise(x, draw(g, d.noise_snr_db, d.noise_snr_db + 20), g)
+        return self.features(x, draw(g, 1 - d.vtlp, 1 + d.vtlp) if d.vtlp else 1.0)
+
     def train_step(self, batch):
+        if self.features is not None:
+            batch = [(self.augmented(x), y) for x, y in batch]
         if self.cfg.data.spec_augment:
             batch = [(spec_augment(f, self.generator), y) for f, y in batch]
         return self.model.loss(*_pad(batch, self.device), [y for _, y in batch])[0], len(batch)
@@ -169,8 +201,9 @@ def setup(cfg: SpeechConfig, resume_dir: Path | None, device) -> SpeechTask:
     feats = Features(cfg.features)
     model = _model(cfg, feats).to(device)
     parts = split_recordings(cfg.data)
-    return SpeechTask(model, cfg, examples(cfg, feats, parts["train"], "train"),
-                      examples(cfg, feats, parts["valid"], "valid"), device)
+    raw = waveform_augmented(cfg.data)  # then the training features are made afresh at every step
+    return SpeechTask(model, cfg, examples(cfg, feats, parts["train"], "train", raw),
+                      examples(cfg, feats, parts["valid"], "valid"), device, feats if raw else None)
 
 
 @dataclass
@@ -253,7 +286,8 @@ def report(run: SpeechRun, m: dict) -> str:
 
 # ------------------------------------------------------------------------ presets
 def fsdd(mode: str) -> SpeechConfig:
-    """FSDD on a 2-core CPU: a bidirectional GRU over 40 log-mel bands."""
+    """FSDD on a 2-core CPU: a bidirectional GRU over 40 log-mel bands, SpecAugment; isolated digits also with
+    speed perturbation (±10%), VTLP (±10%) and white noise at 10-30 dB SNR."""
     cfg = SpeechConfig()
     cfg.data.mode = mode
     m = cfg.model
@@ -263,6 +297,8 @@ def fsdd(mode: str) -> SpeechConfig:
     cfg.train.batch_size = 32
     # isolated: 40 epochs, about 8 CPU minutes; connected (4,000 utterances): 16 epochs, about 25 minutes
     cfg.train.epochs, cfg.train.max_minutes = (40, 15.0) if mode == "isolated" else (16, 30.0)
+    if mode == "isolated":  # across speakers and recordings: speed, vocal-tract length and noise perturbed
+        cfg.data.speed, cfg.data.vtlp, cfg.data.noise_snr_db = 0.1, 0.1, 10.0
     if mode == "frames":  # one step per frame (no stacking); 2,000 utterances, at most 10 minutes
         m.stack, cfg.data.train_utterances, cfg.train.epochs, cfg.train.max_minutes = 1, 2000, 12, 10.0
     return cfg
