@@ -54,6 +54,22 @@ def write_results(name: str, figures: dict, wall_time_s: float, out: Path | None
     return path
 
 
+def figures_before(old: dict, new: dict, date: str) -> dict | None:
+    """The replaced row's figures (from the results file of ``date``) beside the new ones, with the settings that
+    changed as [old, new]; a rerun with the same settings keeps what the old row was compared with."""
+    if old.get("config") == new["config"]:
+        return old.get("before")
+    flat_old, flat_new = flat_config(old.get("config", {})), flat_config(new["config"])
+    changed = {k: [flat_old[k], v] for k, v in flat_new.items()  # settings the old run had too, bar the paths
+               if k in flat_old and flat_old[k] != v and k not in ("data.path", "train.progress")}
+    kept = {k: old[k] for k in ("steps", "train_time_s", "valid", "test") if k in old}
+    return {"results_of": date, **kept, "changed": changed}
+
+
+def flat_config(config: dict) -> dict:
+    return {f"{section}.{k}": v for section, values in config.items() for k, v in values.items()}
+
+
 def exit_on_user_error(main) -> None:
     """Run a benchmark's ``main()``; a user error (missing data, bad option) ends it with its one-line message."""
     from seqlab.errors import UserError

@@ -13,6 +13,9 @@ recurrent model.  Published rows: see PUBLISHED (../shared/data/SOURCES.md and t
 ``--presets`` lists forecast presets, each optionally ``@LOOKBACK`` (default: the preset's own);
 rows of runs not named keep their last figures in the results file.
 
+A row that replaces one of the results file with other settings keeps the old figures beside the new
+(``before``: its valid and test figures, steps, training time and the settings that changed).
+
 ``--data`` takes any ETT-format CSV (ETTh*/ETTm* splits by name, others 70/10/20); ``--test``
 scores the test split of another ETT-format file with the models trained on ``--data``
 (the withheld ETTh2/ETTm1, say), z-scored with the training file's statistics.
@@ -24,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, _as_dict, configure, write_results
+from common import RESULTS, _as_dict, configure, figures_before, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "timeseries" / "ETTh1.csv"
 # Every model at look-back 96, and at the longer look-back of its preset where it does better with it.
@@ -75,8 +78,9 @@ def run(argv) -> None:
     start, name = time.perf_counter(), "ett" if Path(args.data).name == "ETTh1.csv" else f"ett_{Path(args.data).stem}"
     runs = [(*_preset(p), h) for p in args.presets.split(",") for h in horizons]
     previous = RESULTS / f"{name}.json"
-    kept = [r for r in (json.loads(previous.read_text())["runs"] if previous.is_file() else [])
-            if (r["preset"], r["lookback"], r["horizon"]) not in runs]
+    record = json.loads(previous.read_text()) if previous.is_file() else {"runs": []}
+    kept = [r for r in record["runs"] if (r["preset"], r["lookback"], r["horizon"]) not in runs]
+    replaced = {(r["preset"], r["lookback"], r["horizon"]): r for r in record["runs"]}
     rows = []
     for preset, lookback, horizon in runs:
         settings = {"data.path": args.data, "data.horizon": horizon, "data.lookback": lookback}
@@ -94,6 +98,10 @@ def run(argv) -> None:
                "test": _round(forecast.evaluate_split(trained, None, "test")), "config": _as_dict(cfg)}
         if args.test:
             row["extra_test"] = _round(forecast.evaluate_split(trained, args.test, "test"))
+        key = (preset, cfg.data.lookback, horizon)
+        before = figures_before(replaced[key], row, record.get("date", "")) if key in replaced else None
+        if before:
+            row["before"] = before
         rows.append(row)
         write_results(name, {"data": args.data, "goal": GOAL, "published": PUBLISHED, "runs": kept + rows},
                       time.perf_counter() - start)

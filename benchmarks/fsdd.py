@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, _as_dict, configure, write_results
+from common import RESULTS, _as_dict, configure, figures_before, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech" / "recordings"
 GOAL = "isolated digits >= 99% test accuracy (official split); connected digits DER <= 3% (official split)"
@@ -98,7 +98,7 @@ def run(argv) -> None:
     start, rows = time.perf_counter(), []
     for name, preset, split in jobs:
         rows.append(_row(name, preset, split, args, rest))
-        before = _before(replaced[name], rows[-1], record.get("date", "")) if name in replaced else None
+        before = figures_before(replaced[name], rows[-1], record.get("date", "")) if name in replaced else None
         if before:
             rows[-1]["before"] = before
         summary = _summary(kept + rows)
@@ -107,20 +107,6 @@ def run(argv) -> None:
         print(json.dumps({k: rows[-1][k] for k in ("name", "steps", "wall_time_s", "test")}), flush=True)
     print(json.dumps(_summary(kept + rows), indent=2))
     print(f"wrote {RESULTS / 'fsdd.json'}")
-
-
-def _before(old: dict, new: dict, date: str) -> dict | None:
-    """The replaced row's figures (from the results file of ``date``) beside the new ones, with the settings that
-    changed as [old, new]; a rerun with the same settings keeps what the old row was compared with."""
-    if old.get("config") == new["config"]:
-        return old.get("before")
-    flat_old, flat_new = _flat(old.get("config", {})), _flat(new["config"])
-    changed = {k: [flat_old.get(k), v] for k, v in flat_new.items() if flat_old.get(k) != v and k != "data.path"}
-    return {"results_of": date, "steps": old.get("steps"), "test": old.get("test"), "changed": changed}
-
-
-def _flat(config: dict) -> dict:
-    return {f"{section}.{k}": v for section, values in config.items() for k, v in values.items()}
 
 
 def _summary(rows: list[dict]) -> dict:
