@@ -41,8 +41,6 @@ def small(mode: str, path) -> speech.SpeechConfig:
     cfg = speech.fsdd(mode)
     cfg.data.path, cfg.data.train_utterances, cfg.data.valid_utterances, cfg.data.test_utterances = str(path), 300, 40, 40
     cfg.data.spec_augment = False  # a tone lives in one or two bands: a frequency mask would hide the label
-    cfg.data.speed = cfg.data.vtlp = cfg.data.noise_snr_db = 0.0  # its pitch is the label (±10% moves it to a
-    # neighbour's), and the small model learns the tones in its 25 epochs without noise (tests/test_augment.py)
     cfg.model.hidden_size, cfg.model.num_layers, cfg.model.dropout = 32, 1, 0.0
     cfg.optim.warmup_steps, cfg.optim.lr = 0, 5e-3
     cfg.train.epochs, cfg.train.progress, cfg.train.device, cfg.train.batch_size = 25, False, "cpu", 16
