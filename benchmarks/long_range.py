@@ -52,10 +52,8 @@ def config(problem: str, length: int, model: str, steps: int, minutes: float, re
 
 def train_row(problem: str, length: int, model: str, args, rest) -> dict:
     from seqlab.errors import TrainingDiverged
-    from seqlab.plots import read_metrics
     from seqlab.tasks import memory
     from seqlab.train import checkpoint
-    from seqlab.train.config import to_dict
 
     cfg = config(problem, length, model, args.steps, args.minutes, rest)
     run_dir = Path(args.runs) / f"{problem}-T{length}-{model}"
@@ -64,20 +62,34 @@ def train_row(problem: str, length: int, model: str, args, rest) -> dict:
         final = memory.TASK.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
     except TrainingDiverged as e:  # a row of the table too: e.g. the IRNN's exploding gradients
         diverged, final = str(e).split(":")[0], None
+    return row(problem, length, model, cfg, run_dir, final, diverged)
+
+
+def row(problem: str, length: int, model: str, cfg, run_dir: Path, final: dict | None, diverged: str = "") -> dict:
+    """The table's row of a trained run, from its metrics log: figures at the length T of the row only (a
+    curriculum's shorter lengths are listed apart, each with the step it was solved at and its best figure)."""
+    from seqlab.plots import read_metrics
+    from seqlab.tasks import memory
+    from seqlab.train.config import to_dict
+
     logged = read_metrics(run_dir) if (run_dir / "metrics.jsonl").is_file() else []  # none: diverged at once
     valid = [r for r in logged if r.get("split") == "valid"]
     solved_at = next((r["step"] for r in valid if r["solved"]), None)
-    metric = "mse" if problem == "adding" else "accuracy"
-    best = (min if metric == "mse" else max)((r[metric] for r in valid if r["length"] == length), default=None)
+    metric, pick = ("mse", min) if problem == "adding" else ("accuracy", max)
+    at_t = [r for r in valid if r["length"] == length]
+
+    def best(rows):
+        return None if not rows else round(pick(r[metric] for r in rows), 4)
+
+    levels = [{"length": n, "solved_at_step": max(r["step"] for r in valid if r["length"] == n)
+               if any(r["length"] > n for r in valid) else None, "best_" + metric: best([r for r in valid
+                                                                                      if r["length"] == n])}
+              for n in memory.curriculum_lengths(cfg.data)[:-1]]
     last = valid[-1] if valid else {}
-    # a curriculum on T: the step at which each shorter length was solved (its last evaluation)
-    levels = [{"length": n, "solved_at_step": max((r["step"] for r in valid if r["length"] == n), default=None)
-               if any(r["length"] > n for r in valid) else None} for n in memory.curriculum_lengths(cfg.data)[:-1]]
     return {"problem": problem, "length": length, "model": model, "solved": solved_at is not None,
-            "solved_at_step": solved_at, "curriculum": levels, "steps": final["steps"] if final else None,
-            "diverged": diverged,
-            "train_time_s": last.get("time_s"), metric: round(final[metric], 4) if final else None,
-            "best_" + metric: None if best is None else round(best, 4),
+            "solved_at_step": solved_at, "curriculum": levels, "reached_length": last.get("length"),
+            "steps": final["steps"] if final else None, "diverged": diverged, "train_time_s": last.get("time_s"),
+            metric: round(at_t[-1][metric], 4) if at_t else None, "best_" + metric: best(at_t),
             "baseline": round(memory.baseline(problem, length), 4), "seed": cfg.train.seed, "config": to_dict(cfg)}
 
 
