@@ -151,8 +151,9 @@ class MemoryTask(TrainingTask):
         self.steps_per_epoch = STEPS_PER_EPOCH
         self.metric = "mse" if model.regression else "accuracy"
         self.lengths, self.level = curriculum_lengths(cfg.data), 0  # the curriculum's lengths; the one trained on
-        for length in self.lengths:  # bad settings (problem, length, symbols) refused before training starts
-            generate(cfg.data.problem, 1, length, 0, cfg.data.symbols)
+        # a validation set per length, made once (bad settings are refused here, before training starts)
+        self.valid = {n: [t.to(device) for t in generate(cfg.data.problem, VALID_SIZE, n, cfg.train.seed - 1,
+                                                         cfg.data.symbols)] for n in self.lengths}
 
     @property
     def length(self) -> int:
@@ -180,8 +181,7 @@ class MemoryTask(TrainingTask):
     def evaluate(self) -> dict:
         """The validation set of the length trained on; solving a curriculum length moves on to the next."""
         d = self.cfg.data
-        x, y = generate(d.problem, VALID_SIZE, self.length, self.cfg.train.seed - 1, d.symbols)
-        m = score(self.model, x.to(self.device), y.to(self.device), d.problem, self.length, d.symbols)
+        m = score(self.model, *self.valid[self.length], d.problem, self.length, d.symbols)
         ahead = len(self.lengths) - 1 - self.level  # lengths still to learn: a shorter one's figures never win
         m["selection"] += 10.0 * ahead
         if ahead and m["solved"]:
