@@ -15,7 +15,7 @@ SMALL = ["--train.max_steps=4", "--train.epochs=0", "--train.progress=false", "-
 def test_every_task_module_declares_itself():
     found = registry.tasks()
     assert set(found) == {"lm", "translate", "classify", "tag", "forecast", "speech", "memory", "handwriting",
-                          "conditional_lm"}
+                          "conditional_lm", "bilm"}
     for name, task in found.items():
         assert task.name == name and task.presets, name
         for preset in task.presets:
@@ -38,6 +38,13 @@ def _classify(tmp_path):
     path = tmp_path / "l.txt"
     path.write_text("\n".join(labelled_lines(60, 0)) + "\n")
     return ["--data", str(path), *SMALL, "--model.embed_size=8"], ["--data", str(path)], "w1 great\nw2 dull w3\n", [], 2
+
+
+def _bilm(tmp_path):
+    path = tmp_path / "l.txt"
+    path.write_text("\n".join(labelled_lines(60, 0)) + "\n")
+    return (["--data", str(path), "--data.format=lines", *SMALL, "--model.embed_size=8"], ["--data", str(path)],
+            "w1 great\nw2 dull w3\n", [], 2)
 
 
 def _tag(tmp_path):
@@ -84,7 +91,7 @@ def _conditional_lm(tmp_path):
 
 
 TASKS = {"lm": _lm, "translate": _translate, "classify": _classify, "tag": _tag, "forecast": _forecast,
-         "speech": _speech, "memory": _memory, "handwriting": _handwriting, "conditional_lm": _conditional_lm}
+         "speech": _speech, "memory": _memory, "handwriting": _handwriting, "conditional_lm": _conditional_lm, "bilm": _bilm}
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))

@@ -28,6 +28,7 @@ class ClassifierConfig(EncoderConfig):
     freeze_vectors: bool = False  # keep model.vectors fixed in training
     conv_width: int = 0  # > 0 (odd): a 1-D convolution of this width over the embeddings, before the encoder
     conv_channels: int = 64  # its output channels (model.conv_width > 0)
+    init_from: str = ""  # a `seqlab train bilm` run: start from its vocabulary, embedding and encoder (ULMFiT)
 
 
 class SequenceClassifier(nn.Module):

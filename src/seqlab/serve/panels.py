@@ -34,6 +34,9 @@ class Panel:
     def __init__(self, index: int, run_dir: str | Path, device: str = "auto") -> None:
         self.index, self.run_dir = index, Path(run_dir)
         self.task = registry.of_run(self.run_dir)
+        if self.task.name not in ACTIONS and self.task.name != "lm":
+            raise UserError(f"{self.run_dir}: seqlab serve has no panel for a {self.task.name} run (a biLM run "
+                            "pretrains a classifier: seqlab train classify --model.init_from)")
         self.run = self.task.load(self.run_dir, device)
         self.lock = threading.Lock()
         self._gradients: str | None = None

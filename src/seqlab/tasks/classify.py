@@ -30,6 +30,7 @@ from seqlab.errors import UserError
 from seqlab.export import Exportable
 from seqlab.metrics.classification import classification_scores
 from seqlab.models.classifier import ClassifierConfig, SequenceClassifier
+from seqlab.tasks.bilm import pretrained_encoder
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
 from seqlab.train.optim import OptimConfig
@@ -138,17 +139,34 @@ def _check_labels(examples, labels: Vocabulary, path: str) -> None:
 # ------------------------------------------------------------------------ setup / build
 def setup(cfg: ClassifyConfig, resume_dir: Path | None, device) -> ClassifyTask:
     train_set, valid_set = _splits(cfg.data)
+    pretrained = None
     if resume_dir:
         tokens, labels = _load_vocab(resume_dir)
     else:
-        tokens = build_tokens(cfg.data.tokens, [ex.text for ex in train_set], cfg.data.lowercase, cfg.data.min_freq,
-                              cfg.data.bpe_vocab_size)
+        if cfg.model.init_from:
+            tokens, pretrained = pretrained_encoder(cfg.model.init_from, cfg.model, cfg.data)
+        else:
+            tokens = build_tokens(cfg.data.tokens, [ex.text for ex in train_set], cfg.data.lowercase,
+                                  cfg.data.min_freq, cfg.data.bpe_vocab_size)
         labels = Vocabulary.build([[ex.label for ex in train_set]], specials=())
     _check_labels(valid_set, labels, cfg.data.valid or cfg.data.path)
     model = SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(device)
+    if pretrained is not None:
+        _load_pretrained(cfg.model.init_from, model, pretrained, tokens, train_set)
     if cfg.model.vectors and not resume_dir:
         _load_vectors(cfg.model, tokens, model)
     return ClassifyTask(model, cfg, tokens, labels, train_set, valid_set, device)
+
+
+def _load_pretrained(run_dir: str, model: SequenceClassifier, weights: dict, tokens, train_set) -> None:
+    """The biLM's embedding and encoder into the classifier (the pooling and output layer start fresh)."""
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    assert not unexpected and not [k for k in missing if k.startswith(("embed.", "encoder."))], (missing, unexpected)
+    unk = getattr(getattr(tokens, "vocab", None), "unk", None)
+    ids = [i for ex in train_set for i in tokens.encode(ex.text)]
+    share = sum(i == unk for i in ids) / max(len(ids), 1)
+    print(f"model.init_from: embedding and encoder from {run_dir} ({len(tokens):,} tokens; "
+          f"{share:.2%} of the training tokens are outside its vocabulary)")
 
 
 def _load_vectors(cfg: ClassifierConfig, tokens, model) -> None:
