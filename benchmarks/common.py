@@ -243,7 +243,7 @@ def _task_run(task_name: str, preset_name: str, args, files: dict, overrides: li
     row = {"preset": preset_name, "parameters": sum(p.numel() for p in run.model.parameters()),
            "train_time_s": valid_rows[-1]["time_s"], "steps": final["steps"], "seed": cfg.train.seed,
            "valid_curve": [{k: round(r[k], 4) if isinstance(r[k], float) else r[k]
-                            for k in ("step", "time_s", "accuracy", "f1") if k in r} for r in valid_rows],
+                            for k in ("step", "time_s", "accuracy", "f1", "ppl") if k in r} for r in valid_rows],
            "valid": _plain(valid), "config": _as_dict(cfg)}
     if args.test:
         row["test"] = _plain(task.evaluate(run, _test_options(task, args.test, run_dir)))
