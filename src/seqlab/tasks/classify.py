@@ -162,11 +162,12 @@ def _load_pretrained(run_dir: str, model: SequenceClassifier, weights: dict, tok
     """The biLM's embedding and encoder into the classifier (the pooling and output layer start fresh)."""
     missing, unexpected = model.load_state_dict(weights, strict=False)
     assert not unexpected and not [k for k in missing if k.startswith(("embed.", "encoder."))], (missing, unexpected)
-    unk = getattr(getattr(tokens, "vocab", None), "unk", None)
-    ids = [i for ex in train_set for i in tokens.encode(ex.text)]
-    share = sum(i == unk for i in ids) / max(len(ids), 1)
-    print(f"model.init_from: embedding and encoder from {run_dir} ({len(tokens):,} tokens; "
-          f"{share:.2%} of the training tokens are outside its vocabulary)")
+    unk = getattr(getattr(tokens, "vocab", None), "unk", None)  # words and characters; subwords have no <unk>
+    outside = ""
+    if unk is not None:
+        ids = [i for ex in train_set for i in tokens.encode(ex.text)]
+        outside = f"; {sum(i == unk for i in ids) / max(len(ids), 1):.2%} of the training tokens are outside it"
+    print(f"model.init_from: embedding and encoder from {run_dir} (a vocabulary of {len(tokens):,} tokens{outside})")
 
 
 def _load_vectors(cfg: ClassifierConfig, tokens, model) -> None:
