@@ -152,9 +152,19 @@ def test_texts_of_each_format_and_bad_input(tmp_path):
         bilm.read_texts(cfg, str(tmp_path / "empty.txt"))
 
 
-def test_serve_refuses_a_biLM_run_in_one_line(tmp_path, capsys):
+def test_the_serve_panel_gives_each_words_surprisal_from_the_model(tmp_path):
+    pytest.importorskip("starlette", reason="seqlab serve needs the serve extra")
+    from seqlab.serve.panels import Panel
+    from seqlab.serve.panels import bilm as panel_action
+
     _, run = _pretrained(tmp_path)
-    capsys.readouterr()
-    assert main(["serve", str(run)]) == 2
-    err = capsys.readouterr().err
-    assert "seqlab serve has no panel for a bilm run" in err and len(err.strip().splitlines()) == 1
+    panel = Panel(0, run, "cpu")
+    out = panel_action(panel, {"text": "w1 great w2 w3"})
+    rows = [line.split() for line in out["lines"][1:]]
+    model, ids = panel.run.model, panel.run.tokens.encode("w1 great w2 w3")
+    forward, backward = model(torch.tensor([ids]), torch.tensor([len(ids)]))
+    assert rows[0][1] == "—" and rows[-1][2] == "—"
+    assert float(rows[1][1]) == pytest.approx(-forward[0, 0].log_softmax(-1)[ids[1]].item(), abs=0.006)
+    assert float(rows[0][2]) == pytest.approx(-backward[0, 1].log_softmax(-1)[ids[0]].item(), abs=0.006)
+    with pytest.raises(UserError, match="two tokens or more"):
+        panel_action(panel, {"text": "great"})

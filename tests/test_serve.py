@@ -219,6 +219,22 @@ def test_conditional_lm_and_memory_panels_answer(page, served):
     assert all(line.startswith("target") for line in panel.locator(".lines").inner_text().splitlines())
 
 
+def test_bilm_scores_each_word_from_both_sides_and_refuses_one_word(page, served):
+    panel = open_panel(page, served, "bilm")
+    panel.locator("textarea.text").fill("w1 great w2")
+    go(panel)
+    panel.locator(".lines").wait_for()
+    header, *rows = panel.locator(".lines").inner_text().splitlines()
+    assert "left" in header and [r.split()[0] for r in rows] == ["w1", "great", "w2"]
+    assert rows[0].split()[1] == "—" and rows[-1].split()[-1] == "—"  # no left context / no right context
+    assert "perplexity" in panel.locator(".note").inner_text()
+    panel.locator("textarea.text").fill("great")
+    go(panel)
+    error = panel.locator(".error.shown")
+    error.wait_for()
+    assert "two tokens or more" in error.inner_text()
+
+
 def test_gradient_flow_of_a_recurrent_run(page, served):
     panel = open_panel(page, served, "classify")
     panel.locator("button.gradients").click()

@@ -34,9 +34,6 @@ class Panel:
     def __init__(self, index: int, run_dir: str | Path, device: str = "auto") -> None:
         self.index, self.run_dir = index, Path(run_dir)
         self.task = registry.of_run(self.run_dir)
-        if self.task.name not in ACTIONS and self.task.name != "lm":
-            raise UserError(f"{self.run_dir}: seqlab serve has no panel for a {self.task.name} run (a biLM run "
-                            "pretrains a classifier: seqlab train classify --model.init_from)")
         self.run = self.task.load(self.run_dir, device)
         self.lock = threading.Lock()
         self._gradients: str | None = None
@@ -220,6 +217,32 @@ def classify(panel: Panel, fields: dict, upload=None) -> dict:
     return out
 
 
+@torch.no_grad()
+def bilm(panel: Panel, fields: dict, upload=None) -> dict:
+    """Each word's surprisal -log p (nats) from the forward direction (its left context) and from the backward
+    one (its right context), and the sentence's loss and perplexity."""
+    import torch.nn.functional as F
+
+    from seqlab.tasks.bilm import encode_texts, scores
+
+    text = text_field(fields, "text", "the sentence")
+    run = panel.run
+    (ids,) = encode_texts(run.tokens, [text], run.cfg.data.max_len)
+    if len(ids) < 2:
+        raise UserError("the sentence needs two tokens or more: the biLM predicts each from the others")
+    with panel.lock:
+        x = torch.tensor([ids], device=run.device)
+        forward, backward = run.model(x, torch.tensor([len(ids)], device=run.device))
+        m = scores(run.model, [ids], run.tokens.pad, run.device)
+    left = [None] + F.cross_entropy(forward[0, :-1].float(), x[0, 1:], reduction="none").tolist()
+    right = F.cross_entropy(backward[0, 1:].float(), x[0, :-1], reduction="none").tolist() + [None] \
+        if backward is not None else [None] * len(ids)
+    show = lambda v: "—" if v is None else f"{v:.2f}"
+    lines = [f"{'token':<20} {'-log p (left)':>14} {'-log p (right)':>15}"]
+    lines += [f"{t:<20} {show(a):>14} {show(b):>15}" for t, a, b in zip(_pieces(run.tokens, text, ids), left, right)]
+    return {"lines": lines, "note": f"loss {m['loss']:.4f} nats per predicted token, perplexity {m['ppl']:.2f}"}
+
+
 def _pieces(tokens, text: str, ids: list[int]) -> list[str]:
     """The token strings the classifier read (word, char or BPE pieces)."""
     if hasattr(tokens, "split"):
@@ -315,5 +338,5 @@ def _data_url(path: Path) -> str:
 
 ACTIONS: dict[str, Callable[[Panel, dict, bytes | None], dict]] = {
     "conditional_lm": conditional_lm, "classify": classify, "tag": tag, "translate": translate,
-    "forecast": forecast, "speech": speech, "handwriting": handwriting, "memory": memory,
+    "forecast": forecast, "speech": speech, "handwriting": handwriting, "memory": memory, "bilm": bilm,
 }  # "lm" streams: lm_stream
