@@ -27,6 +27,17 @@ from seqlab.errors import UserError
 
 
 @dataclass
+class TokensConfig:
+    """How a text becomes token ids: the ``data.*`` fields the classifier and the biLM share."""
+
+    tokens: str = "word"  # word | char | bpe
+    lowercase: bool = True  # lowercase the text before tokenising
+    min_freq: int = 1  # words seen fewer times are <unk>
+    bpe_vocab_size: int = 8000  # data.tokens=bpe: subword vocabulary size
+    max_len: int = 0  # tokens kept per text (0: all)
+
+
+@dataclass
 class Example:
     text: str
     label: str

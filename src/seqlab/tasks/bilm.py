@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from seqlab.data.batching import epoch_batches, num_batches
-from seqlab.data.labelled import build_tokens, read_labelled, tokens_from_json
+from seqlab.data.labelled import TokensConfig, build_tokens, read_labelled, tokens_from_json
 from seqlab.data.lines import check_sentences, numbered_chunks
 from seqlab.data.parallel import pad_batch
 from seqlab.data.split import hold_out
@@ -38,17 +38,12 @@ FORMATS = ("text", "lines", "table")
 
 
 @dataclass
-class BiLMDataConfig:
+class BiLMDataConfig(TokensConfig):  # data.tokens, lowercase, min_freq, bpe_vocab_size, max_len: as the classifier's
     path: str = ""  # the texts: one per line (format=text), or a labelled file whose labels are ignored
     valid: str = ""  # validation texts (default: the last valid_fraction of the training texts)
     valid_fraction: float = 0.1  # without data.valid: this last part of the training texts is held out
     format: str = "text"  # text (one per line) | lines ('label text', labels ignored) | table (.csv/.tsv)
     text_column: str = "text"  # format=table: the column of the texts
-    tokens: str = "word"  # word | char | bpe, as the classifier's data.tokens
-    lowercase: bool = True  # lowercase the text before tokenising
-    min_freq: int = 1  # words seen fewer times are <unk>
-    bpe_vocab_size: int = 8000  # data.tokens=bpe: subword vocabulary size
-    max_len: int = 0  # tokens kept per text (0: all)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.folds import stratified_hold_out
-from seqlab.data.labelled import build_tokens, read_labelled, tokens_from_json
+from seqlab.data.labelled import TokensConfig, build_tokens, read_labelled, tokens_from_json
 from seqlab.data.lines import check_lengths, check_sentences, numbered_chunks
 from seqlab.data.parallel import pad_batch
 from seqlab.data.splice import nucleotides
@@ -38,7 +38,7 @@ from seqlab.train.trainer import TrainConfig, TrainingTask
 
 
 @dataclass
-class ClassifyDataConfig:
+class ClassifyDataConfig(TokensConfig):
     path: str = ""  # training file: 'label text' lines, or .csv/.tsv with a header
     valid: str = ""  # validation file (default: the last valid_fraction of the training file)
     valid_fraction: float = 0.1  # without data.valid: this part of the training file is held out
@@ -47,11 +47,6 @@ class ClassifyDataConfig:
     format: str = "auto"  # auto (.csv/.tsv: table, else lines) | lines ('label text') | table | splice (UCI DNA)
     text_column: str = "text"  # .csv/.tsv only
     label_column: str = "label"  # .csv/.tsv only
-    tokens: str = "word"  # word | char | bpe
-    lowercase: bool = True  # lowercase the text before tokenising
-    min_freq: int = 1  # words seen fewer times are <unk>
-    bpe_vocab_size: int = 8000  # data.tokens=bpe: subword vocabulary size
-    max_len: int = 0  # tokens kept per sentence (0: all)
 
 
 @dataclass
