@@ -81,10 +81,11 @@ def row(problem: str, length: int, model: str, cfg, run_dir: Path, final: dict |
     def best(rows):
         return None if not rows else round(pick(r[metric] for r in rows), 4)
 
-    levels = [{"length": n, "solved_at_step": max(r["step"] for r in valid if r["length"] == n)
-               if any(r["length"] > n for r in valid) else None, "best_" + metric: best([r for r in valid
-                                                                                      if r["length"] == n])}
-              for n in memory.curriculum_lengths(cfg.data)[:-1]]
+    levels = []
+    for n in memory.curriculum_lengths(cfg.data)[:-1]:
+        at_n, moved_on = [r for r in valid if r["length"] == n], any(r["length"] > n for r in valid)
+        levels.append({"length": n, "solved_at_step": max(r["step"] for r in at_n) if moved_on else None,
+                       "best_" + metric: best(at_n)})
     last = valid[-1] if valid else {}
     return {"problem": problem, "length": length, "model": model, "solved": solved_at is not None,
             "solved_at_step": solved_at, "curriculum": levels, "reached_length": last.get("length"),

@@ -71,17 +71,32 @@ def read_labelled(path: str | Path, text_column: str = "text", label_column: str
 
 
 def _read_table(path: Path, text: str, delimiter: str, text_column: str, label_column: str) -> list[Example]:
+    return _table(path, text, delimiter, {text_column: "data.text_column", label_column: "data.label_column"},
+                  lambda rows: _examples(path, rows, text_column, label_column))
+
+
+def read_table_texts(path: str | Path, text_column: str) -> list[str]:
+    """The non-empty cells of a CSV (``.csv``) or TSV file's ``text_column``; other columns are not read."""
+    path = Path(path)
+    return _table(path, read_text(path, "data"), "," if path.suffix.lower() == ".csv" else "\t",
+                  {text_column: "data.text_column"},
+                  lambda rows: [t for t in ((row.get(text_column) or "").strip() for row in rows) if t])
+
+
+def _table(path: Path, text: str, delimiter: str, columns: dict[str, str], take):
+    """``take`` of the rows of a table whose header has each of ``columns`` (column -> its config key)."""
     try:
-        return _table_rows(path, text, delimiter, text_column, label_column)
+        rows = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        for column, key in columns.items():
+            if column not in (rows.fieldnames or []):
+                raise UserError(f"{path}: no column {column!r} ({key}); columns: "
+                                f"{', '.join(map(repr, rows.fieldnames or []))}")
+        return take(rows)
     except csv.Error as e:
         raise UserError(f"{path}: not a readable {'CSV' if delimiter == ',' else 'TSV'} file ({e})") from None
 
 
-def _table_rows(path: Path, text: str, delimiter: str, text_column: str, label_column: str) -> list[Example]:
-    rows = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    for column, key in ((text_column, "data.text_column"), (label_column, "data.label_column")):
-        if column not in (rows.fieldnames or []):
-            raise UserError(f"{path}: no column {column!r} ({key}); columns: {', '.join(map(repr, rows.fieldnames or []))}")
+def _examples(path: Path, rows, text_column: str, label_column: str) -> list[Example]:
     examples = []
     for n, row in enumerate(rows, 2):
         body, label = (row.get(text_column) or "").strip(), (row.get(label_column) or "").strip()

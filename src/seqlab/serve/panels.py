@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import math
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -223,7 +224,7 @@ def bilm(panel: Panel, fields: dict, upload=None) -> dict:
     one (its right context), and the sentence's loss and perplexity."""
     import torch.nn.functional as F
 
-    from seqlab.tasks.bilm import encode_texts, scores
+    from seqlab.tasks.bilm import encode_texts
 
     text = text_field(fields, "text", "the sentence")
     run = panel.run
@@ -233,14 +234,15 @@ def bilm(panel: Panel, fields: dict, upload=None) -> dict:
     with panel.lock:
         x = torch.tensor([ids], device=run.device)
         forward, backward = run.model(x, torch.tensor([len(ids)], device=run.device))
-        m = scores(run.model, [ids], run.tokens.pad, run.device)
     left = [None] + F.cross_entropy(forward[0, :-1].float(), x[0, 1:], reduction="none").tolist()
     right = F.cross_entropy(backward[0, 1:].float(), x[0, :-1], reduction="none").tolist() + [None] \
         if backward is not None else [None] * len(ids)
     show = lambda v: "—" if v is None else f"{v:.2f}"
     lines = [f"{'token':<20} {'-log p (left)':>14} {'-log p (right)':>15}"]
     lines += [f"{t:<20} {show(a):>14} {show(b):>15}" for t, a, b in zip(_pieces(run.tokens, text, ids), left, right)]
-    return {"lines": lines, "note": f"loss {m['loss']:.4f} nats per predicted token, perplexity {m['ppl']:.2f}"}
+    predicted = [v for v in left + right if v is not None]  # the biLM's loss: every prediction of both directions
+    loss = sum(predicted) / len(predicted)
+    return {"lines": lines, "note": f"loss {loss:.4f} nats per predicted token, perplexity {math.exp(loss):.2f}"}
 
 
 def _pieces(tokens, text: str, ids: list[int]) -> list[str]:

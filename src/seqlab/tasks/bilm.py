@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from seqlab.data.batching import epoch_batches, num_batches
-from seqlab.data.labelled import TokensConfig, build_tokens, read_labelled, tokens_from_json
+from seqlab.data.labelled import TokensConfig, build_tokens, read_labelled, read_table_texts, tokens_from_json
 from seqlab.data.lines import check_sentences, numbered_chunks
 from seqlab.data.parallel import pad_batch
 from seqlab.data.split import hold_out
@@ -63,22 +63,10 @@ def read_texts(cfg: BiLMDataConfig, path: str) -> list[str]:
     elif cfg.format == "lines":  # a classifier's 'label text' file: its labels are not used
         texts = [ex.text for ex in read_labelled(path, fmt="lines")]
     else:
-        texts = _table_texts(path, cfg.text_column)
+        texts = read_table_texts(path, cfg.text_column)
     if not texts:
         raise UserError(f"{path} holds no text")
     return texts
-
-
-def _table_texts(path: str, column: str) -> list[str]:
-    import csv
-    import io
-
-    delimiter = "," if Path(path).suffix.lower() == ".csv" else "\t"
-    rows = csv.DictReader(io.StringIO(read_text(path, "data"), newline=""), delimiter=delimiter)
-    if column not in (rows.fieldnames or []):
-        raise UserError(f"{path}: no column {column!r} (data.text_column); columns: "
-                        f"{', '.join(map(repr, rows.fieldnames or []))}")
-    return [t for t in ((row.get(column) or "").strip() for row in rows) if t]
 
 
 def encode_texts(tokens, texts: list[str], max_len: int) -> list[list[int]]:
