@@ -5,7 +5,7 @@
     seqlab train TASK --resume RUN_DIR [--train.max_steps=...]
     seqlab train TASK [--preset P] [--section.key=value ...] --print-config     the resolved config as JSON
     seqlab train TASK --help                                     every config field, its type, default and meaning
-    seqlab predict RUN_DIR [--input FILE] [task options]        (stdin -> stdout, one result per line)
+    seqlab predict RUN_DIR [--input FILE ...] [task options]    (stdin -> stdout, one result per line)
     seqlab evaluate RUN_DIR [task options]                       (e.g. --data FILE; --src/--ref for translation)
     seqlab generate RUN_DIR --prime TEXT --length N [--temperature T --top-k K --top-p P --seed S]
     seqlab translate RUN_DIR [--input FILE] [--beam K]          (predict, for translation runs)
@@ -37,6 +37,13 @@ from pathlib import Path
 from seqlab.errors import TrainingDiverged, UserError
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one line (a UserError naming the command) instead of the usage."""
+
+    def error(self, message: str):
+        raise UserError(f"{message} (see: {self.prog} --help)")
+
+
 def _scalar(kind) -> type:
     """int | None -> int; list[str] -> str."""
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
@@ -45,22 +52,38 @@ def _scalar(kind) -> type:
 
 
 def add_options(parser: argparse.ArgumentParser, options: type) -> None:
-    """A task's options dataclass as flags: ``train_words`` -> ``--train-words``; no default: required."""
-    hints = typing.get_type_hints(options)
+    """A task's options dataclass as flags: ``train_words`` -> ``--train-words``; no default: required; a
+    ``Literal`` field's values are its choices, a numeric field's range is said in its help."""
+    from seqlab.fields import described, hints
+
+    kinds = hints(options)
     for f in dataclasses.fields(options):
-        meta, kind = f.metadata, _scalar(hints[f.name])
+        meta, kind = f.metadata, _scalar(typing.get_type_hints(options)[f.name])
         if meta.get("positional"):
-            parser.add_argument(f.name, nargs="+", type=kind, help=meta.get("help"))
+            parser.add_argument(f.name, nargs="*", type=kind, help=f"{meta.get('help')} (or --input FILE)")
             continue
         required = f.default is dataclasses.MISSING
         default = None if required else f.default
-        extra = {"type": kind, "choices": meta.get("choices")} if kind is not bool else {"action": "store_true"}
+        if kind is bool:
+            extra = {"action": "store_true"}
+        elif typing.get_origin(kind) is typing.Literal:  # checked with the ranges: one line naming the choices
+            extra = {"type": str, "metavar": "{" + ",".join(typing.get_args(kind)) + "}"}
+        elif kind in (int, float):
+            allowed = described(kinds[f.name])
+            extra = {"type": kind, "metavar": f"{kind.__name__.upper()}{f' ({allowed})' if allowed else ''}"}
+        else:
+            extra = {"type": kind}
         parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, required=required, default=default,
                             help=meta.get("help"), **extra)
 
 
 def parsed_options(namespace: argparse.Namespace, options: type):
-    return options(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(options)})
+    """The options dataclass from parsed flags, each value checked against its field's range."""
+    from seqlab.fields import check
+
+    parsed = options(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(options)})
+    check(parsed, "--")
+    return parsed
 
 
 def _config_help(task) -> str:
@@ -76,7 +99,7 @@ def _config_help(task) -> str:
         f"\n\npresets (--preset NAME): {presets}"
 
 
-class _TrainParser(argparse.ArgumentParser):
+class _TrainParser(_Parser):
     """``seqlab train TASK``: its help ends with the task's config fields, read only when help is asked for."""
 
     task = None
@@ -122,25 +145,23 @@ def _add_plot(sub) -> None:
 def _add_input(parser) -> None:
     from seqlab.data.lines import MAX_CHARS
 
-    parser.add_argument("--input", help="a file with one input per line, read as a stream (default: stdin)")
+    parser.add_argument("--input", action="append", metavar="FILE",
+                        help="what the run reads (seqlab predict RUN_DIR --help says what): a file, a glob, or - "
+                             "for stdin; repeatable (default: stdin)")
     parser.add_argument("--max-chars", type=int, default=MAX_CHARS,
                         help=f"refuse an input line longer than this (default {MAX_CHARS:,}; bounds memory)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="seqlab", description="Sequence models: RNN, LSTM, GRU, attention, Transformers.")
+    ap = _Parser(prog="seqlab", description="Sequence models: RNN, LSTM, GRU, attention, Transformers.")
     sub = ap.add_subparsers(dest="command", required=True)
     _add_train(sub)
     gen = sub.add_parser("generate", help="sample text from a trained language model (lm or conditional_lm)")
     gen.add_argument("run_dir")
-    gen.add_argument("--prime", help="lm: text to start from")
-    gen.add_argument("--length", type=int, default=500, help="lm: tokens to generate")
-    gen.add_argument("--condition", help="conditional_lm: the class to write a sentence of (a label or its name)")
-    gen.add_argument("--count", type=int, default=5, help="conditional_lm: sentences to sample")
     gen.add_argument("--device", default="auto")
-    from seqlab.generate import SamplingOptions
+    from seqlab.generate import GenerateOptions
 
-    add_options(gen, SamplingOptions)
+    add_options(gen, GenerateOptions)
     from seqlab.tasks.registry import tasks
 
     for task in tasks().values():  # a task's own name for its predictions: seqlab translate, seqlab transcribe
@@ -149,8 +170,7 @@ def _parser() -> argparse.ArgumentParser:
                                    epilog=f"Its options: seqlab {task.command} RUN_DIR --help")
             alias.add_argument("run_dir")
             alias.add_argument("--device", default="auto")
-            if task.reads_lines:
-                _add_input(alias)
+            _add_input(alias)
     for name, what in (("predict", "run a trained model on input lines (the run's task decides the output)"),
                        ("evaluate", "score a trained model on labelled data (the run's task decides the metrics)")):
         p = sub.add_parser(name, help=what, epilog=f"The run's task adds its own options: seqlab {name} RUN_DIR --help")
@@ -199,9 +219,10 @@ def cmd_train(args, overrides) -> int:
     from seqlab import plots
     from seqlab.tasks.recipe import train_report
     from seqlab.train import distributed
-    from seqlab.train.config import to_dict
+    from seqlab.train.config import check, to_dict
 
     task, cfg, run_dir = _train_config(args, overrides)
+    check(cfg)
     if args.print_config:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0
@@ -220,11 +241,30 @@ def _task_parser(command: str, run_dir: str):
     from seqlab.tasks import registry
 
     task = registry.of_run(run_dir)
-    parser = argparse.ArgumentParser(prog=f"seqlab {command} {run_dir}",
-                                     description=f"Options of a {task.name} run, besides --device"
-                                                 f"{' and --input' if command != 'evaluate' else ''}.")
+    if command == "evaluate":
+        what = "--device"
+    else:
+        what = f"--device and --input FILE (repeatable; a glob; - for stdin). {_reads(task)}"
+    parser = _Parser(prog=f"seqlab {command} {run_dir}",
+                                     description=f"Options of a {task.name} run, besides {what}")
     add_options(parser, _options_of(task, command))
     return task, parser
+
+
+def _files_option(task) -> dataclasses.Field | None:
+    """The positional list of files that a task's predict reads (images, recordings), if it has one."""
+    return next((f for f in dataclasses.fields(task.predict_options) if f.metadata.get("positional")), None)
+
+
+def _reads(task) -> str:
+    """What ``seqlab predict`` on a run of ``task`` reads, in one sentence."""
+    files = _files_option(task)
+    if task.reads_lines:
+        return "It reads lines of text (.gz too) from --input, or stdin; one result per line."
+    if files is not None:
+        return (f"It reads {files.metadata['help']}: --input FILE, a glob, or the files as arguments "
+                "(--input - reads their paths from stdin).")
+    return "It reads no --input: the options below say what it predicts from."
 
 
 def _options_of(task, command: str) -> type:
@@ -238,16 +278,24 @@ def _task_options(args, rest: list[str]):
 
 
 def cmd_predict(args, rest) -> int:
-    from seqlab.data.lines import input_lines
+    from seqlab.data.lines import input_paths, lines_of
 
     task, options = _task_options(args, rest)
+    paths = input_paths(getattr(args, "input", None))
+    files = _files_option(task)
+    lines = iter(())
+    if task.reads_lines:  # streamed: a line at a time, each at most --max-chars
+        lines = lines_of(paths, args.max_chars)
+    elif files is not None:  # --input and the positional shorthand name the same files
+        named = [line.strip() for line in lines_of(["-"], args.max_chars) if line.strip()] if "-" in paths else []
+        options = dataclasses.replace(options, **{files.name: [*getattr(options, files.name),
+                                                               *(p for p in paths if p != "-"), *named]})
+        if not getattr(options, files.name):
+            raise UserError(f"no input: a {task.name} run reads {files.metadata['help']}; give them as --input FILE "
+                            f"(or a glob) or as arguments")
+    elif paths:
+        raise UserError(f"a {task.name} run reads no --input; its options: seqlab predict {args.run_dir} --help")
     run = task.load(args.run_dir, args.device)
-    if not task.reads_lines:
-        if getattr(args, "input", None):
-            raise UserError(f"a {task.name} run reads no --input; its options: seqlab predict {args.run_dir} --help")
-        lines = iter(())
-    else:  # streamed: a line at a time, each at most --max-chars
-        lines = input_lines(args.input, args.max_chars)
     for line in task.predict(run, lines, options):
         print(line, flush=True)
     return 0
@@ -261,25 +309,26 @@ def cmd_evaluate(args, rest) -> int:
 
 
 def cmd_generate(args) -> int:
-    from seqlab.generate import SamplingOptions
+    from seqlab.generate import GenerateOptions
     from seqlab.tasks import conditional_lm, registry
     from seqlab.tasks.lm import sample
 
-    cfg = parsed_options(args, SamplingOptions).sampling()
-    task = registry.of_run(args.run_dir).name
+    run_dir, device, options = args.run_dir, args.device, parsed_options(args, GenerateOptions)
+    cfg = options.sampling()
+    task = registry.of_run(run_dir).name
     if task == conditional_lm.TASK.name:
-        if args.condition is None or args.prime is not None:
-            raise UserError(f"{args.run_dir} is a conditional_lm run: give --condition (not --prime)")
-        run = conditional_lm.TASK.load(args.run_dir, args.device)
-        for sentence in conditional_lm.sentences(run, args.condition, args.count, cfg):
+        if options.condition is None or options.prime is not None:
+            raise UserError(f"{run_dir} is a conditional_lm run: give --condition (not --prime)")
+        run = conditional_lm.TASK.load(run_dir, device)
+        for sentence in conditional_lm.sentences(run, options.condition, options.count, cfg):
             print(sentence)
         return 0
     if task != "lm":
-        raise UserError(f"{args.run_dir} is a {task} run; seqlab generate samples from lm and conditional_lm runs")
-    if args.prime is None or args.condition is not None:
-        raise UserError(f"{args.run_dir} is an lm run: give --prime (a --condition needs a conditional_lm run)")
-    sample(args.run_dir, args.prime, args.length, cfg, on_text=lambda s: (sys.stdout.write(s), sys.stdout.flush()),
-           device=args.device)
+        raise UserError(f"{run_dir} is a {task} run; seqlab generate samples from lm and conditional_lm runs")
+    if options.prime is None or options.condition is not None:
+        raise UserError(f"{run_dir} is an lm run: give --prime (a --condition needs a conditional_lm run)")
+    sample(run_dir, options.prime, options.length, cfg, on_text=lambda s: (sys.stdout.write(s), sys.stdout.flush()),
+           device=device)
     sys.stdout.write("\n")
     return 0
 
@@ -392,11 +441,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if _task_help(argv):
         return 0
-    args, rest = _parser().parse_known_args(argv)
-    commands = {**TAKES_OPTIONS, **dict.fromkeys(_aliases(), cmd_alias)}
-    if rest and args.command not in commands:
-        _parser().error(f"unrecognized arguments: {' '.join(rest)}")
     try:
+        args, rest = _parser().parse_known_args(argv)
+        commands = {**TAKES_OPTIONS, **dict.fromkeys(_aliases(), cmd_alias)}
+        if rest and args.command not in commands:
+            raise UserError(f"unrecognized arguments: {' '.join(rest)} (see: seqlab {args.command} --help)")
         if args.command in commands:
             return commands[args.command](args, rest)
         return COMMANDS[args.command](args)

@@ -12,14 +12,15 @@ import torch
 from torch import Tensor
 
 from seqlab.errors import UserError
+from seqlab.fields import Count, Mass, NonNegative, Seed, Size
 
 
 @dataclass
 class SampleConfig:
-    temperature: float = 1.0  # 0: greedy
-    top_k: int = 0  # 0: off
-    top_p: float = 1.0  # 1: off
-    seed: int = 0
+    temperature: NonNegative = 1.0  # 0: greedy
+    top_k: Count = 0  # 0: off
+    top_p: Mass = 1.0  # 1: off
+    seed: Seed = 0
 
     def check(self) -> None:
         if self.temperature < 0:
@@ -34,13 +35,24 @@ class SampleConfig:
 class SamplingOptions:
     """The sampling options of ``seqlab generate`` and of ``seqlab predict`` on a language model."""
 
-    temperature: float = field(default=0.8, metadata={"help": "0 = greedy (default 0.8)"})
-    top_k: int = field(default=0, metadata={"help": "sample from the k most likely tokens (0 = off)"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass (1 = off)"})
-    seed: int = field(default=0, metadata={"help": "seed of the sampling generator"})
+    temperature: NonNegative = field(default=0.8, metadata={"help": "0 = greedy (default 0.8)"})
+    top_k: Count = field(default=0, metadata={"help": "sample from the k most likely tokens (0 = off)"})
+    top_p: Mass = field(default=1.0, metadata={"help": "nucleus sampling mass (1 = off)"})
+    seed: Seed = field(default=0, metadata={"help": "seed of the sampling generator"})
 
     def sampling(self) -> SampleConfig:
         return SampleConfig(self.temperature, self.top_k, self.top_p, self.seed)
+
+
+@dataclass
+class GenerateOptions(SamplingOptions):
+    """``seqlab generate RUN_DIR``: the sampling options, and what to start from."""
+
+    prime: str | None = field(default=None, metadata={"help": "lm: text to start from"})
+    length: Size = field(default=500, metadata={"help": "lm: tokens to generate"})
+    condition: str | None = field(default=None, metadata={"help": "conditional_lm: the class to write a sentence "
+                                                                   "of (a label or its name)"})
+    count: Size = field(default=5, metadata={"help": "conditional_lm: sentences to sample"})
 
 
 def next_token(logits: Tensor, cfg: SampleConfig, generator: torch.Generator) -> Tensor:

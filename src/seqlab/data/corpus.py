@@ -13,20 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from seqlab.data.text import build_vocab, read_text
 from seqlab.errors import UserError
+from seqlab.fields import Fraction, Size
 
 
 @dataclass
 class DataConfig:
     path: str = ""  # a text file (split by `split`) or a directory with train/valid[/test] files
-    level: str = "char"  # char | word | bpe
-    split: float = 0.9  # training fraction of a single file
-    bpe_vocab_size: int = 2000  # level=bpe: subword vocabulary size
+    level: Literal["char", "word", "bpe"] = "char"
+    split: Fraction = 0.9  # training fraction of a single file
+    bpe_vocab_size: Size = 2000  # level=bpe: subword vocabulary size
     test_path: str = ""  # an explicit test file (withheld test splits are scored this way)
 
 

@@ -20,27 +20,25 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from seqlab.data.example import Example
+from seqlab.data.splice import read_splice
 from seqlab.data.text import read_text
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
+from seqlab.fields import Count, Size
 
 
 @dataclass
 class TokensConfig:
     """How a text becomes token ids: the ``data.*`` fields the classifier and the biLM share."""
 
-    tokens: str = "word"  # word | char | bpe
+    tokens: Literal["word", "char", "bpe"] = "word"
     lowercase: bool = True  # lowercase the text before tokenising
-    min_freq: int = 1  # words seen fewer times are <unk>
-    bpe_vocab_size: int = 8000  # data.tokens=bpe: subword vocabulary size
-    max_len: int = 0  # tokens kept per text (0: all)
-
-
-@dataclass
-class Example:
-    text: str
-    label: str
+    min_freq: Count = 1  # words seen fewer times are <unk>
+    bpe_vocab_size: Size = 8000  # data.tokens=bpe: subword vocabulary size
+    max_len: Count = 0  # tokens kept per text (0: all)
 
 
 FORMATS = ("auto", "lines", "table", "splice")
@@ -52,8 +50,6 @@ def read_labelled(path: str | Path, text_column: str = "text", label_column: str
         raise UserError(f"data.format must be one of {list(FORMATS)}, got {fmt!r}")
     path = Path(path)
     if fmt == "splice":
-        from seqlab.data.splice import read_splice
-
         return read_splice(path)
     text = read_text(path, "data")
     if fmt == "table" or (fmt == "auto" and path.suffix.lower() in (".csv", ".tsv")):

@@ -9,8 +9,10 @@ its outputs, however many lines come (measured in ``benchmarks/predict_stream.py
 """
 from __future__ import annotations
 
+import glob
 import gzip
 import io
+import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -63,6 +65,28 @@ def input_lines(path: str | None, max_chars: int = MAX_CHARS, what: str = "--inp
             yield line
     if path is not None and not seen_text:
         raise UserError(f"{what}: {path} is empty")
+
+
+def input_paths(values: Iterable[str] | None, what: str = "--input") -> list[str]:
+    """The files that ``--input`` values name, in order: a path, a glob (``strips/*.png``, sorted), or ``-``
+    (stdin).  A glob that matches nothing and a missing file are UserErrors naming the value."""
+    paths = []
+    for value in values or ():
+        if value == "-" or Path(value).is_file() or not glob.has_magic(value):
+            if value != "-" and not Path(value).is_file():
+                raise UserError(f"{what}: no such file: {value}")
+            paths.append(value)
+            continue
+        matches = sorted(p for p in glob.glob(value) if Path(p).is_file())
+        if not matches:
+            raise UserError(f"{what}: no file matches {value}")
+        paths += matches
+    return paths
+
+
+def lines_of(paths: list[str], max_chars: int = MAX_CHARS, what: str = "--input") -> Iterator[str]:
+    """The lines of each of ``paths`` in turn (``-``, or no path at all: stdin), as :func:`input_lines`."""
+    return itertools.chain.from_iterable(input_lines(None if p == "-" else p, max_chars, what) for p in paths or ["-"])
 
 
 def numbered_chunks(lines: Iterable[str], size: int = CHUNK) -> Iterator[tuple[int, list[str]]]:

@@ -17,26 +17,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from seqlab.data.augment import vtlp_warp
 from seqlab.errors import UserError
+from seqlab.fields import NonNegative, Size
 
 
 @dataclass
 class FeatureConfig:
-    kind: str = "logmel"  # logmel | mfcc
-    sample_rate: int = 8000  # recordings are resampled to this rate (Hz)
+    kind: Literal["logmel", "mfcc"] = "logmel"
+    sample_rate: Size = 8000  # recordings are resampled to this rate (Hz)
     resample: bool = True  # false: a file at another rate is refused at prediction time instead of resampled
-    n_fft: int = 256  # FFT size (samples)
-    win: int = 200  # 25 ms at 8 kHz
-    hop: int = 80  # 10 ms at 8 kHz
-    n_mels: int = 40  # mel bands
-    n_mfcc: int = 13  # MFCCs kept (features=mfcc)
-    fmin: float = 0.0  # lowest mel frequency (Hz)
-    fmax: float = 0.0  # 0: half the sample rate
+    n_fft: Size = 256  # FFT size (samples)
+    win: Size = 200  # 25 ms at 8 kHz
+    hop: Size = 80  # 10 ms at 8 kHz
+    n_mels: Size = 40  # mel bands
+    n_mfcc: Size = 13  # MFCCs kept (features=mfcc)
+    fmin: NonNegative = 0.0  # lowest mel frequency (Hz)
+    fmax: NonNegative = 0.0  # 0: half the sample rate
     normalise: bool = True  # per-utterance mean and variance
 
 

@@ -25,18 +25,19 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.errors import UserError
+from seqlab.fields import Count, Positive, Size
 
 SPLITS = ("train", "valid", "test")
 
 
 @dataclass
 class StripConfig:
-    height: int = 24  # canvas height in pixels
-    digit_size: int = 16  # the 8x8 digits are upsampled to this size before the random scale
-    min_scale: float = 0.8  # each digit is scaled by a factor drawn from [min_scale, max_scale]
-    max_scale: float = 1.1
-    max_gap: int = 4  # pixels between neighbouring digits, drawn from 0..max_gap
-    margin: int = 2  # pixels left and right of the strip
+    height: Size = 24  # canvas height in pixels
+    digit_size: Size = 16  # the 8x8 digits are upsampled to this size before the random scale
+    min_scale: Positive = 0.8  # each digit is scaled by a factor drawn from [min_scale, max_scale]
+    max_scale: Positive = 1.1
+    max_gap: Count = 4  # pixels between neighbouring digits, drawn from 0..max_gap
+    margin: Count = 2  # pixels left and right of the strip
 
     def check(self) -> None:
         if not 0 < self.min_scale <= self.max_scale:

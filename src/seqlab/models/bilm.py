@@ -22,13 +22,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqlab.errors import UserError
+from seqlab.fields import Probability, Size
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
 
 
 @dataclass
 class BiLMConfig(EncoderConfig):
-    embed_size: int = 300  # word (or character) embedding size
-    dropout: float = 0.5  # on the embeddings and on the states before the softmax
+    embed_size: Size = 300  # word (or character) embedding size
+    dropout: Probability = 0.5  # on the embeddings and on the states before the softmax
 
 
 # the fields that decide the shapes and meaning of the pretrained weights: a classifier starting

@@ -11,23 +11,25 @@ Dropout on the embeddings and on the pooled vector (``model.dropout``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from seqlab.errors import UserError
+from seqlab.fields import Count, Size
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
 from seqlab.nn.pooling import POOLINGS, AttentionPooling, build_pooling
 
 
 @dataclass
 class ClassifierConfig(EncoderConfig):
-    embed_size: int = 300  # word (or subword) embedding size
-    pooling: str = "max"  # last | mean | max | attention
+    embed_size: Size = 300  # word (or subword) embedding size
+    pooling: Literal["last", "mean", "max", "attention"] = "max"
     vectors: str = ""  # GloVe-format text file to initialise the embedding (its dimension = embed_size)
     freeze_vectors: bool = False  # keep model.vectors fixed in training
-    conv_width: int = 0  # > 0 (odd): a 1-D convolution of this width over the embeddings, before the encoder
-    conv_channels: int = 64  # its output channels (model.conv_width > 0)
+    conv_width: Count = 0  # > 0 (odd): a 1-D convolution of this width over the embeddings, before the encoder
+    conv_channels: Size = 64  # its output channels (model.conv_width > 0)
     init_from: str = ""  # a `seqlab train bilm` run: start from its vocabulary, embedding and encoder (ULMFiT)
 
 

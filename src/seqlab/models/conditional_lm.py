@@ -11,12 +11,14 @@ Sentences are framed as <bos> w_1 .. w_T <eos>; ``generate`` samples from <bos> 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqlab.errors import UserError
+from seqlab.fields import Probability, Size
 from seqlab.generate import SampleConfig, next_token
 from seqlab.models.recurrent import RecurrentConfig, recurrent_layer
 
@@ -25,13 +27,13 @@ CONDITIONS = ("state", "input", "both")
 
 @dataclass
 class ConditionalLMConfig(RecurrentConfig):
-    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru
-    hidden_size: int = 512
-    num_layers: int = 1
-    embed_size: int = 256
-    label_size: int = 32  # the label embedding e_y
-    condition: str = "both"  # state (h_0 from e_y) | input (e_y beside every word) | both
-    dropout: float = 0.3  # on the embeddings and before the output layer
+    cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru"] = "lstm"
+    hidden_size: Size = 512
+    num_layers: Size = 1
+    embed_size: Size = 256
+    label_size: Size = 32  # the label embedding e_y
+    condition: Literal["state", "input", "both"] = "both"  # state (h_0 from e_y) | input (e_y beside every word) | both
+    dropout: Probability = 0.3  # on the embeddings and before the output layer
 
 
 class ConditionalLM(nn.Module):

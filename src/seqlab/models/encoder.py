@@ -9,19 +9,21 @@ directions), and the Transformer masks the padded keys.  Output (B, T, output_si
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from torch import Tensor, nn
 
+from seqlab.fields import Probability, Size
 from seqlab.models.recurrent import WITH_TRANSFORMER, RecurrentConfig, check_heads, check_recurrent, recurrent_layer
 
 
 @dataclass
 class EncoderConfig(RecurrentConfig):
-    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm | transformer
-    hidden_size: int = 256  # per direction; the Transformer's d_model
+    cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "min_gru", "min_lstm", "transformer"] = "lstm"
+    hidden_size: Size = 256  # per direction; the Transformer's d_model
     bidirectional: bool = True  # a bidirectional recurrent encoder (the Transformer sees both sides anyway)
-    dropout: float = 0.5  # on the encoder's input and output, and between layers
-    num_heads: int = 4  # transformer only; FFN 4 * hidden_size
+    dropout: Probability = 0.5  # on the encoder's input and output, and between layers
+    num_heads: Size = 4  # transformer only; FFN 4 * hidden_size
 
 
 class SequenceEncoder(nn.Module):

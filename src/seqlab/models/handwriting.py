@@ -16,6 +16,7 @@ emitted digit over the columns or the per-column posteriors, for plots).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +24,7 @@ from torch import Tensor, nn
 
 from seqlab.ctc import greedy_decode, prefix_beam_search
 from seqlab.errors import UserError
+from seqlab.fields import Probability, Size
 from seqlab.models.recurrent import RecurrentConfig, recurrent_layer
 from seqlab.models.seq2seq import RecurrentSeq2Seq, Seq2SeqConfig
 from seqlab.search import beam_search, greedy_search
@@ -32,16 +34,16 @@ PAD, BOS, EOS = 0, 1, 2  # the attention decoder's symbols; digit d is 3 + d
 
 @dataclass
 class ReaderConfig(RecurrentConfig):
-    decoder: str = "ctc"  # ctc | attention
-    cell: str = "lstm"  # the column encoder's cell
-    hidden_size: int = 128  # per direction in the encoder; the attention decoder's state
+    decoder: Literal["ctc", "attention"] = "ctc"
+    cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "min_gru", "min_lstm"] = "lstm"  # the column encoder's cell
+    hidden_size: Size = 128  # per direction in the encoder; the attention decoder's state
     bidirectional: bool = True
-    conv_channels: int = 16  # first convolution; the second has twice as many
-    dropout: float = 0.2  # on the column features and the decoder's outputs
-    attention: str = "additive"  # attention decoder: additive | dot | general
-    decoder_cell: str = "gru"  # attention decoder: rnn_tanh | rnn_relu | lstm | gru
-    embed_size: int = 32  # attention decoder: the previous digit's embedding
-    max_digits: int = 16  # attention decoder: the longest output
+    conv_channels: Size = 16  # first convolution; the second has twice as many
+    dropout: Probability = 0.2  # on the column features and the decoder's outputs
+    attention: Literal["additive", "dot", "general"] = "additive"  # attention decoder: additive | dot | general
+    decoder_cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru"] = "gru"  # attention decoder: rnn_tanh | rnn_relu | lstm | gru
+    embed_size: Size = 32  # attention decoder: the previous digit's embedding
+    max_digits: Size = 16  # attention decoder: the longest output
 
 
 class ColumnEncoder(nn.Module):

@@ -12,25 +12,27 @@ E and W_hy (Press & Wolf 2017; needs embed_size == hidden_size).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqlab.errors import UserError
+from seqlab.fields import NonNegative, Probability, Size
 from seqlab.models.recurrent import WITH_TRANSFORMER, RecurrentConfig, check_heads, check_recurrent, recurrent_layer
 
 
 @dataclass
 class ModelConfig(RecurrentConfig):
-    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm | transformer
-    num_layers: int = 2  # stacked layers
-    dropout: float = 0.0  # on the embedding, between layers and before the decoder (Zaremba et al. 2014)
-    embedding: str = "learned"  # learned | one_hot
-    embed_size: int = 128  # embedding size (learned embedding)
+    cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "min_gru", "min_lstm", "transformer"] = "lstm"
+    num_layers: Size = 2  # stacked layers
+    dropout: Probability = 0.0  # on the embedding, between layers and before the decoder (Zaremba et al. 2014)
+    embedding: Literal["learned", "one_hot"] = "learned"
+    embed_size: Size = 128  # embedding size (learned embedding)
     tie_weights: bool = False  # share the embedding and the output layer (Press & Wolf 2017; embed_size == hidden_size)
-    init_range: float = 0.0  # > 0: every weight ~ U(-r, r) as Zaremba et al.; 0: torch defaults
-    num_heads: int = 4  # transformer: attention heads (d_model = hidden_size, FFN 4 * hidden_size)
+    init_range: NonNegative = 0.0  # > 0: every weight ~ U(-r, r) as Zaremba et al.; 0: torch defaults
+    num_heads: Size = 4  # transformer: attention heads (d_model = hidden_size, FFN 4 * hidden_size)
 
 
 class RecurrentLM(nn.Module):

@@ -8,11 +8,13 @@ the defaults.  :func:`recurrent_layer` turns the config into a ``seqlab.nn`` lay
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from torch import nn
 
 import seqlab.nn as snn
 from seqlab.errors import UserError
+from seqlab.fields import Probability, Size
 
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "min_gru", "min_lstm")  # every recurrent cell of seqlab.nn
 WITH_TRANSFORMER = (*CELLS, "transformer")  # the models that can swap recurrence for attention
@@ -20,13 +22,13 @@ WITH_TRANSFORMER = (*CELLS, "transformer")  # the models that can swap recurrenc
 
 @dataclass
 class RecurrentConfig:
-    cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm
-    variant: str = "standard"  # lstm: standard | peephole | coupled | no_forget;  gru: after | before
-    hidden_size: int = 256  # units per layer and direction
-    num_layers: int = 1  # stacked layers
-    dropout: float = 0.0  # between stacked layers (the model adds its own, see its docstring)
-    variational_dropout: float = 0.0  # per-sequence masks on the inputs and recurrent h inside the layers
-    backend: str = "auto"  # auto | bptt (hand-derived BPTT) | native (torch's kernels)
+    cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "min_gru", "min_lstm"] = "lstm"
+    variant: Literal["standard", "peephole", "coupled", "no_forget", "after", "before"] = "standard"  # lstm: standard | peephole | coupled | no_forget;  gru: after | before
+    hidden_size: Size = 256  # units per layer and direction
+    num_layers: Size = 1  # stacked layers
+    dropout: Probability = 0.0  # between stacked layers (the model adds its own, see its docstring)
+    variational_dropout: Probability = 0.0  # per-sequence masks on the inputs and recurrent h inside the layers
+    backend: Literal["auto", "bptt", "native"] = "auto"  # auto | bptt (hand-derived BPTT) | native (torch's kernels)
     bidirectional: bool = False  # a second layer reads the sequence backwards; outputs joined (2 x hidden_size)
 
 

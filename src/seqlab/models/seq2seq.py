@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from seqlab.errors import UserError
+from seqlab.fields import Probability, Size
 from seqlab.models.recurrent import RecurrentConfig, recurrent_layer
 from seqlab.nn.attention import AdditiveAttention, DotAttention, GeneralAttention, causal_mask, padding_mask
 from seqlab.nn.positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding
@@ -38,19 +40,19 @@ from seqlab.nn.transformer import (
 
 @dataclass
 class Seq2SeqConfig:
-    arch: str = "rnn"  # rnn | transformer
-    cell: str = "gru"  # rnn: the encoder and decoder cell (rnn_tanh | rnn_relu | lstm | gru)
-    attention: str = "additive"  # rnn: additive | dot | general
-    embed_size: int = 256  # rnn: token embedding size
-    hidden_size: int = 512  # rnn: per direction in the encoder, and the decoder state
-    enc_layers: int = 1  # encoder layers
+    arch: Literal["rnn", "transformer"] = "rnn"
+    cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru"] = "gru"  # rnn: the encoder and decoder cell (rnn_tanh | rnn_relu | lstm | gru)
+    attention: Literal["additive", "dot", "general"] = "additive"  # rnn: additive | dot | general
+    embed_size: Size = 256  # rnn: token embedding size
+    hidden_size: Size = 512  # rnn: per direction in the encoder, and the decoder state
+    enc_layers: Size = 1  # encoder layers
     bidirectional: bool = True  # rnn: a bidirectional encoder
-    d_model: int = 256  # transformer
-    num_heads: int = 8  # transformer: attention heads
-    d_ff: int = 512  # transformer: feed-forward width
-    dec_layers: int = 3  # transformer: decoder layers
-    positions: str = "sinusoidal"  # sinusoidal | learned
-    dropout: float = 0.3  # on embeddings and outputs (rnn), inside the layers (transformer)
+    d_model: Size = 256  # transformer
+    num_heads: Size = 8  # transformer: attention heads
+    d_ff: Size = 512  # transformer: feed-forward width
+    dec_layers: Size = 3  # transformer: decoder layers
+    positions: Literal["sinusoidal", "learned"] = "sinusoidal"
+    dropout: Probability = 0.3  # on embeddings and outputs (rnn), inside the layers (transformer)
     tie_embeddings: bool = False  # transformer: share the target embedding and the output layer
 
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 
 from seqlab.ctc import edit_distance, greedy_decode, prefix_beam_search
 from seqlab.errors import UserError
+from seqlab.fields import Size
 from seqlab.metrics.segments import segment_scores, segments
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
 from seqlab.nn.pooling import POOLINGS, build_pooling
@@ -27,9 +29,9 @@ from seqlab.nn.pooling import POOLINGS, build_pooling
 
 @dataclass
 class SpeechModelConfig(EncoderConfig):
-    pooling: str = "mean"  # isolated digits: last | mean | max | attention
-    stack: int = 1  # consecutive frames joined into one step (CTC models: 2 halves the steps)
-    output: str = "softmax"  # frame labels: softmax (per frame) | crf (Viterbi over the frames)
+    pooling: Literal["last", "mean", "max", "attention"] = "mean"  # isolated digits: last | mean | max | attention
+    stack: Size = 1  # consecutive frames joined into one step (CTC models: 2 halves the steps)
+    output: Literal["softmax", "crf"] = "softmax"  # frame labels: softmax (per frame) | crf (Viterbi over the frames)
 
 
 def stack_frames(x: Tensor, lengths: Tensor, k: int) -> tuple[Tensor, Tensor]:

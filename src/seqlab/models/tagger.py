@@ -13,6 +13,7 @@ are concatenated (Lample et al.), or a CNN with max pooling over time (Ma & Hovy
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -20,19 +21,20 @@ from torch import Tensor, nn
 
 import seqlab.nn as snn
 from seqlab.errors import UserError
+from seqlab.fields import Count, Probability, Size
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
 from seqlab.nn.crf import LinearChainCRF
 
 
 @dataclass
 class TaggerConfig(EncoderConfig):
-    embed_size: int = 100  # word (or character) embedding
-    char_encoder: str = "lstm"  # word-level data: lstm | cnn | none
-    char_embed_size: int = 25  # character embedding size (word-level data)
-    char_hidden_size: int = 25  # per direction (lstm) / filters (cnn)
-    bigram_embed_size: int = 50  # segmentation: character bigrams (0: off)
-    output: str = "crf"  # crf | softmax
-    word_dropout: float = 0.0  # training: a word seen once is replaced by <unk> with this probability
+    embed_size: Size = 100  # word (or character) embedding
+    char_encoder: Literal["lstm", "cnn", "none"] = "lstm"  # word-level data: lstm | cnn | none
+    char_embed_size: Size = 25  # character embedding size (word-level data)
+    char_hidden_size: Size = 25  # per direction (lstm) / filters (cnn)
+    bigram_embed_size: Count = 50  # segmentation: character bigrams (0: off)
+    output: Literal["crf", "softmax"] = "crf"
+    word_dropout: Probability = 0.0  # training: a word seen once is replaced by <unk> with this probability
 
 
 class CharEncoder(nn.Module):

@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -27,6 +28,7 @@ from seqlab.data.parallel import pad_batch
 from seqlab.data.split import hold_out
 from seqlab.data.text import read_json, read_text
 from seqlab.errors import UserError
+from seqlab.fields import Fraction
 from seqlab.models.bilm import ARCHITECTURE, BiLM, BiLMConfig
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
@@ -41,8 +43,8 @@ FORMATS = ("text", "lines", "table")
 class BiLMDataConfig(TokensConfig):  # data.tokens, lowercase, min_freq, bpe_vocab_size, max_len: as the classifier's
     path: str = ""  # the texts: one per line (format=text), or a labelled file whose labels are ignored
     valid: str = ""  # validation texts (default: the last valid_fraction of the training texts)
-    valid_fraction: float = 0.1  # without data.valid: this last part of the training texts is held out
-    format: str = "text"  # text (one per line) | lines ('label text', labels ignored) | table (.csv/.tsv)
+    valid_fraction: Fraction = 0.1  # without data.valid: this last part of the training texts is held out
+    format: Literal["text", "lines", "table"] = "text"  # text (one per line) | lines ('label text', labels ignored) | table (.csv/.tsv)
     text_column: str = "text"  # format=table: the column of the texts
 
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,7 @@ from seqlab.data.text import read_json
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.export import Exportable
+from seqlab.fields import Fraction
 from seqlab.metrics.classification import classification_scores
 from seqlab.models.classifier import ClassifierConfig, SequenceClassifier
 from seqlab.tasks.bilm import pretrained_encoder
@@ -41,10 +43,10 @@ from seqlab.train.trainer import TrainConfig, TrainingTask
 class ClassifyDataConfig(TokensConfig):
     path: str = ""  # training file: 'label text' lines, or .csv/.tsv with a header
     valid: str = ""  # validation file (default: the last valid_fraction of the training file)
-    valid_fraction: float = 0.1  # without data.valid: this part of the training file is held out
-    hold_out: str = "last"  # without data.valid: last (the file's last part) | stratified (a seeded draw, class shares kept)
+    valid_fraction: Fraction = 0.1  # without data.valid: this part of the training file is held out
+    hold_out: Literal["last", "stratified"] = "last"  # without data.valid: last (the file's last part) | stratified (a seeded draw, class shares kept)
     test: str = ""  # a (withheld) test file, scored once at the end of training
-    format: str = "auto"  # auto (.csv/.tsv: table, else lines) | lines ('label text') | table | splice (UCI DNA)
+    format: Literal["auto", "lines", "table", "splice"] = "auto"  # auto (.csv/.tsv: table, else lines) | lines ('label text') | table | splice (UCI DNA)
     text_column: str = "text"  # .csv/.tsv only
     label_column: str = "label"  # .csv/.tsv only
 

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -30,6 +31,7 @@ from seqlab.data.split import hold_out
 from seqlab.data.text import read_json
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
+from seqlab.fields import Count, Fraction, Mass, NonNegative, Seed, Size
 from seqlab.generate import SampleConfig, SamplingOptions
 from seqlab.models.conditional_lm import ConditionalLM, ConditionalLMConfig
 from seqlab.tasks.recipe import Run
@@ -45,13 +47,13 @@ SPECIALS = ("<pad>", "<unk>", BOS, EOS)
 class ConditionalDataConfig:
     path: str = ""  # training file: labelled sentences ('label text' lines, or .csv/.tsv with a header)
     valid: str = ""  # labelled validation sentences (default: the last valid_fraction of the training file)
-    valid_fraction: float = 0.1
-    format: str = "auto"  # auto | lines | table (as the classify task)
+    valid_fraction: Fraction = 0.1
+    format: Literal["auto", "lines", "table"] = "auto"  # auto | lines | table (as the classify task)
     text_column: str = "text"  # .csv/.tsv only
     label_column: str = "label"  # .csv/.tsv only
     lowercase: bool = True
-    min_freq: int = 2  # rarer words are <unk>
-    max_len: int = 40  # words per sentence (longer ones are cut)
+    min_freq: Count = 2  # rarer words are <unk>
+    max_len: Size = 40  # words per sentence (longer ones are cut)
     label_names: str = ""  # names for the labels, e.g. 0=negative,1=positive
 
 
@@ -242,12 +244,12 @@ def fidelity(classifier_dir: str, conditions: dict[str, list[str]], device="auto
 class EvaluateOptions:
     data: str | None = option(None, "labelled sentences for the per-class perplexity (default: the run's "
                                     "validation data)")
-    samples: int = option(500, "sentences sampled per class for distinct-n and fidelity")
-    temperature: float = option(0.8, "sampling temperature")
-    top_p: float = option(1.0, "nucleus sampling mass")
-    seed: int = option(0, "seed of the samples")
+    samples: Size = option(500, "sentences sampled per class for distinct-n and fidelity")
+    temperature: NonNegative = option(0.8, "sampling temperature")
+    top_p: Mass = option(1.0, "nucleus sampling mass")
+    seed: Seed = option(0, "seed of the samples")
     classifier: str | None = option(None, "a classify run on the same labels: scores label fidelity")
-    show: int = option(3, "samples per class printed in the report")
+    show: Count = option(3, "samples per class printed in the report")
 
 
 def evaluate(run: ConditionalRun, options: EvaluateOptions) -> dict:

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -33,6 +34,7 @@ from seqlab.data.timeseries import (
     split_borders,
 )
 from seqlab.errors import UserError
+from seqlab.fields import Fraction, Size
 from seqlab.models.forecast import Forecaster, ForecastModelConfig, build
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
@@ -46,13 +48,13 @@ MODES = ("M", "MS", "S")
 class ForecastDataConfig:
     path: str = ""  # CSV: a date/time column and numeric columns
     target: str = ""  # the column to forecast in modes MS and S (default: the last column)
-    mode: str = "M"  # M: all -> all | MS: all -> target | S: target -> target
+    mode: Literal["M", "MS", "S"] = "M"  # M: all -> all | MS: all -> target | S: target -> target
     time_column: str = "date"  # the date/time column
-    split: str = "auto"  # auto | ett-hour | ett-minute | ratio
-    train_fraction: float = 0.7  # ratio split
-    test_fraction: float = 0.2  # ratio split: the last part for testing
-    lookback: int = 96  # L: rows of input
-    horizon: int = 96  # H: rows to forecast
+    split: Literal["auto", "ett-hour", "ett-minute", "ratio"] = "auto"
+    train_fraction: Fraction = 0.7  # ratio split
+    test_fraction: Fraction = 0.2  # ratio split: the last part for testing
+    lookback: Size = 96  # L: rows of input
+    horizon: Size = 96  # H: rows to forecast
     fill: bool = False  # carry the last value into missing / non-numeric cells instead of stopping
 
 
@@ -284,7 +286,7 @@ def predict_forecast(run: ForecastRun, lines: list[str], options: PredictOptions
 class EvaluateOptions:
     data: str | None = option(None, "the CSV series (default: the run's training file); z-scored with the run's "
                                     "training statistics")
-    split: str = option("test", "train | valid | test (default test)")
+    split: Literal["train", "valid", "test"] = option("test", "the part to score (default test)")
 
 
 def evaluate_split(run: ForecastRun, path: str | None, split: str) -> dict:

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -25,6 +26,7 @@ from seqlab.ctc import edit_distance
 from seqlab.data.lines import numbered_chunks
 from seqlab.data.strips import Strip, StripConfig, parse_lengths, read_strip, source_split, strips
 from seqlab.errors import UserError
+from seqlab.fields import NonNegative, Seed, Size
 from seqlab.models.handwriting import ReaderConfig, build_reader
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
@@ -37,8 +39,8 @@ STEPS_PER_EPOCH = 100
 @dataclass
 class HandwritingDataConfig(StripConfig):
     lengths: str = "3-8"  # digits per training (and validation) strip: a range, or one length
-    valid_strips: int = 500  # the fixed validation set, drawn from the validation images
-    split_seed: int = 0  # which source images go to train / valid / test
+    valid_strips: Size = 500  # the fixed validation set, drawn from the validation images
+    split_seed: Seed = 0  # which source images go to train / valid / test
     path: str = ""  # unused (the digits ship with scikit-learn); kept so that --data is refused clearly
 
 
@@ -139,10 +141,10 @@ def build(cfg: HandwritingConfig, run_dir: Path, device) -> Run:
 @dataclass
 class PredictOptions:
     files: list[str] = field(metadata={"help": "PNG or JPEG images of digit strips", "positional": True})
-    beam: int = option(1, "beam width (1: greedy)")
+    beam: Size = option(1, "beam width (1: greedy)")
     plot: str | None = option(None, "PNG of the first image with the attention of each digit (or CTC's "
                                      "per-column posteriors) beneath it")
-    scale: float = option(0.0, "scale factor for the images (0: the ink as tall as the largest training digit)")
+    scale: NonNegative = option(0.0, "scale factor for the images (0: the ink as tall as the largest training digit)")
 
 
 def predict(run: Run, lines: Iterable[str], options: PredictOptions) -> Iterator[str]:
@@ -171,11 +173,11 @@ def plot(run: Run, image: torch.Tensor, result: tuple, out: Path, title: str) ->
 
 @dataclass
 class EvaluateOptions:
-    split: str = option("test", "the source images to draw from", choices=("train", "valid", "test"))
+    split: Literal["train", "valid", "test"] = option("test", "the source images to draw from")
     lengths: str = option("", "digits per strip, e.g. 7-10 (default: the training lengths)")
-    strips: int = option(2000, "how many strips")
-    seed: int = option(12345, "seed of the strips")
-    beam: int = option(1, "beam width (1: greedy)")
+    strips: Size = option(2000, "how many strips")
+    seed: Seed = option(12345, "seed of the strips")
+    beam: Size = option(1, "beam width (1: greedy)")
 
 
 def evaluate(run: Run, options: EvaluateOptions) -> dict:

@@ -20,6 +20,7 @@ from seqlab.data.stream import batchify, num_windows, windows
 from seqlab.data.text import encode_prime, load_vocab, read_text, save_vocab
 from seqlab.errors import UserError
 from seqlab.export import Exportable
+from seqlab.fields import Size
 from seqlab.generate import SampleConfig, SamplingOptions, generate
 from seqlab.models.lm import ModelConfig, build_lm
 from seqlab.tasks.recipe import Run
@@ -233,7 +234,7 @@ PRESETS = {
 # ---------------------------------------------------------------- task interface
 @dataclass
 class PredictOptions(SamplingOptions):
-    length: int = option(200, "tokens to generate after each input line")
+    length: Size = option(200, "tokens to generate after each input line")
 
 
 def predict(run: LMRun, lines: Iterable[str], options: PredictOptions) -> Iterator[str]:
@@ -244,7 +245,7 @@ def predict(run: LMRun, lines: Iterable[str], options: PredictOptions) -> Iterat
 @dataclass
 class EvaluateOptions:
     data: str = option(help="a text file")
-    batch_size: int = option(10, "streams the file is cut into")
+    batch_size: Size = option(10, "streams the file is cut into")
 
 
 def report(run: LMRun, m: dict) -> str:

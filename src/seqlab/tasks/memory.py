@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,7 @@ from torch import Tensor, nn
 import seqlab.nn as snn
 from seqlab.data.memory import VOCAB, baseline, generate, recalled
 from seqlab.errors import UserError
+from seqlab.fields import Count, Finite, Probability, Seed, Size
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
@@ -40,9 +42,9 @@ STEPS_PER_EPOCH, VALID_SIZE = 100, 1000
 
 @dataclass
 class MemoryDataConfig:
-    problem: str = "adding"  # adding | copy | selective
-    length: int = 100  # T: the delay to bridge
-    symbols: int = 0  # copy / selective: symbols to recall (0: the standard 10 / 16)
+    problem: Literal["adding", "copy", "selective"] = "adding"
+    length: Size = 100  # T: the delay to bridge
+    symbols: Count = 0  # copy / selective: symbols to recall (0: the standard 10 / 16)
     stop_when_solved: bool = False  # end training at the first evaluation that meets the solved threshold
     curriculum: str = ""  # shorter lengths learnt first, e.g. "10,25,50": each until solved, then data.length
     path: str = ""  # unused (the data is generated); kept so that --data is refused clearly
@@ -51,11 +53,11 @@ class MemoryDataConfig:
 @dataclass
 class MemoryModelConfig(EncoderConfig):
     bidirectional: bool = False
-    dropout: float = 0.0
-    hidden_size: int = 128
-    init: str = "default"  # default | identity (IRNN: identity recurrent weights, zero biases; Le et al. 2015)
+    dropout: Probability = 0.0
+    hidden_size: Size = 128
+    init: Literal["default", "identity", "chrono"] = "default"  # default | identity (IRNN: identity recurrent weights, zero biases; Le et al. 2015)
     #   | chrono (lstm, min_gru, min_lstm: gate biases that keep memory for 1..data.length steps; Tallec & Ollivier 2018)
-    forget_bias: float = 0.0  # lstm: added to the forget gate's bias (1.0: Gers et al. 2000, Jozefowicz et al. 2015)
+    forget_bias: Finite = 0.0  # lstm: added to the forget gate's bias (1.0: Gers et al. 2000, Jozefowicz et al. 2015)
 
 
 @dataclass
@@ -220,14 +222,14 @@ def build(cfg: MemoryConfig, run_dir: Path, device) -> Run:
 
 @dataclass
 class EvaluateOptions:
-    length: int = option(0, "sequence length T (default: the training length)")
-    seed: int = option(12345, "seed of the fresh sequences")
+    length: Count = option(0, "sequence length T (default: the training length)")
+    seed: Seed = option(12345, "seed of the fresh sequences")
 
 
 @dataclass
 class PredictOptions:
-    examples: int = option(3, "how many problems to show")
-    seed: int = option(12345, "seed of the generated problems")
+    examples: Size = option(3, "how many problems to show")
+    seed: Seed = option(12345, "seed of the generated problems")
 
 
 def evaluate(run: Run, options: EvaluateOptions) -> dict:

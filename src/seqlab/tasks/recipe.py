@@ -1,6 +1,6 @@
 """The recipe every task shares, written once: train (or resume) a run, load a trained run.
 
-    train:  device -> seed -> task.setup (data, model, the trainer's view) -> Trainer
+    train:  every field in range -> device -> seed -> task.setup (data, model, the trainer's view) -> Trainer
             -> resume, or start the run directory (config.json and the task's own files)
             -> fit -> {last validation metrics, "best": {metric, value, step}, "steps"} (+ "test")
     load:   config.json -> task.build (model and files) -> the trained weights -> eval mode
@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from seqlab.errors import UserError
+from seqlab.fields import check
 from seqlab.train import checkpoint, distributed, rundir
 from seqlab.train.trainer import Trainer, resolve_device, training_device
 
@@ -34,6 +35,7 @@ class Run:
 
 
 def train(task, cfg, run_dir: Path, resume: bool = False, callbacks=None) -> dict:
+    check(cfg)  # every field within its declared range (seqlab.fields), before anything is read or written
     device = training_device(cfg.train)
     checkpoint.seed_everything(cfg.train.seed)
     with _run_files(run_dir if resume else None):

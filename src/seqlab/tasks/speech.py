@@ -18,6 +18,7 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 
@@ -28,6 +29,7 @@ from seqlab.data.lines import numbered_chunks
 from seqlab.data.mel import FeatureConfig, Features, spec_augment
 from seqlab.data.wav import read_wav
 from seqlab.errors import UserError
+from seqlab.fields import Fraction, NonNegative, Positive, Range, Seed, Size
 from seqlab.metrics.segments import segments
 from seqlab.models.speech import CTCModel, DigitClassifier, FrameTagger, SpeechModelConfig
 from seqlab.tasks.recipe import Run
@@ -41,19 +43,19 @@ MODELS = {"isolated": DigitClassifier, "connected": CTCModel, "frames": FrameTag
 @dataclass
 class SpeechDataConfig:
     path: str = ""  # a directory of DIGIT_SPEAKER_TAKE.wav files (FSDD)
-    mode: str = "isolated"  # isolated | connected | frames
+    mode: Literal["isolated", "connected", "frames"] = "isolated"
     split: str = "official"  # official (takes 0-4 are test) | speaker:NAME (NAME is test)
-    valid_fraction: float = 0.1  # of the training recordings, held out for model selection
-    train_utterances: int = 4000  # connected: built from the training recordings
-    valid_utterances: int = 300  # connected: from the held-out validation recordings
-    test_utterances: int = 500  # connected: from the test recordings
-    seed: int = 7  # recordings held out, utterances built
+    valid_fraction: Fraction = 0.1  # of the training recordings, held out for model selection
+    train_utterances: Size = 4000  # connected: built from the training recordings
+    valid_utterances: Size = 300  # connected: from the held-out validation recordings
+    test_utterances: Size = 500  # connected: from the test recordings
+    seed: Seed = 7  # recordings held out, utterances built
     spec_augment: bool = True  # frequency and time masks in training
     # waveform augmentations in training (seqlab.data.augment), drawn afresh for every example:
-    speed: float = 0.0  # speed perturbation by a factor from [1 - speed, 1 + speed] (Ko et al. 2015: 0.1)
-    vtlp: float = 0.0  # vocal-tract-length perturbation, warp factor from [1 - vtlp, 1 + vtlp] (Jaitly & Hinton: 0.1)
-    noise_snr_db: float = 0.0  # > 0: white noise at an SNR drawn from [noise_snr_db, noise_snr_db + 20] dB
-    silence_db: float = 30.0  # frames: a recording's frames this far below its loudest frame, at its ends, are silence
+    speed: Annotated[float, Range(0, 0.5, high_open=True)] = 0.0  # speed perturbation by a factor from [1 - speed, 1 + speed] (Ko et al. 2015: 0.1)
+    vtlp: Annotated[float, Range(0, 0.5, high_open=True)] = 0.0  # vocal-tract-length perturbation, warp factor from [1 - vtlp, 1 + vtlp] (Jaitly & Hinton: 0.1)
+    noise_snr_db: NonNegative = 0.0  # > 0: white noise at an SNR drawn from [noise_snr_db, noise_snr_db + 20] dB
+    silence_db: NonNegative = 30.0  # frames: a recording's frames this far below its loudest frame, at its ends, are silence
 
 
 @dataclass
@@ -69,17 +71,7 @@ Example = tuple[torch.Tensor, object]  # (features (T, D), digit | digits)
 
 
 def _check(cfg: SpeechDataConfig) -> None:
-    if cfg.mode not in MODELS:
-        raise UserError(f"data.mode must be one of {', '.join(MODELS)}, got {cfg.mode!r}")
-    if not 0 < cfg.valid_fraction < 1:
-        raise UserError(f"data.valid_fraction must lie in (0, 1), got {cfg.valid_fraction}")
-    if min(cfg.train_utterances, cfg.valid_utterances, cfg.test_utterances) < 1:
-        raise UserError("data.train_utterances, data.valid_utterances and data.test_utterances must be positive")
-    for name in ("speed", "vtlp"):
-        if not 0 <= getattr(cfg, name) < 0.5:
-            raise UserError(f"data.{name} must lie in [0, 0.5), got {getattr(cfg, name)}")
-    if cfg.noise_snr_db < 0:
-        raise UserError(f"data.noise_snr_db must be 0 (no noise) or positive, got {cfg.noise_snr_db}")
+    """What the fields' declared ranges cannot say: how two settings go together."""
     if cfg.speed and cfg.mode == "frames":
         raise UserError("data.speed is not for data.mode=frames: the frame labels are tied to the recordings' "
                         "lengths (data.vtlp and data.noise_snr_db keep them)")
@@ -220,9 +212,9 @@ def build(cfg: SpeechConfig, run_dir: Path, device) -> SpeechRun:
 class PredictOptions:
     files: list[str] = field(metadata={"help": "WAV files (any sample rate; resampled to the model's)",
                                        "positional": True})
-    beam: int = option(1, "connected digits: prefix beam width (1: greedy)")
+    beam: Size = option(1, "connected digits: prefix beam width (1: greedy)")
     plot: str | None = option(None, "PNG of the first file: log-mel spectrogram (and CTC posteriors)")
-    max_seconds: float = option(600.0, "refuse a recording longer than this, in seconds (memory grows with "
+    max_seconds: Positive = option(600.0, "refuse a recording longer than this, in seconds (memory grows with "
                                        "the length: 523 MB peak for 600 s with fsdd-ctc)")
 
 
@@ -263,8 +255,8 @@ def samples(cfg: FeatureConfig, path: str, max_seconds: float | None = None) -> 
 @dataclass
 class EvaluateOptions:
     data: str | None = option(None, "FSDD directory (default: the run's)")
-    split: str = option("test", "the part to score", choices=("train", "valid", "test"))
-    beam: int = option(1, "connected digits: prefix beam width (1: greedy)")
+    split: Literal["train", "valid", "test"] = option("test", "the part to score")
+    beam: Size = option(1, "connected digits: prefix beam width (1: greedy)")
 
 
 def evaluate(run: SpeechRun, options: EvaluateOptions) -> dict:

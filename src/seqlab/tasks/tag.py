@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -24,6 +25,7 @@ from seqlab.data.split import hold_out
 from seqlab.data.tagged import Sentence, TaggedFile, read_tagged
 from seqlab.errors import UserError
 from seqlab.export import Exportable
+from seqlab.fields import Count, Fraction, Index, Size
 from seqlab.models.tagger import Tagger, TaggerConfig
 from seqlab.nn.crf import FORBIDDEN
 from seqlab.tasks.recipe import Run
@@ -37,17 +39,17 @@ from seqlab.train.trainer import TrainConfig, TrainingTask
 class TagDataConfig:
     path: str = ""  # training file
     valid: str = ""  # validation file (default: the last valid_fraction of the training sentences)
-    valid_fraction: float = 0.1  # without data.valid: this last part of the training sentences is held out
+    valid_fraction: Fraction = 0.1  # without data.valid: this last part of the training sentences is held out
     test: str = ""  # a (withheld) test file, scored once at the end of training
-    format: str = "conll"  # conll | segmented
-    token_column: int = 0  # conll: the token column (negative: from the end)
-    tag_column: int = -1  # conll: the tag column (-1: the last; 1 for CoNLL-2003 POS)
-    train_scheme: str = "bioes"  # entity tags are learned in this scheme: bioes | iob2 | iob1
+    format: Literal["conll", "segmented"] = "conll"
+    token_column: Index = 0  # conll: the token column (negative: from the end)
+    tag_column: Index = -1  # conll: the tag column (-1: the last; 1 for CoNLL-2003 POS)
+    train_scheme: Literal["bioes", "iob2", "iob1"] = "bioes"  # entity tags are learned in this scheme: bioes | iob2 | iob1
     lowercase: bool = True  # word embeddings see lowercased words (the character encoder sees the case)
     zeros: bool = True  # word embeddings see digits as 0 (Lample et al.)
-    min_freq: int = 1  # words seen fewer times are <unk>
+    min_freq: Count = 1  # words seen fewer times are <unk>
     lexicon: str = ""  # segmentation: a word list, one word per line (e.g. the training corpus's word list)
-    lexicon_max_len: int = 4  # per character: does a listed word of length 2..this start / end here?
+    lexicon_max_len: Size = 4  # per character: does a listed word of length 2..this start / end here?
 
 
 @dataclass

@@ -28,6 +28,7 @@ from seqlab.data.parallel import (
 )
 from seqlab.data.text import read_text
 from seqlab.errors import UserError
+from seqlab.fields import NonNegative, Probability, Size
 from seqlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from seqlab.search import beam_search, greedy_search
 from seqlab.tasks.recipe import Run
@@ -41,20 +42,20 @@ class ParallelDataConfig:
     path: str = ""  # a directory with train.SRC/train.TGT and val.SRC/val.TGT (Multi30k layout)
     src: str = "de"  # source language: the file suffix (train.de)
     tgt: str = "en"  # target language: the file suffix (train.en)
-    vocab_size: int = 8000  # BPE vocabulary size (per side, or joint)
+    vocab_size: Size = 8000  # BPE vocabulary size (per side, or joint)
     joint_vocab: bool = True  # one BPE vocabulary for both sides
-    max_len: int = 100  # subwords per sentence (longer ones are cut)
-    max_tokens: int = 4096  # padded target tokens per batch
+    max_len: Size = 100  # subwords per sentence (longer ones are cut)
+    max_tokens: Size = 4096  # padded target tokens per batch
     test_src: str = ""  # a (withheld) test pair, translated and scored (BLEU, chrF) at the end of training
     test_tgt: str = ""  # the references of data.test_src, line-aligned
 
 
 @dataclass
 class DecodeConfig:
-    beam: int = 1  # 1: greedy
-    alpha: float = 1.0  # length normalisation exponent
-    max_len: int = 100  # longest output, in subwords
-    label_smoothing: float = 0.1  # training: label smoothing of the cross-entropy
+    beam: Size = 1  # 1: greedy
+    alpha: NonNegative = 1.0  # length normalisation exponent
+    max_len: Size = 100  # longest output, in subwords
+    label_smoothing: Probability = 0.1  # training: label smoothing of the cross-entropy
 
 
 @dataclass
@@ -240,14 +241,14 @@ PRESETS = {
 # ---------------------------------------------------------------- task interface
 @dataclass
 class PredictOptions:
-    beam: int | None = option(None, "beam size (default: the run's decode.beam)")
+    beam: Size | None = option(None, "beam size (default: the run's decode.beam)")
 
 
 @dataclass
 class EvaluateOptions:
     src: str = option(help="source sentences, one per line")
     ref: str = option(help="reference translations, line-aligned with --src")
-    beam: int | None = option(None, "beam size (default: the run's decode.beam)")
+    beam: Size | None = option(None, "beam size (default: the run's decode.beam)")
 
 
 def evaluate_files(run: TranslateRun, options: EvaluateOptions) -> dict:

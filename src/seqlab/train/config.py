@@ -4,7 +4,9 @@ A task's config is a dataclass whose fields are component configs (``data``,
 ``model``, ``optim``, ``train``), each a dataclass of plain fields.  Every field is
 reachable from the command line as ``--model.hidden_size=512`` (or
 ``--model.hidden_size 512``); an unknown key or a value of the wrong type is a
-UserError that names the key.  A JSON config file holds the same tree.
+UserError that names the key.  A JSON config file holds the same tree.  What each field allows (its range,
+its choices) is declared in its type (:mod:`seqlab.fields`) and checked by :func:`check` once the config is
+complete: the error names the key, the value and the range.
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from pathlib import Path
 
 from seqlab.data.text import read_json
 from seqlab.errors import UserError
+from seqlab.fields import check, described
+
+__all__ = ["apply_dict", "apply_overrides", "check", "describe", "load_json", "parse_overrides", "set_key", "to_dict"]
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
@@ -32,6 +37,8 @@ def _convert(key: str, kind: type, value):
         if str(value).lower() in _TRUE | _FALSE:
             return str(value).lower() in _TRUE
         raise UserError(f"config key {key} expects true or false, got {value!r}")
+    if typing.get_origin(kind) is typing.Literal:  # its choices are checked with the other ranges
+        kind = str
     if kind in (int, float):
         try:
             number = kind(value) if not isinstance(value, bool) else None
@@ -109,15 +116,20 @@ def parse_overrides(args: list[str]) -> list[tuple[str, str]]:
 
 
 def describe(cfg) -> list[tuple[str, str, object, str]]:
-    """(dotted key, type, value, the comment beside the field in its dataclass) for every field of ``cfg``."""
+    """(dotted key, type, value, the comment beside the field in its dataclass and what it allows) for every
+    field of ``cfg``."""
     rows = []
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         if dataclasses.is_dataclass(value):
             rows += [(f"{f.name}.{key}", kind, v, note) for key, kind, v, note in describe(value)]
         else:
-            kind = typing.get_type_hints(type(cfg))[f.name]
-            rows.append((f.name, getattr(kind, "__name__", str(kind)), value, _comments(type(cfg)).get(f.name, "")))
+            kind = typing.get_type_hints(type(cfg), include_extras=True)[f.name]
+            base = typing.get_type_hints(type(cfg))[f.name]
+            name = "str" if typing.get_origin(base) is typing.Literal else getattr(base, "__name__", str(base))
+            allowed = described(kind)
+            note = _comments(type(cfg)).get(f.name, "")
+            rows.append((f.name, name, value, f"{note} ({allowed})".strip() if allowed else note))
     return rows
 
 

@@ -12,30 +12,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import torch
 
 from seqlab.errors import UserError
+from seqlab.fields import Count, Fraction, NonNegative, Positive, Probability, Range
 
 
 @dataclass
 class OptimConfig:
-    name: str = "adamw"  # adamw | sgd
-    lr: float = 2e-3  # peak learning rate
-    weight_decay: float = 0.0  # decoupled weight decay (adamw) / L2 (sgd)
-    beta2: float = 0.99
-    momentum: float = 0.0  # sgd
-    clip: float = 5.0  # max global gradient norm, the notes' theta (0: no clipping)
-    schedule: str = "cosine"  # constant | cosine | step | plateau
-    warmup_steps: int = 0  # linear warm-up from 0 over this many steps
-    min_lr: float = 0.0  # cosine: the learning rate it ends at
-    decay: float = 0.5  # step / plateau factor
-    decay_start: int = 4  # step: epochs at full lr
+    name: Literal["adamw", "sgd"] = "adamw"
+    lr: Positive = 2e-3  # peak learning rate
+    weight_decay: NonNegative = 0.0  # decoupled weight decay (adamw) / L2 (sgd)
+    beta2: Probability = 0.99
+    momentum: Probability = 0.0  # sgd
+    clip: Annotated[float, Range(0, low_open=True, off=0)] = 5.0  # max global gradient norm, the notes' theta (0: no clipping)
+    schedule: Literal["constant", "cosine", "step", "plateau"] = "cosine"
+    warmup_steps: Count = 0  # linear warm-up from 0 over this many steps
+    min_lr: NonNegative = 0.0  # cosine: the learning rate it ends at
+    decay: Fraction = 0.5  # step / plateau factor
+    decay_start: Count = 4  # step: epochs at full lr
 
 
 def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
-    if cfg.lr <= 0:
-        raise UserError(f"optim.lr must be positive, got {cfg.lr}")
+    """(Each field's own range is declared on it and checked before this.)"""
+    if cfg.min_lr > cfg.lr:
+        raise UserError(f"optim.min_lr ({cfg.min_lr:g}) must not exceed optim.lr ({cfg.lr:g})")
     if cfg.name == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, cfg.beta2), weight_decay=cfg.weight_decay)
     if cfg.name == "sgd":

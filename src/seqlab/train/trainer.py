@@ -21,30 +21,32 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from tqdm import tqdm
 
 from seqlab.errors import TrainingDiverged, UserError
+from seqlab.fields import Count, NonNegative, Seed, Size, check
 from seqlab.train import checkpoint, distributed
 from seqlab.train.optim import OptimConfig, build_optimizer, build_scheduler
 
 
 @dataclass
 class TrainConfig:
-    batch_size: int = 32  # sequences (LM: streams) per optimizer step
-    bptt: int = 64  # truncated-BPTT window (LM) / maximum length
-    epochs: float = 0.0  # > 0: train this many passes over the data (overrides max_steps set with it in a preset;
+    batch_size: Size = 32  # sequences (LM: streams) per optimizer step
+    bptt: Size = 64  # truncated-BPTT window (LM) / maximum length
+    epochs: NonNegative = 0.0  # > 0: train this many passes over the data (overrides max_steps set with it in a preset;
     # a --train.max_steps given on the command line without --train.epochs sets epochs to 0)
-    max_steps: int = 1000  # optimizer steps (unless train.epochs > 0)
-    max_minutes: float = 0.0  # > 0: stop (evaluated and checkpointed) after this much training time
-    eval_every: int = 0  # steps between evaluations; 0: once per epoch
-    eval_batch_size: int = 10  # validation batch size (LM: streams)
-    log_every: int = 10  # steps between progress-bar and metrics.jsonl updates
-    patience: int = 0  # early stopping after this many evaluations without improvement; 0: off
-    seed: int = 1337  # seeds torch, numpy and random; the batch order and dropout follow from it
+    max_steps: Count = 1000  # optimizer steps (unless train.epochs > 0)
+    max_minutes: NonNegative = 0.0  # > 0: stop (evaluated and checkpointed) after this much training time
+    eval_every: Count = 0  # steps between evaluations; 0: once per epoch
+    eval_batch_size: Size = 10  # validation batch size (LM: streams)
+    log_every: Size = 10  # steps between progress-bar and metrics.jsonl updates
+    patience: Count = 0  # early stopping after this many evaluations without improvement; 0: off
+    seed: Seed = 1337  # seeds torch, numpy and random; the batch order and dropout follow from it
     device: str = "auto"  # auto | cpu | cuda
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (fp16: CUDA only, with a gradient scaler): autocast in training
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # fp32 | bf16 | fp16 (fp16: CUDA only, with a gradient scaler): autocast in training
     progress: bool = True  # show a progress bar
     tensorboard: bool = False  # also write TensorBoard logs to RUN_DIR/tensorboard
 
@@ -63,8 +65,8 @@ def flush_denormals() -> None:
 
 
 def training_device(cfg: TrainConfig) -> torch.device:
-    """The device to train on, once the train config's numbers have been checked (every task's first step)."""
-    _check(cfg)
+    """The device to train on, once the train config's values have been checked (every task's first step)."""
+    check(cfg, "train.")
     device = resolve_device(cfg.device)
     _check_precision(cfg, device)
     return device
@@ -74,17 +76,6 @@ def _check_precision(cfg: TrainConfig, device: torch.device) -> None:
     if cfg.precision == "fp16" and device.type != "cuda":
         raise UserError(f"train.precision=fp16 needs a CUDA device (training on {device.type}); "
                         "on a CPU use train.precision=bf16")
-
-
-def _check(cfg: TrainConfig) -> None:
-    """Numbers that cannot work, named with the value received."""
-    for key, low in (("batch_size", 1), ("bptt", 1), ("eval_batch_size", 1), ("log_every", 1), ("eval_every", 0),
-                     ("patience", 0), ("epochs", 0), ("max_minutes", 0)):
-        value = getattr(cfg, key)
-        if not value >= low or (isinstance(value, float) and not math.isfinite(value)):
-            raise UserError(f"train.{key} must be at least {low}, got {value}")
-    if cfg.precision not in PRECISIONS:
-        raise UserError(f"train.precision must be one of {list(PRECISIONS)}, got {cfg.precision!r}")
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -194,7 +185,7 @@ class Trainer:
     def __init__(self, task, train: TrainConfig, optim: OptimConfig, run_dir: Path,
                  callbacks: dict[str, list[Callable]] | None = None) -> None:
         self.task, self.cfg, self.run_dir = task, train, Path(run_dir)
-        _check(train)
+        check(train, "train."), check(optim, "optim.")
         self.max_steps = round(train.epochs * task.steps_per_epoch) if train.epochs > 0 else train.max_steps
         if self.max_steps < 1:
             raise UserError(f"train.max_steps must be at least 1, got {self.max_steps}")

@@ -18,11 +18,13 @@ the choice of output channels (all of them, or the target alone for mode MS).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from seqlab.errors import UserError
+from seqlab.fields import Count, Probability, Size, UnitInterval
 from seqlab.models.forecast.revin import WindowNorm
 from seqlab.models.recurrent import RecurrentConfig, check_recurrent
 
@@ -31,24 +33,24 @@ KINDS = ("repeat_last", "seasonal", "dlinear", "ar", "tdnn", "narx", "rnn_direct
 
 @dataclass
 class ForecastModelConfig(RecurrentConfig):
-    kind: str = "segrnn"  # repeat_last | seasonal | dlinear | ar | tdnn | narx | rnn_direct | rnn_seq2seq | segrnn
-    norm: str = "revin"  # per-window normalisation: revin | last | none
+    kind: Literal["repeat_last", "seasonal", "dlinear", "ar", "tdnn", "narx", "rnn_direct", "rnn_seq2seq", "segrnn"] = "segrnn"
+    norm: Literal["revin", "last", "none"] = "revin"  # per-window normalisation: revin | last | none
     revin_affine: bool = False  # revin: learn a per-channel scale and shift
     channel_independent: bool = True  # one model shared by every channel (segrnn, dlinear: always)
-    loss: str = "mse"  # mse | mae
-    fit: str = "gradient"  # ar: gradient | least_squares
+    loss: Literal["mse", "mae"] = "mse"
+    fit: Literal["gradient", "least_squares"] = "gradient"  # ar: gradient | least_squares
     # recurrent models (rnn_direct, rnn_seq2seq, segrnn): the RecurrentConfig fields
-    cell: str = "gru"  # rnn_tanh | rnn_relu | lstm | gru | min_gru | min_lstm
-    hidden_size: int = 256  # also the TDNN / NARX width
-    dropout: float = 0.0  # on the recurrent models' outputs (and the TDNN's)
-    teacher_forcing: float = 1.0  # rnn_seq2seq: probability of feeding the truth in training
-    segment: int = 48  # segrnn: steps per segment
-    order: int = 24  # ar: p;  narx: d_y
-    exo_lags: int = 24  # narx: d_u (calendar lags; 0: no exogenous inputs)
-    kernel: int = 3  # tdnn
+    cell: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "min_gru", "min_lstm"] = "gru"
+    hidden_size: Size = 256  # also the TDNN / NARX width
+    dropout: Probability = 0.0  # on the recurrent models' outputs (and the TDNN's)
+    teacher_forcing: UnitInterval = 1.0  # rnn_seq2seq: probability of feeding the truth in training
+    segment: Size = 48  # segrnn: steps per segment
+    order: Size = 24  # ar: p;  narx: d_y
+    exo_lags: Count = 24  # narx: d_u (calendar lags; 0: no exogenous inputs)
+    kernel: Size = 3  # tdnn
     dilations: str = "1,2,4,8"  # tdnn
-    moving_average: int = 25  # dlinear
-    period: int = 0  # seasonal: rows per season (0: from the data's sampling interval)
+    moving_average: Size = 25  # dlinear
+    period: Count = 0  # seasonal: rows per season (0: from the data's sampling interval)
 
 
 class Forecaster(nn.Module):
