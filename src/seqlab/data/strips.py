@@ -107,6 +107,9 @@ def make_strip(pool: np.ndarray, k: int, rng: random.Random, cfg: StripConfig) -
     return Strip(canvas, [int(labels[s]) for s in chosen], boxes, chosen)
 
 
+MAX_DIGITS = 100  # digits in one strip (a strip of 100 is about 1,700 pixels wide)
+
+
 def parse_lengths(text: str, what: str = "data.lengths") -> tuple[int, int]:
     """``"3-8"`` -> (3, 8); ``"5"`` -> (5, 5)."""
     try:
@@ -114,8 +117,8 @@ def parse_lengths(text: str, what: str = "data.lengths") -> tuple[int, int]:
         lo_n, hi_n = int(lo), int(hi or lo)
     except ValueError:
         raise UserError(f"{what} must be a length or a range like 3-8, got {text!r}") from None
-    if not 1 <= lo_n <= hi_n:
-        raise UserError(f"{what} must satisfy 1 <= shortest <= longest, got {text!r}")
+    if not 1 <= lo_n <= hi_n <= MAX_DIGITS:
+        raise UserError(f"{what} must satisfy 1 <= shortest <= longest <= {MAX_DIGITS}, got {text!r}")
     return lo_n, hi_n
 
 

@@ -1,9 +1,12 @@
 """Time series from CSV: reading, the standard splits, z-scores from the training rows, sliding windows.
 
-The layout is that of the ETT files: a header, a date/time column, numeric columns::
+The layout is that of the ETT files: a header, a time column, numeric columns::
 
     date,HUFL,HULL,MUFL,MULL,LUFL,LULL,OT
     2016-07-01 00:00:00,5.827,2.009,1.599,0.462,4.203,1.340,30.531
+
+The time column may also hold years or step counts, periods (``1959Q1``, ``2016-07``), be two columns
+(a year and a quarter), or be absent: :mod:`seqlab.data.timeindex`.  Gaps in the values: ``data.missing``.
 
 Splits follow the reference loaders (Informer, Autoformer, DLinear, PatchTST):
 
@@ -23,31 +26,27 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cached_property
 from pathlib import Path
 
 import torch
 
+from seqlab.data.timeindex import NONE, TimeIndex, read_index, regular_grid
 from seqlab.errors import UserError
 
 SPLITS = ("train", "valid", "test")
 
 
+MISSING = ("error", "ffill", "interpolate", "drop")  # data.missing: what an empty or non-numeric cell becomes
+
+
 @dataclass
 class Series:
-    """A multivariate series: ``values[t, c]`` is column ``columns[c]`` at ``times[t]``."""
+    """A multivariate series: ``values[t, c]`` is column ``columns[c]`` at row ``t`` of ``index``."""
 
     path: str
-    times: list[datetime]
+    index: TimeIndex
     columns: list[str]
     values: torch.Tensor  # (N, C) float64
-
-    @cached_property
-    def step(self) -> timedelta:
-        """The sampling interval (the median gap between rows)."""
-        gaps = sorted(b - a for a, b in zip(self.times[:50_000], self.times[1:50_001]))
-        return gaps[len(gaps) // 2] if gaps else timedelta(hours=1)
 
     def column(self, name: str) -> int:
         if name not in self.columns:
@@ -62,8 +61,16 @@ def _number(cell: str) -> float:
     return value
 
 
-def read_series(path: str | Path, time_column: str = "date", fill: bool = False) -> Series:
-    """Read a CSV series; a bad cell is an error naming its line and column (``fill``: carry the last value)."""
+def read_series(path: str | Path, time_column: str = "date", missing: str = "error", resample: str = "") -> Series:
+    """Read a CSV series (see :mod:`seqlab.data.timeindex` for the time column's kinds).
+
+    A bad cell is an error naming its line and column unless ``missing`` says what it becomes: ``ffill``
+    (the column's last value), ``interpolate`` (linear between the values around it; at the ends, the
+    nearest value) or ``drop`` (the row goes, and the rows left are read as consecutive steps).  A column
+    with no value at all is an error naming it, whatever ``missing`` says.
+    """
+    if missing not in MISSING:
+        raise UserError(f"data.missing must be one of {', '.join(MISSING)}, got {missing!r}")
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no such file: {path}")
@@ -77,42 +84,79 @@ def read_series(path: str | Path, time_column: str = "date", fill: bool = False)
     if not rows or not rows[0]:
         raise UserError(f"{path} is empty (a CSV with a header line is expected)")
     header = [name.strip() for name in rows[0]]
-    if time_column not in header:
-        raise UserError(f"{path}: no time column {time_column!r} in the header ({', '.join(map(repr, header))}); "
-                        "set data.time_column")
-    t_col = header.index(time_column)
-    columns = [name for i, name in enumerate(header) if i != t_col]
-    if not columns:
-        raise UserError(f"{path}: no value columns besides {time_column!r}")
-    times, values = [], []
+    names = [] if time_column.strip().lower() in NONE else [n.strip() for n in time_column.split(",")]
+    for name in names:
+        if name not in header:
+            raise UserError(f"{path}: no time column {name!r} in the header ({', '.join(map(repr, header))}); "
+                            "set data.time_column (none: the rows are steps 0, 1, 2, ...)")
+    t_cols = [header.index(name) for name in names]
+    kept = [i for i in range(len(header)) if i not in t_cols]
+    if not kept:
+        raise UserError(f"{path}: no value columns besides {', '.join(map(repr, names))}")
+    lines, values = [], []
     for line, row in enumerate(rows[1:], start=2):
         if not row:
             continue
         if len(row) != len(header):
             raise UserError(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
-        try:
-            time = datetime.fromisoformat(row[t_col].strip())
-        except ValueError:
-            raise UserError(f"{path}:{line}: {time_column} {row[t_col]!r} is not a date/time") from None
-        if times and time <= times[-1]:
-            raise UserError(f"{path}:{line}: {time_column} {row[t_col]!r} is not after the previous row's "
-                            f"{times[-1]} (the series must be in time order, without repeats)")
         record = []
-        for i, cell in enumerate(row):
-            if i == t_col:
-                continue
+        for i in kept:
             try:
-                record.append(_number(cell))
+                record.append(_number(row[i]))
             except ValueError:
-                if not (fill and values):
-                    hint = "" if fill else " (data.fill=true carries the last value forward)"
-                    raise UserError(f"{path}:{line}: column {header[i]} holds {cell!r}, not a number{hint}") from None
-                record.append(values[-1][len(record)])
-        times.append(time)
+                if missing == "error":
+                    raise UserError(f"{path}:{line}: column {header[i]} holds {row[i]!r}, not a number "
+                                    "(data.missing=ffill, interpolate or drop says what a gap becomes)") from None
+                record.append(math.nan)
+        lines.append(line)
         values.append(record)
     if not values:
         raise UserError(f"{path} has a header but no rows")
-    return Series(str(path), times, columns, torch.tensor(values, dtype=torch.float64))
+    v = torch.tensor(values, dtype=torch.float64)
+    columns = [header[i] for i in kept]
+    empty = [columns[c] for c in range(len(columns)) if v[:, c].isnan().all()]
+    if empty:
+        raise UserError(f"{path}: column {empty[0]} has no number in any row")
+    cells = [[row[i] for row in (rows[n - 1] for n in lines)] for i in t_cols]
+    keep = ~v.isnan().any(1) if missing == "drop" else torch.ones(len(v), dtype=torch.bool)
+    if missing == "drop":
+        v, cells = v[keep], [[c for c, k in zip(col, keep.tolist()) if k] for col in cells]
+        lines = [n for n, k in zip(lines, keep.tolist()) if k]
+        if not len(v):
+            raise UserError(f"{path}: every row has a gap; data.missing=drop leaves nothing")
+    index = read_index(cells, names, [f"{path}:{n}" for n in lines], regular=not resample and missing != "drop")
+    if missing in ("ffill", "interpolate"):
+        v = _fill(v, missing, columns, [f"{path}:{n}" for n in lines])
+    if resample in ("interpolate", "ffill"):
+        index, v = regular_grid(index, v, resample)
+    return Series(str(path), index, columns, v)
+
+
+def _fill(v: torch.Tensor, how: str, columns: list[str], where: list[str]) -> torch.Tensor:
+    """The gaps (NaN) of each column carried forward, or linearly interpolated by row."""
+    v = v.clone()
+    rows = torch.arange(len(v), dtype=torch.float64)
+    for c in range(v.shape[1]):
+        gap = v[:, c].isnan()
+        if not gap.any():
+            continue
+        if how == "ffill":
+            if gap[0]:
+                raise UserError(f"{where[0]}: column {columns[c]} starts with a gap: nothing to carry forward "
+                                "(data.missing=interpolate takes the first value)")
+            for r in gap.nonzero()[:, 0].tolist():
+                v[r, c] = v[r - 1, c]
+        else:
+            known = (~gap).nonzero()[:, 0]
+            right = torch.searchsorted(known, rows[gap].long()).clamp(max=len(known) - 1)
+            left = (right - 1).clamp(min=0)
+            a, b = known[left], known[right]
+            t = rows[gap]
+            w = torch.where(b > a, (t - a.double()) / (b - a).clamp(min=1).double(), torch.zeros_like(t))
+            w = torch.where(t < a.double(), torch.zeros_like(w), w)  # before the first value: the first value
+            w = torch.where(t > b.double(), torch.ones_like(w), w)  # after the last: the last
+            v[gap, c] = v[a, c] * (1 - w) + v[b, c] * w
+    return v
 
 
 def split_borders(series: Series, kind: str = "auto", train_fraction: float = 0.7,
@@ -163,23 +207,6 @@ class Normaliser:
     @classmethod
     def from_json(cls, d: dict) -> Normaliser:
         return cls(torch.tensor(d["mean"], dtype=torch.float64), torch.tensor(d["std"], dtype=torch.float64))
-
-
-def calendar(times: list[datetime]) -> torch.Tensor:
-    """(N, 4) known-ahead covariates: hour of day and day of week as points on the unit circle."""
-    hour = torch.tensor([t.hour + t.minute / 60 for t in times], dtype=torch.float64) * (2 * math.pi / 24)
-    day = torch.tensor([t.weekday() + t.hour / 24 for t in times], dtype=torch.float64) * (2 * math.pi / 7)
-    return torch.stack([hour.sin(), hour.cos(), day.sin(), day.cos()], 1)
-
-
-def seasonal_period(step: timedelta) -> int:
-    """The seasonal period in rows: a day for sub-daily data, a week for daily data, else 1."""
-    seconds = step.total_seconds()
-    if seconds <= 0:
-        return 1
-    if seconds < 86_400:
-        return max(1, round(86_400 / seconds))
-    return 7 if seconds == 86_400 else 1
 
 
 class Windows:

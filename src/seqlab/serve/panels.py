@@ -299,8 +299,8 @@ def forecast(panel: Panel, fields: dict, upload=None) -> dict:
     row = start_row(prep.series, raw or None, panel.run.cfg.data.lookback)
     with panel.lock:
         f = forecast_at(panel.run, prep, row)
-    lines = [", ".join([str(t), *(f"{v:.4g}" for v in values.tolist())]) for t, values in zip(f["times"], f["forecast"])]
-    title = f"{panel.run_dir.name}: forecast from row {row} ({f['times'][0]})"
+    lines = [", ".join([t, *(f"{v:.4g}" for v in values.tolist())]) for t, values in zip(f["labels"], f["forecast"])]
+    title = f"{panel.run_dir.name}: forecast from row {row} ({f['labels'][0]})"
     return {"lines": lines[:48], "image": png(lambda path: plot_forecast(f, path, title))}
 
 

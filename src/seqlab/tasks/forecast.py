@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -28,14 +27,13 @@ from seqlab.data.timeseries import (
     Normaliser,
     Series,
     Windows,
-    calendar,
     read_series,
-    seasonal_period,
     split_borders,
 )
 from seqlab.errors import UserError
 from seqlab.fields import Fraction, Size
 from seqlab.models.forecast import Forecaster, ForecastModelConfig, build
+from seqlab.models.forecast.ar import aic_order
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
 from seqlab.train.optim import OptimConfig
@@ -46,16 +44,24 @@ MODES = ("M", "MS", "S")
 
 @dataclass
 class ForecastDataConfig:
-    path: str = ""  # CSV: a date/time column and numeric columns
+    path: str = ""  # CSV: a time column (or none) and numeric columns
     target: str = ""  # the column to forecast in modes MS and S (default: the last column)
     mode: Literal["M", "MS", "S"] = "M"  # M: all -> all | MS: all -> target | S: target -> target
-    time_column: str = "date"  # the date/time column
+    time_column: str = "date"  # date/times, periods (1959Q1, 2016-07), numbers (years); "year,quarter": two
+    # columns; none (or empty): the rows are steps 0, 1, 2, ...
     split: Literal["auto", "ett-hour", "ett-minute", "ratio"] = "auto"
     train_fraction: Fraction = 0.7  # ratio split
     test_fraction: Fraction = 0.2  # ratio split: the last part for testing
     lookback: Size = 96  # L: rows of input
     horizon: Size = 96  # H: rows to forecast
-    fill: bool = False  # carry the last value into missing / non-numeric cells instead of stopping
+    missing: Literal["error", "ffill", "interpolate", "drop"] = "error"  # what an empty or non-numeric cell
+    # becomes: an error naming it, the last value, a line between its neighbours, or its row dropped
+    fill: bool = False  # the old name of data.missing=ffill
+    resample: Literal["none", "interpolate", "ffill"] = "none"  # irregular steps: an error, or the series put on
+    # a regular grid at its median step
+    covariates: Literal["auto", "hour_day", "season", "none"] = "auto"  # known-ahead inputs (NARX): auto is
+    # what the index has (hour_day: date/times; season: the phase in the year of weeks, months, quarters; none:
+    # numbers and plain steps), and the run's config.json records which
 
 
 @dataclass
@@ -103,7 +109,8 @@ def prepare(cfg: ForecastDataConfig, path: str | None = None, normaliser: Normal
         raise UserError("forecast needs a CSV series: --data FILE")
     if cfg.lookback < 1 or cfg.horizon < 1:
         raise UserError(f"data.lookback and data.horizon must be positive, got {cfg.lookback} and {cfg.horizon}")
-    series = read_series(path, cfg.time_column, cfg.fill)
+    missing = "ffill" if cfg.fill and cfg.missing == "error" else cfg.missing
+    series = read_series(path, cfg.time_column, missing, "" if cfg.resample == "none" else cfg.resample)
     inputs, outputs = _columns(cfg, series)
     if normaliser is None:
         begin, end = split_borders(series, cfg.split, cfg.train_fraction, cfg.test_fraction)["train"]
@@ -112,12 +119,24 @@ def prepare(cfg: ForecastDataConfig, path: str | None = None, normaliser: Normal
         raise UserError(f"{path} has {len(series.columns)} value columns; the run was trained on "
                         f"{len(normaliser.mean)}")
     z = normaliser(series.values)[:, inputs].float()
-    return Prepared(series, normaliser, inputs, outputs, z, calendar(series.times).float())
+    return Prepared(series, normaliser, inputs, outputs, z, covariates(cfg, series, range(len(series.values))))
+
+
+def covariates(cfg: ForecastDataConfig, series: Series, rows: range) -> torch.Tensor:
+    """(len(rows), F) float32 known-ahead inputs of ``rows``: those of ``data.covariates`` (``auto``: what the
+    index has); asking for ones the index lacks is an error."""
+    has = series.index.covariates
+    if cfg.covariates not in ("auto", "none", has):
+        raise UserError(f"data.covariates={cfg.covariates}: the {series.index.kind} index of {series.path} has "
+                        f"{'no covariates' if has == 'none' else has} (data.covariates=auto takes what it has)")
+    if cfg.covariates == "none":
+        return torch.zeros(len(rows), 0)
+    return series.index.features(rows).float()
 
 
 def _model(cfg: ForecastConfig, prep: Prepared) -> Forecaster:
     return build(cfg.model, len(prep.inputs), cfg.data.lookback, cfg.data.horizon, prep.outputs,
-                 seasonal_period(prep.series.step))
+                 prep.series.index.season, prep.cal.shape[1])
 
 
 @torch.no_grad()
@@ -180,6 +199,14 @@ class ForecastTask(TrainingTask):
 # ------------------------------------------------------------------------ setup / build
 def setup(cfg: ForecastConfig, resume_dir: Path | None, device) -> ForecastTask:
     prep = prepare(cfg.data, normaliser=_load_normaliser(resume_dir) if resume_dir else None)
+    if cfg.data.covariates == "auto":  # the run's config.json says which the model reads
+        cfg.data.covariates = prep.series.index.covariates
+    if cfg.model.kind == "ar" and cfg.model.order == 0:  # by AIC on the training rows; config.json records it
+        if cfg.model.fit != "least_squares":
+            raise UserError("model.order=0 (by AIC) needs model.fit=least_squares")
+        begin, end = split_borders(prep.series, cfg.data.split, cfg.data.train_fraction, cfg.data.test_fraction)["train"]
+        cfg.model.order = aic_order([prep.z[begin:end]], cfg.data.lookback)
+        print(f"model.order={cfg.model.order} (AIC over 1..{cfg.data.lookback} on the training rows)")
     return ForecastTask(_model(cfg, prep).to(device), cfg, prep, device)
 
 
@@ -212,20 +239,18 @@ def build_run(cfg: ForecastConfig, run_dir: Path, device) -> ForecastRun:
 
 # ------------------------------------------------------------------------ predict / evaluate
 def start_row(series: Series, at: str | None, lookback: int) -> int:
-    """The row where the forecast starts: the end of the file, a row number, or a date/time in the file."""
+    """The row where the forecast starts: the end of the file, a label of the index (a date/time, a period, a
+    year), or else a row number."""
     n = len(series.values)
     if at is None:
         row = n
-    elif at.lstrip("-").isdigit():
-        row = int(at)
     else:
-        try:
-            when = datetime.fromisoformat(at)
-        except ValueError:
-            raise UserError(f"--at {at!r} is neither a row number nor a date/time") from None
-        if when not in series.times:
-            raise UserError(f"--at {at}: no row of {series.path} has that time")
-        row = series.times.index(when)
+        row = series.index.find(at) if series.index.kind != "steps" else None
+        if row is None:
+            if not at.strip().lstrip("-").isdigit():
+                raise UserError(f"--at {at!r} is neither a row number nor a {series.index.kind} of {series.path} "
+                                f"(its rows run from {series.index.label(0)} to {series.index.label(n - 1)})")
+            row = int(at)
     if not lookback <= row <= n:
         raise UserError(f"--at {at}: the forecast must start between row {lookback} (after data.lookback="
                         f"{lookback} rows) and row {n} (the end of {series.path})")
@@ -234,24 +259,26 @@ def start_row(series: Series, at: str | None, lookback: int) -> int:
 
 @torch.no_grad()
 def forecast_at(run: ForecastRun, prep: Prepared, row: int) -> dict:
-    """The forecast starting at ``row`` on the original scale, with its times and the truth where known."""
+    """The forecast starting at ``row`` on the original scale, with its index (continued past the file's end)
+    and the truth where known."""
     L, H = run.cfg.data.lookback, run.cfg.data.horizon
-    series, columns = prep.series, [prep.inputs[k] for k in prep.outputs]
+    series, columns, index = prep.series, [prep.inputs[k] for k in prep.outputs], prep.series.index
     x = prep.z[row - L : row][None].to(run.device)
-    times = series.times[row : row + H]
-    times += [series.times[-1] + series.step * k for k in range(1, H - len(times) + 1)]  # past the file's end
-    cal = calendar(series.times[row - L : row] + times).float()[None].to(run.device)
+    cal = covariates(run.cfg.data, series, range(row - L, row + H))[None].to(run.device)
     y = run.model(x, cal)[0].double().cpu()
     truth = series.values[row : row + H][:, columns]
-    return {"times": times, "forecast": run.normaliser.inverse(y, columns), "truth": truth,
-            "history_times": series.times[row - L : row], "history": series.values[row - L : row][:, columns],
+    return {"labels": [index.label(r) for r in range(row, row + H)], "index_name": index.name,
+            "times": [index.value(r) for r in range(row, row + H)], "forecast": run.normaliser.inverse(y, columns),
+            "truth": truth, "history_times": [index.value(r) for r in range(row - L, row)],
+            "history": series.values[row - L : row][:, columns],
             "columns": prep.output_columns, "forecast_std": y, "truth_std": prep.z[row : row + H][:, prep.outputs]}
 
 
 @dataclass
 class PredictOptions:
     data: str | None = option(None, "the CSV series (default: the run's training file)")
-    at: str | None = option(None, "row number or date/time where the forecast starts (default: after the last row)")
+    at: str | None = option(None, "where the forecast starts: a time of the index (a date/time, 1959Q1, a year) "
+                                  "or a row number (default: after the last row)")
     out: str | None = option(None, "forecast CSV (default RUN_DIR/forecast.csv)")
     plot: str | None = option(None, "forecast PNG (default: the CSV's path with .png)")
 
@@ -265,14 +292,14 @@ def predict_forecast(run: ForecastRun, lines: list[str], options: PredictOptions
     prep = run.prepare(options.data)
     row = start_row(prep.series, options.at, run.cfg.data.lookback)
     f = forecast_at(run, prep, row)
-    out_lines = [",".join([run.cfg.data.time_column, *f["columns"]])]
-    out_lines += [",".join([t.isoformat(sep=" "), *(f"{v:.6g}" for v in values.tolist())])
-                  for t, values in zip(f["times"], f["forecast"])]
+    out_lines = [",".join([f["index_name"], *f["columns"]])]
+    out_lines += [",".join([label, *(f"{v:.6g}" for v in values.tolist())])
+                  for label, values in zip(f["labels"], f["forecast"])]
     out = Path(options.out or run.run_dir / "forecast.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(out_lines) + "\n")
     png = plot_forecast(f, Path(options.plot or out.with_suffix(".png")),
-                        f"{run.run_dir.name}: forecast from {f['times'][0]} ({len(f['times'])} steps)")
+                        f"{run.run_dir.name}: forecast from {f['labels'][0]} ({len(f['labels'])} steps)")
     note = f"forecast: {out}  plot: {png}"
     if len(f["truth"]):
         k = len(f["truth"])

@@ -31,7 +31,8 @@ from seqlab.train.rundir import task_of
 
 def option(default: Any = MISSING, help: str = "", **extra) -> Any:
     """A field of a task's options dataclass: its default (none: a required option, declared first), its
-    help, and ``choices=`` / ``positional=True`` (a list of strings: the positional arguments)."""
+    help, and ``positional=True`` (a list of strings: the positional arguments, which ``--input`` extends).
+    The field's type says what it allows: a ``Literal`` its choices, a :mod:`seqlab.fields` range a number's."""
     return field(default=default, metadata={"help": help, **extra})
 
 

@@ -54,7 +54,7 @@ class SpeechDataConfig:
     # waveform augmentations in training (seqlab.data.augment), drawn afresh for every example:
     speed: Annotated[float, Range(0, 0.5, high_open=True)] = 0.0  # speed perturbation by a factor from [1 - speed, 1 + speed] (Ko et al. 2015: 0.1)
     vtlp: Annotated[float, Range(0, 0.5, high_open=True)] = 0.0  # vocal-tract-length perturbation, warp factor from [1 - vtlp, 1 + vtlp] (Jaitly & Hinton: 0.1)
-    noise_snr_db: NonNegative = 0.0  # > 0: white noise at an SNR drawn from [noise_snr_db, noise_snr_db + 20] dB
+    noise_snr_db: Annotated[float, Range(0, 200)] = 0.0  # > 0: white noise at an SNR drawn from [noise_snr_db, noise_snr_db + 20] dB
     silence_db: NonNegative = 30.0  # frames: a recording's frames this far below its loudest frame, at its ends, are silence
 
 

@@ -21,13 +21,13 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from tqdm import tqdm
 
 from seqlab.errors import TrainingDiverged, UserError
-from seqlab.fields import Count, NonNegative, Seed, Size, check
+from seqlab.fields import INT_MAX, Count, NonNegative, Range, Seed, Size, check
 from seqlab.train import checkpoint, distributed
 from seqlab.train.optim import OptimConfig, build_optimizer, build_scheduler
 
@@ -36,7 +36,7 @@ from seqlab.train.optim import OptimConfig, build_optimizer, build_scheduler
 class TrainConfig:
     batch_size: Size = 32  # sequences (LM: streams) per optimizer step
     bptt: Size = 64  # truncated-BPTT window (LM) / maximum length
-    epochs: NonNegative = 0.0  # > 0: train this many passes over the data (overrides max_steps set with it in a preset;
+    epochs: Annotated[float, Range(0, INT_MAX)] = 0.0  # > 0: train this many passes over the data (overrides max_steps set with it in a preset;
     # a --train.max_steps given on the command line without --train.epochs sets epochs to 0)
     max_steps: Count = 1000  # optimizer steps (unless train.epochs > 0)
     max_minutes: NonNegative = 0.0  # > 0: stop (evaluated and checkpointed) after this much training time

@@ -45,7 +45,7 @@ class ForecastModelConfig(RecurrentConfig):
     dropout: Probability = 0.0  # on the recurrent models' outputs (and the TDNN's)
     teacher_forcing: UnitInterval = 1.0  # rnn_seq2seq: probability of feeding the truth in training
     segment: Size = 48  # segrnn: steps per segment
-    order: Size = 24  # ar: p;  narx: d_y
+    order: Count = 24  # ar: p (0: by AIC up to data.lookback, with fit=least_squares);  narx: d_y
     exo_lags: Count = 24  # narx: d_u (calendar lags; 0: no exogenous inputs)
     kernel: Size = 3  # tdnn
     dilations: str = "1,2,4,8"  # tdnn
@@ -101,8 +101,9 @@ class Forecaster(nn.Module):
 
 
 def build(cfg: ForecastModelConfig, channels: int, lookback: int, horizon: int, outputs: list[int],
-          period: int = 1) -> Forecaster:
-    """The forecaster ``cfg`` names, for windows of ``channels`` columns."""
+          period: int = 1, covariates: int = 4) -> Forecaster:
+    """The forecaster ``cfg`` names, for windows of ``channels`` columns and ``covariates`` known-ahead inputs
+    per step (NARX reads them; 0: none)."""
     from seqlab.models.forecast import ar, baselines, narx, recurrent, segrnn, tdnn
 
     if cfg.kind not in KINDS:
@@ -135,7 +136,7 @@ def build(cfg: ForecastModelConfig, channels: int, lookback: int, horizon: int, 
             raise UserError(f"model.dilations must be comma-separated integers, got {cfg.dilations!r}") from None
         core = tdnn.TDNN(c, lookback, horizon, cfg.hidden_size, cfg.kernel, dilations, cfg.dropout)
     elif k == "narx":
-        core = narx.NARX(c, horizon, cfg.order, cfg.exo_lags, 4, cfg.hidden_size)
+        core = narx.NARX(c, horizon, cfg.order, cfg.exo_lags, covariates, cfg.hidden_size)
     elif k == "rnn_direct":
         core = recurrent.DirectRNN(cfg, c, horizon)
     elif k == "rnn_seq2seq":
