@@ -72,7 +72,7 @@ def test_config_file_and_preset_are_read(corpus, tmp_path):
         (["train", "lm", "--resume", "{missing}"], "is not a seqlab run directory"),
         (["generate", "{missing}", "--prime", "x"], "is not a seqlab run directory"),
         (["generate", "{run}", "--prime", "QUIZ", "--length", "5"], "never saw: 'IQUZ'"),
-        (["generate", "{run}", "--prime", "the", "--length", "0"], "--length must be at least 1"),
+        (["generate", "{run}", "--prime", "the", "--length", "0"], "--length must be in [1, 2147483647], got 0"),
         (["evaluate", "{run}", "--data", "{missing}"], "no such file"),
     ],
 )

@@ -70,7 +70,7 @@ def test_generate_predict_and_evaluate(run, tmp_path, capsys):
 def test_bad_conditions_and_options_are_one_line_errors(run, capsys):
     for args, message in ((["--condition", "neutral"], "condition 'neutral' is not one the model was trained with"),
                           (["--prime", "a"], "give --condition (not --prime)"),
-                          (["--condition", "positive", "--count", "0"], "--count must be at least 1")):
+                          (["--condition", "positive", "--count", "0"], "--count must be in [1, 2147483647], got 0")):
         assert main(["generate", str(run / "c"), *args]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err, err

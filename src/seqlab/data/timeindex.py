@@ -303,6 +303,10 @@ def _datetime(freq: str, p: float) -> datetime:
 
 
 def _step(p: torch.Tensor, kind: str, freq: str) -> float:
-    """The series' step: the median gap between rows (1 for a single row)."""
-    gaps = (p[1:] - p[:-1])[:50_000].sort().values
-    return float(gaps[len(gaps) // 2]) if len(gaps) else 1.0
+    """The series' step: the most common gap between rows, the smallest of equally common ones (1 for a single
+    row)."""
+    gaps = (p[1:] - p[:-1])[:50_000]
+    if not len(gaps):
+        return 1.0
+    values, counts = gaps.unique(return_counts=True)  # sorted: the first of the most common is the smallest
+    return float(values[int(counts.argmax())])

@@ -93,7 +93,7 @@ def read_series(path: str | Path, time_column: str = "date", missing: str = "err
     kept = [i for i in range(len(header)) if i not in t_cols]
     if not kept:
         raise UserError(f"{path}: no value columns besides {', '.join(map(repr, names))}")
-    lines, values = [], []
+    lines, values, first_gap = [], [], None
     for line, row in enumerate(rows[1:], start=2):
         if not row:
             continue
@@ -104,9 +104,7 @@ def read_series(path: str | Path, time_column: str = "date", missing: str = "err
             try:
                 record.append(_number(row[i]))
             except ValueError:
-                if missing == "error":
-                    raise UserError(f"{path}:{line}: column {header[i]} holds {row[i]!r}, not a number "
-                                    "(data.missing=ffill, interpolate or drop says what a gap becomes)") from None
+                first_gap = first_gap or f"{path}:{line}: column {header[i]} holds {row[i]!r}, not a number"
                 record.append(math.nan)
         lines.append(line)
         values.append(record)
@@ -117,6 +115,8 @@ def read_series(path: str | Path, time_column: str = "date", missing: str = "err
     empty = [columns[c] for c in range(len(columns)) if v[:, c].isnan().all()]
     if empty:
         raise UserError(f"{path}: column {empty[0]} has no number in any row")
+    if first_gap and missing == "error":
+        raise UserError(f"{first_gap} (data.missing=ffill, interpolate or drop says what a gap becomes)")
     cells = [[row[i] for row in (rows[n - 1] for n in lines)] for i in t_cols]
     keep = ~v.isnan().any(1) if missing == "drop" else torch.ones(len(v), dtype=torch.bool)
     if missing == "drop":

@@ -58,7 +58,7 @@ class ForecastDataConfig:
     # becomes: an error naming it, the last value, a line between its neighbours, or its row dropped
     fill: bool = False  # the old name of data.missing=ffill
     resample: Literal["none", "interpolate", "ffill"] = "none"  # irregular steps: an error, or the series put on
-    # a regular grid at its median step
+    # a regular grid at its step
     covariates: Literal["auto", "hour_day", "season", "none"] = "auto"  # known-ahead inputs (NARX): auto is
     # what the index has (hour_day: date/times; season: the phase in the year of weeks, months, quarters; none:
     # numbers and plain steps), and the run's config.json records which
