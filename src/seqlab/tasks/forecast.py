@@ -80,12 +80,12 @@ class Prepared:
     normaliser: Normaliser
     inputs: list[int]  # columns the model reads
     outputs: list[int]  # positions among ``inputs`` that it forecasts
-    z: torch.Tensor  # (N, len(inputs)) float32, standardised
+    z: torch.Tensor  # (N, len(inputs)) float64, standardised (the windows cast it to the model's dtype)
     cal: torch.Tensor  # (N, 4) float32
 
-    def windows(self, cfg: ForecastDataConfig, split: str) -> Windows:
+    def windows(self, cfg: ForecastDataConfig, split: str, dtype: torch.dtype = torch.float32) -> Windows:
         begin, end = split_borders(self.series, cfg.split, cfg.train_fraction, cfg.test_fraction)[split]
-        return Windows(self.z, self.cal, begin, end, cfg.lookback, cfg.horizon, split)
+        return Windows(self.z.to(dtype), self.cal, begin, end, cfg.lookback, cfg.horizon, split)
 
     @property
     def output_columns(self) -> list[str]:
@@ -118,7 +118,7 @@ def prepare(cfg: ForecastDataConfig, path: str | None = None, normaliser: Normal
     elif len(normaliser.mean) != len(series.columns):
         raise UserError(f"{path} has {len(series.columns)} value columns; the run was trained on "
                         f"{len(normaliser.mean)}")
-    z = normaliser(series.values)[:, inputs].float()
+    z = normaliser(series.values)[:, inputs]
     return Prepared(series, normaliser, inputs, outputs, z, covariates(cfg, series, range(len(series.values))))
 
 
@@ -135,8 +135,15 @@ def covariates(cfg: ForecastDataConfig, series: Series, rows: range) -> torch.Te
 
 
 def _model(cfg: ForecastConfig, prep: Prepared) -> Forecaster:
-    return build(cfg.model, len(prep.inputs), cfg.data.lookback, cfg.data.horizon, prep.outputs,
-                 prep.series.index.season, prep.cal.shape[1])
+    """The forecaster; least-squares AR in float64, so that it is statsmodels' AutoReg to the last digits."""
+    model = build(cfg.model, len(prep.inputs), cfg.data.lookback, cfg.data.horizon, prep.outputs,
+                  prep.series.index.season, prep.cal.shape[1])
+    return model.double() if cfg.model.kind == "ar" and cfg.model.fit == "least_squares" else model
+
+
+def dtype_of(model: Forecaster) -> torch.dtype:
+    """The dtype the model computes in (float32 for a parameter-free baseline)."""
+    return next(model.parameters(), torch.zeros(())).dtype
 
 
 @torch.no_grad()
@@ -163,7 +170,8 @@ class ForecastTask(TrainingTask):
 
     def __init__(self, model: Forecaster, cfg: ForecastConfig, prep: Prepared, device) -> None:
         self.model, self.cfg, self.prep, self.device = model, cfg, prep, device
-        self.train, self.valid = prep.windows(cfg.data, "train"), prep.windows(cfg.data, "valid")
+        dtype = dtype_of(model)
+        self.train, self.valid = prep.windows(cfg.data, "train", dtype), prep.windows(cfg.data, "valid", dtype)
         self.steps_per_epoch = math.ceil(len(self.train) / cfg.train.batch_size)
         # least-squares AR and the parameter-free baselines are fitted (or not) in one go
         self.gradient_steps = cfg.model.fit != "least_squares" and any(p.requires_grad for p in model.parameters())
@@ -263,7 +271,7 @@ def forecast_at(run: ForecastRun, prep: Prepared, row: int) -> dict:
     and the truth where known."""
     L, H = run.cfg.data.lookback, run.cfg.data.horizon
     series, columns, index = prep.series, [prep.inputs[k] for k in prep.outputs], prep.series.index
-    x = prep.z[row - L : row][None].to(run.device)
+    x = prep.z[row - L : row][None].to(run.device, dtype_of(run.model))
     cal = covariates(run.cfg.data, series, range(row - L, row + H))[None].to(run.device)
     y = run.model(x, cal)[0].double().cpu()
     truth = series.values[row : row + H][:, columns]
@@ -320,7 +328,8 @@ def evaluate_split(run: ForecastRun, path: str | None, split: str) -> dict:
     if split not in SPLITS:
         raise UserError(f"--split must be one of {list(SPLITS)}, got {split!r}")
     prep = run.prepare(path)
-    return {**scores(run.model, prep.windows(run.cfg.data, split), prep, run.device), "split": split,
+    windows = prep.windows(run.cfg.data, split, dtype_of(run.model))
+    return {**scores(run.model, windows, prep, run.device), "split": split,
             "data": str(path or run.cfg.data.path)}
 
 
