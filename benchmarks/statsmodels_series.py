@@ -25,6 +25,7 @@ to the same windows; TDNN, NARX and the recurrent forecasters (rnn_direct, segrn
 import argparse
 import contextlib
 import io
+import json
 import math
 import sys
 import time
@@ -125,6 +126,9 @@ def main(argv=None) -> None:
         for kind in args.kinds.split(","):
             extra = {"ar": ["--model.fit=least_squares", "--model.order=0", "--model.norm=none"],
                      "segrnn": [f"--model.segment={horizon}"] if lookback % horizon == 0 else ["--model.segment=4"],
+                     # the default delays (kernel 3, dilations 1,2,4,8) span 31 steps: shorter look-backs, fewer
+                     "tdnn": ["--model.dilations=1,2,4"] if lookback < 31 else [],
+                     "narx": [f"--model.order={lookback}"] if lookback < 24 else [],  # its default d_y is 24
                      }.get(kind, [])
             run_dir = runs / f"{name}-{kind}"
             t0 = time.time()
@@ -132,6 +136,8 @@ def main(argv=None) -> None:
                 cli(["train", "forecast", *base, f"--model.kind={kind}", *extra, "--runs", str(runs),
                      "--name", run_dir.name])
             seconds = time.time() - t0
+            records = (run_dir / "metrics.jsonl").read_text().splitlines()
+            seconds = max(seconds, json.loads(records[-1]).get("time_s", 0.0)) if records else seconds
             run = task.load(run_dir, "cpu")
             test = task.evaluate(run, task.evaluate_options(split="test"))
             valid = task.evaluate(run, task.evaluate_options(split="valid"))

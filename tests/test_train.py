@@ -224,3 +224,19 @@ def test_a_run_that_stopped_early_stays_stopped_when_resumed(corpus, tmp_path):
     assert first["steps"] < 400
     again = lm.TASK.train(cfg, tmp_path / "run", resume=True)
     assert again["steps"] == first["steps"]
+
+
+def test_a_new_run_that_fails_before_its_first_checkpoint_leaves_no_directory(corpus, tmp_path, monkeypatch):
+    from seqlab.train.trainer import Trainer
+
+    def broken(self, *args, **kwargs):
+        raise UserError("a mistake found in the first step")
+
+    monkeypatch.setattr(Trainer, "_step", broken)
+    with pytest.raises(UserError, match="first step"):
+        lm.TASK.train(tiny_config(corpus), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "kept").mkdir()  # a directory that was there before is the user's: never removed
+    with pytest.raises(UserError, match="first step"):
+        lm.TASK.train(tiny_config(corpus), tmp_path / "kept")
+    assert (tmp_path / "kept").is_dir()

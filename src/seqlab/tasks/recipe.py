@@ -10,6 +10,7 @@ A task supplies only what is its own (see :class:`seqlab.tasks.registry.Task`).
 from __future__ import annotations
 
 import json
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqlab.errors import UserError
+from seqlab.errors import TrainingDiverged, UserError
 from seqlab.fields import check
 from seqlab.train import checkpoint, distributed, rundir
-from seqlab.train.trainer import Trainer, resolve_device, training_device
+from seqlab.train.trainer import Interrupted, Trainer, resolve_device, training_device
 
 
 @dataclass
@@ -40,16 +41,17 @@ def train(task, cfg, run_dir: Path, resume: bool = False, callbacks=None) -> dic
     checkpoint.seed_everything(cfg.train.seed)
     with _run_files(run_dir if resume else None):
         objective = task.setup(cfg, run_dir if resume else None, device)
-    if not objective.gradient_steps:
-        result = _fit_without_steps(task, objective, cfg, run_dir, resume)
-    else:
-        trainer = Trainer(objective, cfg.train, cfg.optim, run_dir, callbacks)
-        if resume:
-            trainer.resume()
-        elif rundir.start(run_dir, task.name, cfg):
-            objective.save(run_dir)
-        metrics = trainer.fit()
-        result = {**metrics, "best": trainer.best(objective.metric), "steps": trainer.progress.step}
+    with _no_half_written_run(run_dir, fresh=not resume and not run_dir.exists()):
+        if not objective.gradient_steps:
+            result = _fit_without_steps(task, objective, cfg, run_dir, resume)
+        else:
+            trainer = Trainer(objective, cfg.train, cfg.optim, run_dir, callbacks)
+            if resume:
+                trainer.resume()
+            elif rundir.start(run_dir, task.name, cfg):
+                objective.save(run_dir)
+            metrics = trainer.fit()
+            result = {**metrics, "best": trainer.best(objective.metric), "steps": trainer.progress.step}
     if task.test is not None:
         scores = task.test(load(task, run_dir, cfg.train.device))
         if scores is not None:
@@ -83,6 +85,19 @@ def load(task, run_dir: Path, device: str = "auto", which: str = "best") -> Run:
     _load_weights(run_dir, run.model, which)
     run.model.eval()
     return run
+
+
+@contextmanager
+def _no_half_written_run(run_dir: Path, fresh: bool):
+    """A new run that fails with a user error before its first checkpoint leaves no directory behind (one that
+    diverged, was interrupted or holds a checkpoint is kept: it can be resumed or read)."""
+    try:
+        yield
+    except UserError as e:
+        if fresh and not isinstance(e, (TrainingDiverged, Interrupted)) and distributed.is_main() \
+                and run_dir.is_dir() and checkpoint.find(run_dir / "last") is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 @contextmanager

@@ -137,6 +137,9 @@ def build(cfg: ForecastModelConfig, channels: int, lookback: int, horizon: int, 
         core = tdnn.TDNN(c, lookback, horizon, cfg.hidden_size, cfg.kernel, dilations, cfg.dropout)
     elif k == "narx":
         core = narx.NARX(c, horizon, cfg.order, cfg.exo_lags, covariates, cfg.hidden_size)
+        if lookback < max(core.dy, core.du - 1):
+            raise UserError(f"NARX lags (model.order={core.dy}, model.exo_lags={core.du}) exceed data.lookback="
+                            f"{lookback}")
     elif k == "rnn_direct":
         core = recurrent.DirectRNN(cfg, c, horizon)
     elif k == "rnn_seq2seq":
