@@ -94,7 +94,7 @@ def statsmodels_ar(csv: Path, time_column: str, target: str, prep, run, test_row
     fitted = AutoReg(y[begin:end], lags=order, trend="c").fit()
     diff, errors = 0.0, []
     for row in test_rows:
-        ref = fitted.apply(y[row - L : row], refit=False).forecast(H)
+        ref = fitted.apply(y[:row], refit=False).forecast(H)  # fixed parameters: only the last lags count
         ours = forecast_at(run, prep, row)["forecast"][:, 0].numpy()
         diff = max(diff, float(abs(ref - ours).max()))
         truth = y[row : row + H]
@@ -128,7 +128,8 @@ def main(argv=None) -> None:
                      "segrnn": [f"--model.segment={horizon}"] if lookback % horizon == 0 else ["--model.segment=4"],
                      # the default delays (kernel 3, dilations 1,2,4,8) span 31 steps: shorter look-backs, fewer
                      "tdnn": ["--model.dilations=1,2,4"] if lookback < 31 else [],
-                     "narx": [f"--model.order={lookback}"] if lookback < 24 else [],  # its default d_y is 24
+                     # its default d_y and d_u are 24
+                     "narx": [f"--model.order={lookback}", f"--model.exo_lags={lookback}"] if lookback < 25 else [],
                      }.get(kind, [])
             run_dir = runs / f"{name}-{kind}"
             t0 = time.time()
