@@ -158,3 +158,25 @@ def test_print_config_is_what_config_reads(tmp_path, capsys):
     assert main(["train", "memory", "--config", str(tmp_path / "c.json"), "--print-config"]) == 0
     assert json.loads(capsys.readouterr().out) == tree
     assert not (tmp_path / "runs").exists()  # nothing trained
+
+
+def test_image_runs_read_input_as_every_other_run(tmp_path, capsys):
+    """Issue 34: `seqlab predict RUN --input strip.png` (and a glob) works for image runs as for line runs;
+    the positional files remain a shorthand, and the run's help says what it reads."""
+    train_args, _, _, files, outputs = _handwriting(tmp_path)
+    assert main(["train", "handwriting", "--runs", str(tmp_path / "runs"), "--name", "h", *train_args]) == 0
+    run = str(tmp_path / "runs" / "h")
+    capsys.readouterr()
+    assert main(["predict", run, "--input", files[0], "--input", files[1]]) == 0
+    by_input = capsys.readouterr().out.splitlines()
+    assert len(by_input) == outputs
+    assert main(["predict", run, "--input", str(tmp_path / "strip*.png")]) == 0
+    assert capsys.readouterr().out.splitlines() == by_input
+    assert main(["predict", run, *files]) == 0
+    assert capsys.readouterr().out.splitlines() == by_input
+    assert main(["predict", run]) == 2
+    assert "no input: a handwriting run reads PNG or JPEG images" in capsys.readouterr().err
+    assert main(["predict", run, "--input", str(tmp_path / "none*.png")]) == 2
+    assert "--input: no file matches" in capsys.readouterr().err
+    assert main(["predict", run, "--help"]) == 0
+    assert "It reads PNG or JPEG images of digit strips: --input FILE" in " ".join(capsys.readouterr().out.split())
