@@ -252,3 +252,12 @@ def test_hostile_optimiser_settings_are_refused_before_anything_runs(task, setti
     code, err = run_cli(["train", task, "--runs", str(tmp_path / "runs"), *TASKS[task](tmp_path)[0], f"--{setting}"])
     assert code == 2 and err.strip() == f"seqlab: error: {message}"
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_size_within_its_range_but_beyond_the_machine_is_one_line(tmp_path):
+    """An allocation larger than any address space (hidden 2^31 - 1: 7e19 bytes of weights) fails at once on every
+    machine; the CLI names it as a setting too large, not a traceback."""
+    code, err = run_cli(["train", "lm", "--runs", str(tmp_path / "runs"), *TASKS["lm"](tmp_path)[0],
+                         "--model.hidden_size=2147483647"])
+    assert code == 2 and err.startswith("seqlab: error: out of memory") and err.count("\n") == 1, err
+    assert not (tmp_path / "runs").exists()

@@ -411,6 +411,7 @@ def cmd_serve(args) -> int:
     return 0
 
 
+_OUT_OF_MEMORY = ("can't allocate memory", "not enough memory", "out of memory", "Cannot allocate memory")
 COMMANDS = {"generate": cmd_generate, "plot": cmd_plot, "demo": cmd_demo, "export": cmd_export, "serve": cmd_serve}
 TAKES_OPTIONS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate}
 
@@ -457,6 +458,16 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"seqlab: {'stopped' if isinstance(e, Interrupted) else 'error'}: {e}", file=sys.stderr)
         return 143 if isinstance(e, Preempted) else 130 if isinstance(e, Interrupted) else 2
+    except (RuntimeError, MemoryError) as e:  # a size that passed its range but does not fit this machine
+        if not isinstance(e, MemoryError) and not any(w in str(e) for w in _OUT_OF_MEMORY):
+            raise
+        import re
+
+        asked = re.search(r"allocate (\d+) bytes", str(e))
+        size = f" ({int(asked.group(1)) / 2**30:,.1f} GiB asked for)" if asked else ""
+        print(f"seqlab: error: out of memory{size}: a setting is too large for this machine (a model size, a "
+              "batch, a length); make it smaller", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("seqlab: interrupted", file=sys.stderr)
         return 130
