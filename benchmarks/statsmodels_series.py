@@ -78,7 +78,7 @@ def cli(argv: list[str]) -> str:
     return out.getvalue()
 
 
-def statsmodels_ar(csv: Path, time_column: str, target: str, prep, run, test_rows: range) -> dict:
+def statsmodels_ar(target: str, prep, run, test_rows: range) -> dict:
     """statsmodels' AutoReg with the order ar_select_order(ic=aic) picks on the training part, applied to every
     test window; its forecasts against seqlab's AR run's."""
     from statsmodels.tsa.ar_model import AutoReg, ar_select_order
@@ -143,7 +143,7 @@ def main(argv=None) -> None:
             test = task.evaluate(run, task.evaluate_options(split="test"))
             valid = task.evaluate(run, task.evaluate_options(split="valid"))
             row = {"series": name, "kind": kind, "flags": base[2:] + [f"--model.kind={kind}", *extra],
-                   "rows": None, "valid_mse_original": valid["mse_original"],
+                   "valid_mse_original": valid["mse_original"],
                    "test_mse_original": test["mse_original"], "test_mae_original": test["mae_original"],
                    "test_windows": test["windows"], "train_s": round(seconds, 1), "seed": run.cfg.train.seed}
             prep = run.prepare(None)
@@ -151,7 +151,7 @@ def main(argv=None) -> None:
             row["index"] = f"{prep.series.index.kind} {prep.series.index.label(0)}..{prep.series.index.label(row['rows'] - 1)}"
             if kind == "ar":
                 w = prep.windows(run.cfg.data, "test")
-                row["statsmodels"] = statsmodels_ar(csv, time_column, target, prep, run,
+                row["statsmodels"] = statsmodels_ar(target, prep, run,
                                                     range(w.origin(0), w.origin(len(w) - 1) + 1))
             rows.append(row)
             sm = row.get("statsmodels")

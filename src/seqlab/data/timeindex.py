@@ -144,7 +144,7 @@ def read_index(cells: list[list[str]], names: list[str], where: list[str], regul
             raise UserError(f"{where[r]}: {'+'.join(names)} {text!r} is not {_KIND_WORDS[kind, freq]} like the "
                             f"first row's") from None
     p = torch.tensor(positions, dtype=torch.float64)
-    step = _step(p, kind, freq)
+    step = _step(p)
     for r in range(1, n):
         if p[r] <= p[r - 1]:
             raise UserError(f"{where[r]}: {'+'.join(names)} {_write(kind, freq, float(p[r]))!r} is not after the "
@@ -158,7 +158,7 @@ def read_index(cells: list[list[str]], names: list[str], where: list[str], regul
             freq = "ME"
         if freq:
             p = torch.tensor([_months(t) for t in times], dtype=torch.float64)
-            step = _step(p, kind, freq)
+            step = _step(p)
     if regular:
         gaps = p[1:] - p[:-1]
         off = ((gaps - step).abs() > 1e-9 * max(1.0, abs(step))).nonzero()
@@ -302,7 +302,7 @@ def _datetime(freq: str, p: float) -> datetime:
     return _EPOCH + timedelta(seconds=p)
 
 
-def _step(p: torch.Tensor, kind: str, freq: str) -> float:
+def _step(p: torch.Tensor) -> float:
     """The series' step: the most common gap between rows, the smallest of equally common ones (1 for a single
     row)."""
     gaps = (p[1:] - p[:-1])[:50_000]
