@@ -119,6 +119,13 @@ def option_flags(options: type) -> list[tuple[str, bool]]:
     return [(f"--{f.name.replace('_', '-')}", bool(f.metadata.get("positional"))) for f in dataclasses.fields(options)]
 
 
+@pytest.fixture(autouse=True)
+def _scratch_directory(tmp_path, monkeypatch):
+    """Every case runs in a scratch directory: an option that names an output file (--output=nan, --plot=-1)
+    writes it there, never into the checkout; and nothing else may appear in it but what the case asked for."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny trained run per task (trained once for all the option cases)."""
