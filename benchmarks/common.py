@@ -1,12 +1,28 @@
-"""Shared by the benchmarks: machine description and the results file."""
+"""The benchmarks' one harness: what every script in benchmarks/ shares, written once.
+
+    parser(description, runs=..., minutes=..., test=...)   the flags every benchmark takes: --runs, --minutes, --test
+    configure(task, preset, settings, minutes, overrides)    a preset with data paths, budget and --key=value overrides
+    train_or_resume(task, cfg, run_dir)                      train a run, resume it, or (finished) just reload it
+    run_preset(task, preset, settings, ...)                  one trained preset as a result row (the curve, the scores)
+    preset_benchmark(name, task, presets, ...)               a whole benchmark of presets on a task (lm_ptb, sst2, ...)
+    previous_rows(name) / write_results(name, figures, ...)  the results file: what an earlier invocation wrote
+    config_of(cfg), plain(metrics), flat_config, figures_before   rows as JSON: configs, rounded figures, what changed
+    exit_on_user_error(main)                                 a user error (missing data, bad key) is one line, exit 1
+
+Every result file holds the date, the machine (CPU and its flags), the torch version and the wall time.
+"""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime
 import json
 import os
 import platform
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -28,12 +44,24 @@ def machine() -> dict:
     info = {
         "platform": platform.platform(),
         "cpu": cpu,
+        "cpu_flags": cpu_flags(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
+
+
+def cpu_flags() -> list[str]:
+    """The vector instruction sets of this CPU that the speed of torch and seqlab's loop depend on."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith(("flags", "Features"))),
+                 [])
+    return sorted(f for f in flags if f.startswith(("avx", "fma", "sse4", "amx", "asimd", "sve", "neon")))
 
 
 def write_results(name: str, figures: dict, wall_time_s: float, out: Path | None = None) -> Path:
@@ -52,6 +80,19 @@ def write_results(name: str, figures: dict, wall_time_s: float, out: Path | None
     tmp.write_text(json.dumps(record, indent=2) + "\n")
     tmp.replace(path)
     return path
+
+
+def earlier_rows(name: str, key: Callable[[dict], Any]) -> tuple[dict, str]:
+    """The rows of results/NAME.json by ``key(row)``, and the date they were written (for :func:`note_before`)."""
+    return {key(r): r for r in previous_rows(name)}, previous_record(name).get("date", "")
+
+
+def note_before(row: dict, old: dict | None, date: str) -> dict:
+    """``row`` with the figures of the row it replaces (``old``, from the results of ``date``) under "before"."""
+    before = figures_before(old, row, date) if old is not None else None
+    if before:
+        row["before"] = before
+    return row
 
 
 def figures_before(old: dict, new: dict, date: str) -> dict | None:
@@ -80,130 +121,19 @@ def exit_on_user_error(main) -> None:
         raise SystemExit(f"error: {e}") from None
 
 
-def lm_benchmark(name: str, presets: list[str], description: str, goal: dict, argv=None) -> None:
-    """Train language-model presets on real data; record validation loss against training time.
-
-    Command line: --data PATH (default under ../shared/data), --test FILE (a withheld test
-    split, scored with the same code), --presets a,b (default: the script's), --minutes M,
-    --runs DIR (each preset trains in DIR/<preset>; a run already there is resumed, or just
-    re-evaluated when finished), and any config override.  A user error (missing data, bad
-    key) ends the script with its one-line message.
-    """
-    from seqlab.errors import UserError
-
-    try:
-        _lm_benchmark(name, presets, description, goal, argv)
-    except UserError as e:
-        raise SystemExit(f"error: {e}") from None
-
-
-def _lm_benchmark(name: str, presets: list[str], description: str, goal: dict, argv) -> None:
-    import argparse
-    import time
-
-    from seqlab.errors import UserError
-
+def parser(description: str, runs: str, minutes: float | None = None, test: str | None = None,
+           minutes_help: str | None = "training time budget per run (default: the preset's)") -> argparse.ArgumentParser:
+    """The flags every benchmark shares: ``--runs DIR`` (each run trains in DIR/NAME; one already there is resumed,
+    or only re-scored when finished), ``--minutes M`` (unless ``minutes_help`` is None: a benchmark that trains
+    nothing) and, unless ``test`` is None, ``--test FILE`` (a withheld test file scored with the same code; ``test``
+    is its help)."""
     ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--data", default=str(goal["default_data"]))
-    ap.add_argument("--test", default="", help="a test file to score the final models on")
-    ap.add_argument("--presets", default=",".join(presets), help="comma-separated presets to train and compare")
-    ap.add_argument("--minutes", type=float, default=None, help="training time budget (default: the preset's)")
-    ap.add_argument("--runs", default=f"runs/bench-{name}")
-    args, rest = ap.parse_known_args(argv)
-    if not Path(args.data).exists():
-        raise UserError(f"--data {args.data} does not exist (the shared datasets live in ../shared/data)")
-    start = time.perf_counter()
-    names = args.presets.split(",")
-    kept = [r for r in _previous_rows(name) if r["preset"] not in names]  # rows of presets not run this time
-    rows = []
-    for preset_name in names:
-        rows.append(_lm_run(preset_name, args, rest))
-        path = write_results(name, {"data": args.data, "goal": goal["text"], "runs": kept + rows},
-                             time.perf_counter() - start)
-        print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("config", "valid_curve")}), flush=True)
-    print(f"wrote {path}")
-
-
-def _lm_run(preset_name: str, args, overrides: list[str]) -> dict:
-    """Train (or resume) one preset; its figures, with the validation curve against training time."""
-    import math
-
-    from seqlab import plots
-    from seqlab.tasks import lm
-    from seqlab.train import checkpoint
-
-    cfg = configure("lm", preset_name, {"data.path": args.data, "data.test_path": args.test}, args.minutes, overrides)
-    run_dir = Path(args.runs) / preset_name
-    final = lm.TASK.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
-    curve = [{"step": r["step"], "time_s": r["time_s"], "valid_loss": round(r["loss"], 4)}
-             for r in plots.read_metrics(run_dir) if r.get("split") == "valid"]
-    best = min(c["valid_loss"] for c in curve)
-    row = {"preset": preset_name, "model": f"{cfg.model.cell} {cfg.model.num_layers}x{cfg.model.hidden_size}",
-           "parameters": sum(p.numel() for p in lm.TASK.load(run_dir).model.parameters()),
-           "train_time_s": curve[-1]["time_s"], "steps": final["steps"], "final_valid_loss": round(final["loss"], 4),
-           "best_valid_loss": best, "best_valid_ppl": round(math.exp(best), 2), "valid_curve": curve,
-           "config": _as_dict(cfg)}
-    if args.test:
-        test = lm.evaluate_run(lm.TASK.load(run_dir), args.test, cfg.train.eval_batch_size)
-        row["test_loss"], row["test_ppl"] = round(test["loss"], 4), round(test["ppl"], 2)
-    return row
-
-
-def _as_dict(cfg) -> dict:
-    return dataclasses.asdict(cfg)
-
-
-def task_benchmark(name: str, task_name: str, presets: list[str], description: str, goal: str,
-                   files: dict[str, str], argv=None, extra=None) -> list[dict]:
-    """Train presets of a task (through the task registry) and score them on the validation file.
-
-    ``files`` maps config keys to default paths (e.g. ``{"data.path": TRAIN, "data.valid": DEV}``);
-    each is a command-line option (``--data.path``, ...).  ``--test FILE`` scores a withheld
-    test file with the same code; ``--presets``, ``--minutes``, ``--runs`` and any
-    ``--section.key=value`` override as for the LM benchmarks.  Runs already in ``--runs``
-    are resumed (or, when finished, only re-scored); the results file keeps the rows of
-    presets not run this time, so presets can be run one invocation at a time.  ``extra(args)``,
-    when given, is called once with the parsed arguments before the presets train and returns
-    figures (e.g. baselines measured on the same files) written into the results beside the rows.
-    """
-    from seqlab.errors import UserError
-
-    try:
-        return _task_benchmark(name, task_name, presets, description, goal, files, argv, extra)
-    except UserError as e:
-        raise SystemExit(f"error: {e}") from None
-
-
-def _task_benchmark(name, task_name, presets, description, goal, files, argv, extra) -> list[dict]:
-    import argparse
-    import time
-
-    from seqlab.errors import UserError
-
-    ap = argparse.ArgumentParser(description=description)
-    for key, default in files.items():
-        ap.add_argument(f"--{key}", dest=key.replace(".", "_"), default=str(default))
-    ap.add_argument("--test", default="", help="a withheld test file, scored with the same code")
-    ap.add_argument("--presets", default=",".join(presets), help="comma-separated presets to train and compare")
-    ap.add_argument("--minutes", type=float, default=None, help="training time budget per preset (default: the preset's)")
-    ap.add_argument("--runs", default=f"runs/bench-{name}")
-    args, rest = ap.parse_known_args(argv)
-    for key in files:
-        if not Path(getattr(args, key.replace(".", "_"))).exists():
-            raise UserError(f"--{key} {getattr(args, key.replace('.', '_'))} does not exist "
-                            "(the shared datasets live in ../shared/data)")
-    start = time.perf_counter()
-    figures = extra(args) if extra else {}
-    names = [n for n in args.presets.split(",") if n]
-    kept = [r for r in _previous_rows(name) if r["preset"] not in names]  # rows of presets not run this time
-    rows = []
-    path = write_results(name, {"goal": goal, **figures, "runs": kept}, time.perf_counter() - start)
-    for preset_name in names:
-        rows.append(_task_run(task_name, preset_name, args, files, rest))
-        path = write_results(name, {"goal": goal, **figures, "runs": kept + rows}, time.perf_counter() - start)
-        print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("config", "valid", "test")}), flush=True)
-    print(f"wrote {path}")
-    return rows
+    ap.add_argument("--runs", default=runs, help=f"directory of the benchmark's runs (default {runs})")
+    if minutes_help is not None:
+        ap.add_argument("--minutes", type=float, default=minutes, help=minutes_help)
+    if test is not None:
+        ap.add_argument("--test", default="", help=test)
+    return ap
 
 
 def configure(task_name: str, preset_name: str, settings: dict, minutes: float | None, overrides: list[str]):
@@ -220,42 +150,120 @@ def configure(task_name: str, preset_name: str, settings: dict, minutes: float |
     return cfg
 
 
-def _previous_rows(name: str) -> list[dict]:
-    path = RESULTS / f"{name}.json"
-    return json.loads(path.read_text()).get("runs", []) if path.is_file() else []
-
-
-def _task_run(task_name: str, preset_name: str, args, files: dict, overrides: list[str]) -> dict:
-    """Train (or resume) one preset of a task; its validation (and test) scores and training time."""
-    from seqlab import plots
-    from seqlab.tasks import registry
+def train_or_resume(task, cfg, run_dir: Path) -> dict:
+    """Train ``cfg`` in ``run_dir``, or resume the run there (a finished one is only re-evaluated)."""
     from seqlab.train import checkpoint
 
+    return task.train(cfg, run_dir, resume=checkpoint.find(Path(run_dir) / "last") is not None)
+
+
+def config_of(cfg) -> dict:
+    """A config as the JSON of a result row."""
+    return dataclasses.asdict(cfg)
+
+
+def plain(metrics: dict) -> dict:
+    """Metrics with their floats rounded to 4 places (a results file's precision)."""
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+
+
+def previous_record(name: str) -> dict:
+    """results/NAME.json as an earlier invocation wrote it ({} when there is none)."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def previous_rows(name: str) -> list[dict]:
+    """The rows of results/NAME.json from an earlier invocation (under "runs" or "rows"), or none."""
+    record = previous_record(name)
+    return record.get("runs", record.get("rows", []))
+
+
+CURVE = ("step", "time_s", "loss", "accuracy", "f1", "ppl")  # the validation figures a row's curve keeps
+
+
+def run_preset(task_name: str, preset_name: str, settings: dict, runs: str, minutes: float | None = None,
+               overrides: list[str] = (), test: str = "", score: Callable | None = None) -> dict:
+    """Train (or resume) one preset of a task in ``runs/PRESET``; its row: parameters, training time, steps, seed,
+    the validation curve, the config, and ``score(task, run, cfg, test)``'s figures (default: the task's own
+    evaluation of ``data.valid`` under "valid", and of ``test`` under "test")."""
+    from seqlab import plots
+    from seqlab.tasks import registry
+
     task = registry.get(task_name)
-    cfg = configure(task_name, preset_name, {key: getattr(args, key.replace(".", "_")) for key in files}, args.minutes,
-                    overrides)
-    run_dir = Path(args.runs) / preset_name
-    final = task.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
-    records = plots.read_metrics(run_dir)
-    valid_rows = [r for r in records if r.get("split") == "valid"]
+    cfg = configure(task_name, preset_name, settings, minutes, list(overrides))
+    run_dir = Path(runs) / preset_name
+    final = train_or_resume(task, cfg, run_dir)
+    valid_rows = [r for r in plots.read_metrics(run_dir) if r.get("split") == "valid"]
     run = task.load(run_dir, "auto")
-    valid = task.evaluate(run, task.evaluate_options(data=cfg.data.valid))
     row = {"preset": preset_name, "parameters": sum(p.numel() for p in run.model.parameters()),
            "train_time_s": valid_rows[-1]["time_s"], "steps": final["steps"], "seed": cfg.train.seed,
-           "valid_curve": [{k: round(r[k], 4) if isinstance(r[k], float) else r[k]
-                            for k in ("step", "time_s", "accuracy", "f1", "ppl") if k in r} for r in valid_rows],
-           "valid": _plain(valid), "config": _as_dict(cfg)}
-    if args.test:
-        row["test"] = _plain(task.evaluate(run, _test_options(task, args.test, run_dir)))
+           "valid_curve": [{k: round(r[k], 4) if isinstance(r[k], float) else r[k] for k in CURVE if k in r}
+                           for r in valid_rows],
+           "config": config_of(cfg)}
+    row.update((score or evaluation)(task, run, cfg, test))
     return row
 
 
-def _test_options(task, path: str, run_dir: Path):
-    """The task's evaluate options for a test file (classification: its confusion matrix beside the validation one)."""
-    fields = {f.name for f in dataclasses.fields(task.evaluate_options)}
-    extra = {"plot": str(run_dir / "confusion_test.png")} if "plot" in fields else {}
-    return task.evaluate_options(data=path, **extra)
+def evaluation(task, run, cfg, test: str) -> dict:
+    """The task's own evaluation of the validation file (and of ``test``, when given)."""
+    out = {"valid": plain(task.evaluate(run, task.evaluate_options(data=cfg.data.valid)))}
+    if test:
+        fields = {f.name for f in dataclasses.fields(task.evaluate_options)}
+        extra = {"plot": str(run.run_dir / "confusion_test.png")} if "plot" in fields else {}  # beside the valid one's
+        out["test"] = plain(task.evaluate(run, task.evaluate_options(data=test, **extra)))
+    return out
 
 
-def _plain(metrics: dict) -> dict:
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+def preset_benchmark(name: str, task_name: str, presets: list[str], description: str, goal: str,
+                     files: dict[str, str], argv=None, extra=None, score: Callable | None = None) -> list[dict]:
+    """Train presets of a task on real data and score them: the whole of lm_ptb.py, sst2.py, conll_ner.py ...
+
+    ``files`` maps config keys to default paths (e.g. ``{"data.path": TRAIN, "data.valid": DEV}``); each is a
+    command-line option (``--data.path``, ...).  ``--test FILE`` scores a withheld test file with the same code;
+    ``--presets``, ``--minutes``, ``--runs`` and any ``--section.key=value`` override.  Runs already in ``--runs``
+    are resumed (or, when finished, only re-scored); the results file keeps the rows of presets not run this time,
+    so presets can be run one invocation at a time.  ``extra(args)``, when given, is called once with the parsed
+    arguments before the presets train and returns figures (e.g. baselines measured on the same files) written
+    beside the rows; ``score`` replaces the task's own evaluation (see :func:`run_preset`).
+    """
+    from seqlab.errors import UserError
+
+    ap = parser(description, f"runs/bench-{name}", test="a withheld test file, scored with the same code")
+    for key, default in files.items():
+        ap.add_argument(f"--{key}", dest=key.replace(".", "_"), default=str(default))
+    ap.add_argument("--presets", default=",".join(presets), help="comma-separated presets to train and compare")
+    args, rest = ap.parse_known_args(argv)
+    settings = {key: getattr(args, key.replace(".", "_")) for key in files}
+    for key, path in settings.items():
+        if not Path(path).exists():
+            raise UserError(f"--{key} {path} does not exist (the shared datasets live in ../shared/data)")
+    start = time.perf_counter()
+    figures = extra(args) if extra else {}
+    names = [n for n in args.presets.split(",") if n]
+    kept = [r for r in previous_rows(name) if r["preset"] not in names]  # rows of presets not run this time
+    rows = []
+    path = write_results(name, {"goal": goal, **figures, "runs": kept}, time.perf_counter() - start)
+    for preset_name in names:
+        rows.append(run_preset(task_name, preset_name, settings, args.runs, args.minutes, rest, args.test, score))
+        path = write_results(name, {"goal": goal, **figures, "runs": kept + rows}, time.perf_counter() - start)
+        print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("config", "valid_curve", "valid", "test")}),
+              flush=True)
+    print(f"wrote {path}")
+    return rows
+
+
+def lm_scores(task, run, cfg, test: str) -> dict:
+    """A language model's row: its size, the final and best validation loss, and the test file's loss."""
+    import math
+
+    from seqlab.plots import read_metrics
+
+    losses = [r["loss"] for r in read_metrics(run.run_dir) if r.get("split") == "valid"]
+    best = round(min(losses), 4)
+    out = {"model": f"{cfg.model.cell} {cfg.model.num_layers}x{cfg.model.hidden_size}",
+           "final_valid_loss": round(losses[-1], 4), "best_valid_loss": best, "best_valid_ppl": round(math.exp(best), 2)}
+    if test:
+        m = task.evaluate(run, task.evaluate_options(data=test, batch_size=cfg.train.eval_batch_size))
+        out["test_loss"], out["test_ppl"] = round(m["loss"], 4), round(m["ppl"], 2)
+    return out

@@ -15,13 +15,12 @@ sentences (a generated sentence is judged by the same imperfect judge).
 ``--classifier`` judges with that classify run only; ``--test`` (the withheld SST-2 test file)
 adds its per-class perplexity.
 """
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import _as_dict, configure, exit_on_user_error, write_results
+from common import config_of, configure, exit_on_user_error, parser, train_or_resume, write_results
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment" / "sst2"
 GOAL = "label fidelity >= 90% for both classes (500 samples per class, judged by seqlab's SST-2 classifier)"
@@ -29,23 +28,19 @@ GOAL = "label fidelity >= 90% for both classes (500 samples per class, judged by
 
 def _trained(task_name: str, preset: str, settings: dict, minutes: float, run_dir: Path, rest=()) -> dict:
     from seqlab.tasks import registry
-    from seqlab.train import checkpoint
 
     cfg = configure(task_name, preset, settings, minutes, list(rest))
-    final = registry.get(task_name).train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
-    return {"steps": final["steps"], "best": final["best"], "config": _as_dict(cfg), "seed": cfg.train.seed}
+    final = train_or_resume(registry.get(task_name), cfg, run_dir)
+    return {"steps": final["steps"], "best": final["best"], "config": config_of(cfg), "seed": cfg.train.seed}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = parser(__doc__.split("\n\n")[0], "runs/bench-conditional_lm", minutes=20.0, minutes_help="the conditional LM's training budget", test="a withheld labelled test file: its per-class perplexity")
     ap.add_argument("--sst2", default=str(SST2))
     ap.add_argument("--classifier", default=None, help="a trained SST-2 classify run (default: train one)")
-    ap.add_argument("--minutes", type=float, default=20.0, help="the conditional LM's training budget")
     ap.add_argument("--classifier-minutes", type=float, default=10.0)
     ap.add_argument("--samples", type=int, default=500)
     ap.add_argument("--temperatures", default="0.8,0.5", help="sampling temperatures, one row each")
-    ap.add_argument("--test", default="", help="a withheld labelled test file: its per-class perplexity")
-    ap.add_argument("--runs", default="runs/bench-conditional_lm")
     args, rest = ap.parse_known_args()
     from seqlab import plots
     from seqlab.errors import UserError

@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import task_benchmark
+from common import exit_on_user_error, preset_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ner"
 
 if __name__ == "__main__":
-    task_benchmark("conll_ner", "tag", ["conll-bilstm-crf", "conll-bilstm-softmax", "conll-bilstm-crf-nochar"],
-                   __doc__.splitlines()[0], "dev entity F1 >= 90.0 without pretrained embeddings, <= 60 min CPU training",
-                   {"data.path": DATA / "eng.train", "data.valid": DATA / "eng.testa"})
+    exit_on_user_error(lambda: preset_benchmark(
+        "conll_ner", "tag", ["conll-bilstm-crf", "conll-bilstm-softmax", "conll-bilstm-crf-nochar"],
+        __doc__.splitlines()[0], "dev entity F1 >= 90.0 without pretrained embeddings, <= 60 min CPU training",
+        {"data.path": DATA / "eng.train", "data.valid": DATA / "eng.testa"}))

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import task_benchmark
+from common import exit_on_user_error, preset_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ner"
 TAG_COLUMN = 1
@@ -45,6 +45,7 @@ def baselines(args) -> dict:
 
 
 if __name__ == "__main__":
-    task_benchmark("conll_pos", "tag", ["conll-pos-bilstm-softmax", "conll-pos-bilstm-crf"],
-                   __doc__.splitlines()[0], "dev token accuracy above most-frequent-tag and the NLTK perceptron",
-                   {"data.path": DATA / "eng.train", "data.valid": DATA / "eng.testa"}, extra=baselines)
+    exit_on_user_error(lambda: preset_benchmark(
+        "conll_pos", "tag", ["conll-pos-bilstm-softmax", "conll-pos-bilstm-crf"],
+        __doc__.splitlines()[0], "dev token accuracy above most-frequent-tag and the NLTK perceptron",
+        {"data.path": DATA / "eng.train", "data.valid": DATA / "eng.testa"}, extra=baselines))

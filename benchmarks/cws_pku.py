@@ -17,21 +17,20 @@ as a second figure, against the official PKU training word list.
 
     python benchmarks/cws_pku.py [--gold pku_test_gold.utf8] [--words pku_training_words.utf8] [--test FILE]
 """
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import _as_dict, _plain, configure, write_results
+from common import config_of, configure, parser, plain, train_or_resume, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cws" / "icwb2-data" / "gold"
 
 
 def _split(gold: Path, out: Path) -> dict[str, Path]:
     """train / valid / test files from the gold file's sentences, in order (90% x 0.9 / 90% x 0.1 / 10%)."""
-    from seqlab.data.text import read_text
+    from seqlab.data.files import read_text
 
     lines = [" ".join(line.split()) for line in read_text(gold, "--gold").splitlines() if line.strip()]
     cut = round(len(lines) * 0.9)
@@ -59,26 +58,25 @@ def _jieba(test: Path, train_words: set[str], official: set[str]) -> dict:
     scores = segmentation_scores(gold, predicted, train_words)
     scores["oov_recall_official_list"] = segmentation_scores(gold, predicted, official)["oov_recall"]
     return {"model": f"jieba {jieba.__version__} (default dictionary, HMM)", "segment_time_s": round(seconds, 2),
-            **_plain(scores)}
+            **plain(scores)}
 
 
 def _row(name: str, extra: dict, args, files: dict, overrides: list[str]) -> dict:
     """Train (or resume) one model on the training part; its scores on the selection part and the held-out 10%."""
     from seqlab.tasks import registry
     from seqlab.tasks.tag import evaluate_file
-    from seqlab.train import checkpoint
 
     task = registry.get("tag")
     settings = {"data.path": str(files["train"]), "data.valid": str(files["valid"]), **extra}
     cfg = configure("tag", args.preset, settings, args.minutes, overrides)
     run_dir = Path(args.runs) / name
-    final = task.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    final = train_or_resume(task, cfg, run_dir)
     run = task.load(run_dir, "auto")
 
     def score(path: str) -> dict:
         scores = evaluate_file(run, path)
         scores["oov_recall_official_list"] = evaluate_file(run, path, train_words=args.words)["oov_recall"]
-        return _plain(scores)
+        return plain(scores)
 
     valid_rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
                   if '"valid"' in line]
@@ -86,7 +84,7 @@ def _row(name: str, extra: dict, args, files: dict, overrides: list[str]) -> dic
            "train_time_s": valid_rows[-1]["time_s"], "steps": final["steps"], "seed": cfg.train.seed,
            "valid": score(str(files["valid"])), "heldout_test": score(str(files["test"])),
            "valid_curve": [{"step": r["step"], "time_s": r["time_s"], "f1": round(r["f1"], 4)} for r in valid_rows],
-           "config": _as_dict(cfg)}
+           "config": config_of(cfg)}
     if args.test:
         row["test"] = score(args.test)
     return row
@@ -95,14 +93,11 @@ def _row(name: str, extra: dict, args, files: dict, overrides: list[str]) -> dic
 def main(argv=None) -> None:
     from seqlab.errors import UserError
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__.splitlines()[0], "runs/bench-cws_pku", minutes=None, test="another segmented gold file, scored with the same code")
     ap.add_argument("--gold", default=str(DATA / "pku_test_gold.utf8"))
     ap.add_argument("--words", default=str(DATA / "pku_training_words.utf8"), help="official training word list")
-    ap.add_argument("--test", default="", help="another segmented gold file, scored with the same code")
     ap.add_argument("--preset", default="pku-bilstm-crf")
     ap.add_argument("--rows", default="bilstm-crf,bilstm-crf+wordlist", help="comma-separated rows to run")
-    ap.add_argument("--minutes", type=float, default=None)
-    ap.add_argument("--runs", default="runs/bench-cws_pku")
     args, rest = ap.parse_known_args(argv)
     for path in (args.gold, args.words):
         if not Path(path).is_file():

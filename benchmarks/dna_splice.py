@@ -14,14 +14,13 @@ per-class F1.  Goal: mean accuracy >= 96% and above both baselines.
 
 ``--test FILE`` (same format) adds a row per model trained on the whole file and scored on FILE.
 """
-import argparse
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import configure, exit_on_user_error, write_results
+from common import configure, exit_on_user_error, parser, train_or_resume, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dna" / "splice.data"
 C_GRID = (0.01, 0.1, 1.0, 10.0)
@@ -54,14 +53,13 @@ def baseline(make, examples, train, valid, test, labels) -> dict:
 
 def recurrent(preset, examples, train, valid, test_file, run_dir: Path, args, rest, labels) -> dict:
     from seqlab.tasks import registry
-    from seqlab.train import checkpoint
 
     task = registry.get("classify")
     cfg = configure("classify", preset, {"data.path": write_part(run_dir / "train.data", examples, train),
                                          "data.valid": write_part(run_dir / "valid.data", examples, valid),
                                          "train.seed": args.seed}, args.minutes, rest)
     start = time.perf_counter()
-    final = task.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    final = train_or_resume(task, cfg, run_dir)
     run = task.load(run_dir, "auto")
     test = task.evaluate(run, task.evaluate_options(data=test_file, plot=str(run_dir / "confusion_test.png")))
     return {"accuracy": round(test["accuracy"], 4), "f1": {c: test["per_class"][c]["f1"] for c in labels},
@@ -85,14 +83,11 @@ def main(argv=None) -> None:
     from seqlab.data.folds import stratified_folds, stratified_hold_out
     from seqlab.data.splice import read_splice
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__.splitlines()[0], "runs/bench-dna_splice", minutes=None, minutes_help="training time budget per fold (default: the preset's)", test="a held-out file in the same format, scored by models trained on --data")
     ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--test", default="", help="a held-out file in the same format, scored by models trained on --data")
     ap.add_argument("--folds", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0, help="the folds, the validation draws and training")
     ap.add_argument("--presets", default="splice-bilstm")
-    ap.add_argument("--minutes", type=float, default=None, help="training time budget per fold (default: the preset's)")
-    ap.add_argument("--runs", default="runs/bench-dna_splice")
     args, rest = ap.parse_known_args(argv)
     if not Path(args.data).is_file():
         raise SystemExit(f"error: --data {args.data} does not exist (the shared datasets live in ../shared/data)")

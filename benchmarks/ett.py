@@ -20,14 +20,13 @@ A row that replaces one of the results file with other settings keeps the old fi
 scores the test split of another ETT-format file with the models trained on ``--data``
 (the withheld ETTh2/ETTm1, say), z-scored with the training file's statistics.
 """
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, _as_dict, configure, figures_before, write_results
+from common import config_of, configure, earlier_rows, note_before, parser, train_or_resume, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "timeseries" / "ETTh1.csv"
 # Every model at look-back 96, and at the longer look-back of its preset where it does better with it.
@@ -61,13 +60,10 @@ def run(argv) -> None:
     from seqlab.errors import UserError
     from seqlab.tasks import forecast
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__.splitlines()[0], "runs/bench-ett", minutes=None, minutes_help="training budget per run (default: the preset's)", test="another ETT-format CSV whose test split is scored as well")
     ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--test", default="", help="another ETT-format CSV whose test split is scored as well")
     ap.add_argument("--presets", default=",".join(RUNS), help="PRESET[@LOOKBACK],... (default: every row)")
     ap.add_argument("--horizons", default=",".join(map(str, HORIZONS)))
-    ap.add_argument("--minutes", type=float, default=None, help="training budget per run (default: the preset's)")
-    ap.add_argument("--runs", default="runs/bench-ett")
     args, rest = ap.parse_known_args(argv)
     if not Path(args.data).is_file():
         raise UserError(f"--data {args.data} does not exist (the shared datasets live in ../shared/data)")
@@ -77,39 +73,32 @@ def run(argv) -> None:
         raise UserError(f"--horizons must be comma-separated integers, got {args.horizons!r}") from None
     start, name = time.perf_counter(), "ett" if Path(args.data).name == "ETTh1.csv" else f"ett_{Path(args.data).stem}"
     runs = [(*_preset(p), h) for p in args.presets.split(",") for h in horizons]
-    previous = RESULTS / f"{name}.json"
-    record = json.loads(previous.read_text()) if previous.is_file() else {"runs": []}
-    kept = [r for r in record["runs"] if (r["preset"], r["lookback"], r["horizon"]) not in runs]
-    replaced = {(r["preset"], r["lookback"], r["horizon"]): r for r in record["runs"]}
+    earlier, date = earlier_rows(name, lambda r: (r["preset"], r["lookback"], r["horizon"]))
+    kept = [r for key, r in earlier.items() if key not in runs]
     rows = []
     for preset, lookback, horizon in runs:
         settings = {"data.path": args.data, "data.horizon": horizon, "data.lookback": lookback}
         cfg = configure("forecast", preset, settings, args.minutes, rest)
         run_dir = Path(args.runs) / f"{preset}-L{cfg.data.lookback}-H{horizon}"
         t0 = time.perf_counter()
-        final = forecast.TASK.train(cfg, run_dir, resume=(run_dir / "normaliser.json").is_file()
-                               and (run_dir / "last").is_dir())
+        final = train_or_resume(forecast.TASK, cfg, run_dir)
         trained = forecast.TASK.load(run_dir)
         row = {"preset": preset, "kind": cfg.model.kind, "lookback": cfg.data.lookback, "horizon": horizon,
                "parameters": sum(p.numel() for p in trained.model.parameters()),
                "train_time_s": round(_train_time(run_dir), 1), "wall_time_s": round(time.perf_counter() - t0, 1),
                "steps": final["steps"], "seed": cfg.train.seed,
                "valid": _round(forecast.evaluate_split(trained, None, "valid")),
-               "test": _round(forecast.evaluate_split(trained, None, "test")), "config": _as_dict(cfg)}
+               "test": _round(forecast.evaluate_split(trained, None, "test")), "config": config_of(cfg)}
         if args.test:
             row["extra_test"] = _round(forecast.evaluate_split(trained, args.test, "test"))
-        key = (preset, cfg.data.lookback, horizon)
-        before = figures_before(replaced[key], row, record.get("date", "")) if key in replaced else None
-        if before:
-            row["before"] = before
-        rows.append(row)
-        write_results(name, {"data": args.data, "goal": GOAL, "published": PUBLISHED, "runs": kept + rows},
+        rows.append(note_before(row, earlier.get((preset, cfg.data.lookback, horizon)), date))
+        path = write_results(name, {"data": args.data, "goal": GOAL, "published": PUBLISHED, "runs": kept + rows},
                       time.perf_counter() - start)
         print(json.dumps({k: row[k] for k in ("preset", "lookback", "horizon", "train_time_s", "steps")}
                          | {"valid_mse": row["valid"]["mse"], "test_mse": row["test"]["mse"],
                             "test_mae": row["test"]["mae"]}), flush=True)
     print(table(kept + rows, horizons))
-    print(f"wrote {RESULTS / f'{name}.json'}")
+    print(f"wrote {path}")
 
 
 def _preset(spec: str) -> tuple[str, int]:

@@ -16,13 +16,12 @@ segment precision / recall / F1 (a segment counts when its label and both bounda
 
 ``--test DIR`` scores the models on the test side of another FSDD-layout directory as well.
 """
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import _as_dict, configure, exit_on_user_error, write_results
+from common import config_of, configure, exit_on_user_error, parser, train_or_resume, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech" / "recordings"
 GOAL = "frame taggers: frame accuracy and segment F1 on the test utterances, beside CTC read as segments"
@@ -35,15 +34,14 @@ def _round(m: dict) -> dict:
 
 def _train(name: str, preset: str, settings: dict, args, rest):
     from seqlab.tasks import speech
-    from seqlab.train import checkpoint
 
     cfg = configure("speech", preset, {"data.path": args.data, **settings}, None, rest)
     run_dir = Path(args.runs) / name
     t0 = time.perf_counter()
-    final = speech.TASK.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    final = train_or_resume(speech.TASK, cfg, run_dir)
     return speech.TASK.load(run_dir), {"name": name, "preset": preset, "settings": settings, "steps": final["steps"],
                                        "seed": cfg.train.seed, "wall_time_s": round(time.perf_counter() - t0, 1),
-                                       "config": _as_dict(cfg)}
+                                       "config": config_of(cfg)}
 
 
 def ctc_as_segments(ctc_run, frames_cfg, data: str, part: str) -> dict:
@@ -79,13 +77,10 @@ def tagger_scores(run, data: str, part: str) -> dict:
 
 
 def run(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__.splitlines()[0], "runs/bench-frame_labels", minutes=None, minutes_help="training budget per frame tagger", test="another FSDD-layout directory whose test side is scored too")
     ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--test", default="", help="another FSDD-layout directory whose test side is scored too")
     ap.add_argument("--presets", default=",".join(PRESETS), help=f"rows among {', '.join(PRESETS)}")
     ap.add_argument("--ctc-minutes", type=float, default=15.0, help="training budget of the CTC comparison (0: none)")
-    ap.add_argument("--minutes", type=float, default=None, help="training budget per frame tagger")
-    ap.add_argument("--runs", default="runs/bench-frame_labels")
     args, rest = ap.parse_known_args(argv)
     if not Path(args.data).is_dir():
         raise SystemExit(f"error: --data {args.data} is not a directory (the shared datasets live in ../shared/data)")

@@ -16,14 +16,13 @@ A row that replaces one of the results file with other settings keeps the old fi
 
 ``--test DIR`` scores the trained models on the test side of another FSDD-layout directory.
 """
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, _as_dict, configure, figures_before, write_results
+from common import config_of, configure, earlier_rows, note_before, parser, train_or_resume, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech" / "recordings"
 GOAL = "isolated digits >= 99% test accuracy (official split); connected digits DER <= 3% (official split)"
@@ -40,7 +39,6 @@ def main(argv=None) -> None:
 
 def _row(name: str, preset: str, split: str, args, rest) -> dict:
     from seqlab.tasks import speech
-    from seqlab.train import checkpoint
 
     settings = {"data.path": args.data, "data.split": split}
     if split.startswith("speaker:"):
@@ -48,12 +46,12 @@ def _row(name: str, preset: str, split: str, args, rest) -> dict:
     cfg = configure("speech", preset, settings, args.minutes, rest)
     run_dir = Path(args.runs) / name
     t0 = time.perf_counter()
-    final = speech.TASK.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    final = train_or_resume(speech.TASK, cfg, run_dir)
     trained = speech.TASK.load(run_dir)
     beams = [1] if cfg.data.mode == "isolated" else [1, 8]
     row = {"name": name, "preset": preset, "split": split, "steps": final["steps"], "seed": cfg.train.seed,
            "parameters": sum(p.numel() for p in trained.model.parameters()),
-           "wall_time_s": round(time.perf_counter() - t0, 1), "config": _as_dict(cfg),
+           "wall_time_s": round(time.perf_counter() - t0, 1), "config": config_of(cfg),
            "test": {f"beam{b}": _round(speech.evaluate(trained, speech.EvaluateOptions(None, "test", b)))
                     for b in beams}}
     if args.test:
@@ -69,14 +67,11 @@ def run(argv) -> None:
     from seqlab.data.fsdd import read_fsdd
     from seqlab.errors import UserError
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__.splitlines()[0], "runs/bench-fsdd", minutes=None, minutes_help="training budget per model (default: the preset's)", test="another FSDD-layout directory whose test side is scored too")
     ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--test", default="", help="another FSDD-layout directory whose test side is scored too")
     ap.add_argument("--parts", default="isolated,speakers,connected")
-    ap.add_argument("--minutes", type=float, default=None, help="training budget per model (default: the preset's)")
     ap.add_argument("--speaker-epochs", type=float, default=15,
                     help="epochs of each speaker-held-out fold (six of them: fewer than the official run's 40)")
-    ap.add_argument("--runs", default="runs/bench-fsdd")
     args, rest = ap.parse_known_args(argv)
     if not Path(args.data).is_dir():
         raise UserError(f"--data {args.data} is not a directory (the shared datasets live in ../shared/data)")
@@ -91,22 +86,17 @@ def run(argv) -> None:
                  for s in sorted({r.speaker for r in read_fsdd(args.data)})]
     if "connected" in parts:
         jobs.append(("connected-official", "fsdd-ctc", "official"))
-    previous = RESULTS / "fsdd.json"
-    record = json.loads(previous.read_text()) if previous.is_file() else {"runs": []}
-    kept = [r for r in record["runs"] if r["name"] not in {name for name, _, _ in jobs}]
-    replaced = {r["name"]: r for r in record["runs"]}
+    earlier, date = earlier_rows("fsdd", lambda r: r["name"])
+    kept = [r for name, r in earlier.items() if name not in {name for name, _, _ in jobs}]
     start, rows = time.perf_counter(), []
     for name, preset, split in jobs:
-        rows.append(_row(name, preset, split, args, rest))
-        before = figures_before(replaced[name], rows[-1], record.get("date", "")) if name in replaced else None
-        if before:
-            rows[-1]["before"] = before
+        rows.append(note_before(_row(name, preset, split, args, rest), earlier.get(name), date))
         summary = _summary(kept + rows)
-        write_results("fsdd", {"data": args.data, "goal": GOAL, "summary": summary, "runs": kept + rows},
+        path = write_results("fsdd", {"data": args.data, "goal": GOAL, "summary": summary, "runs": kept + rows},
                       time.perf_counter() - start)
         print(json.dumps({k: rows[-1][k] for k in ("name", "steps", "wall_time_s", "test")}), flush=True)
     print(json.dumps(_summary(kept + rows), indent=2))
-    print(f"wrote {RESULTS / 'fsdd.json'}")
+    print(f"wrote {path}")
 
 
 def _summary(rows: list[dict]) -> dict:

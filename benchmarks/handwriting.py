@@ -13,13 +13,12 @@ Rows:
 
 The digits ship with scikit-learn, so there is no data path; ``--test-seed`` draws other test strips.
 """
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import _as_dict, configure, exit_on_user_error, write_results
+from common import config_of, configure, exit_on_user_error, parser, previous_rows, train_or_resume, write_results
 
 GOAL = ("test CER <= 2% and string accuracy >= 90% at lengths 3-8 within 20 minutes of training per model; "
         "lengths 7-10 after training on 3-6: CTC vs attention")
@@ -30,18 +29,17 @@ ROWS = {"ctc": ("digits-ctc", "3-8"), "attention": ("digits-attention", "3-8"),
 def _train_and_score(name: str, args, rest) -> dict:
     from seqlab import plots
     from seqlab.tasks import handwriting
-    from seqlab.train import checkpoint
 
     preset, lengths = ROWS[name]
     minutes = args.minutes if lengths == "3-8" else (args.generalisation_minutes or args.minutes)
     cfg = configure("handwriting", preset, {"data.lengths": lengths}, minutes, rest)
     run_dir = Path(args.runs) / name
-    final = handwriting.TASK.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+    final = train_or_resume(handwriting.TASK, cfg, run_dir)
     valid_rows = [r for r in plots.read_metrics(run_dir) if r.get("split") == "valid"]
     run = handwriting.TASK.load(run_dir, "auto")
     row = {"row": name, "preset": preset, "train_lengths": lengths, "train_time_s": valid_rows[-1]["time_s"],
            "steps": final["steps"], "seed": cfg.train.seed, "best_valid_cer": round(final["best"]["value"], 4),
-           "parameters": sum(p.numel() for p in run.model.parameters()), "test": {}, "config": _as_dict(cfg)}
+           "parameters": sum(p.numel() for p in run.model.parameters()), "test": {}, "config": config_of(cfg)}
     for test_lengths in (["3-8"] if lengths == "3-8" else ["3-6", "7-10"]):
         for beam in (1, 4):
             options = handwriting.EvaluateOptions("test", test_lengths, args.strips, args.test_seed, beam)
@@ -95,29 +93,21 @@ def oracle_baseline(args) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--minutes", type=float, default=20.0, help="training budget of the 3-8 models")
+    ap = parser(__doc__.split("\n\n")[0], "runs/bench-handwriting", minutes=20.0, minutes_help="training budget of the 3-8 models")
     ap.add_argument("--generalisation-minutes", type=float, default=None, help="of the 3-6 models (default: --minutes)")
     ap.add_argument("--strips", type=int, default=2000, help="test strips per length range")
     ap.add_argument("--test-seed", type=int, default=12345)
     ap.add_argument("--only", default="baseline," + ",".join(ROWS))
-    ap.add_argument("--runs", default="runs/bench-handwriting")
     args, rest = ap.parse_known_args()
     start, rows = time.perf_counter(), []
-    import json
-
-    from common import RESULTS
-
-    previous = RESULTS / "handwriting.json"
     names = [n for n in args.only.split(",") if n]
-    kept = [r for r in json.loads(previous.read_text()).get("rows", [])
-            if r["row"] not in names and not (r["row"] == "oracle-svm" and "baseline" in names)] \
-        if previous.is_file() else []
+    kept = [r for r in previous_rows("handwriting")
+            if r["row"] not in names and not (r["row"] == "oracle-svm" and "baseline" in names)]
     for name in names:
         rows.append(oracle_baseline(args) if name == "baseline" else _train_and_score(name, args, rest))
         write_results("handwriting", {"goal": GOAL, "strips": args.strips, "test_seed": args.test_seed,
                                       "rows": kept + rows}, time.perf_counter() - start)
-    print(f"wrote {RESULTS / 'handwriting.json'}")
+    print("wrote results/handwriting.json")
 
 
 if __name__ == "__main__":

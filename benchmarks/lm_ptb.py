@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import lm_benchmark
+from common import exit_on_user_error, lm_scores, preset_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "word_lm"
 
 if __name__ == "__main__":
-    lm_benchmark("lm_ptb", ["ptb-small"], __doc__.splitlines()[0], {"default_data": DATA, "text": "valid perplexity <= 120.7 (Zaremba et al. 2014 small: 120.7 / 114.5)"})
+    exit_on_user_error(lambda: preset_benchmark(
+        "lm_ptb", "lm", ["ptb-small"], __doc__.splitlines()[0],
+        "valid perplexity <= 120.7 (Zaremba et al. 2014 small: 120.7 / 114.5)", {"data.path": DATA}, score=lm_scores))

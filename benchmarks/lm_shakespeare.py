@@ -12,9 +12,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import lm_benchmark
+from common import exit_on_user_error, lm_scores, preset_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "char_lm" / "input.txt"
 
 if __name__ == "__main__":
-    lm_benchmark("lm_shakespeare", ["shakespeare-char", "shakespeare-transformer", "shakespeare-mingru"], __doc__.splitlines()[0], {"default_data": DATA, "text": "valid loss <= 1.50 nats/char within 30 min on a 2-core CPU"})
+    exit_on_user_error(lambda: preset_benchmark(
+        "lm_shakespeare", "lm", ["shakespeare-char", "shakespeare-transformer", "shakespeare-mingru"],
+        __doc__.splitlines()[0], "valid loss <= 1.50 nats/char within 30 min on a 2-core CPU", {"data.path": DATA},
+        score=lm_scores))

@@ -23,7 +23,6 @@ seqlab.tasks.memory) is one more override; the rows record the step at which eac
 minGRU/minLSTM goal rows, ``--problems adding --lengths 400,1000 --models min_gru,min_lstm --minutes 5
 --steps 10000 --no-speed --results long_range_min --runs runs/bench-long_range_min``.
 """
-import argparse
 import json
 import statistics
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_results
+from common import parser, previous_record, train_or_resume, write_results
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 LENGTHS = {"adding": [100, 200, 400, 1000], "copy": [100, 500], "selective": [100, 200, 400, 1000]}
@@ -53,13 +52,12 @@ def config(problem: str, length: int, model: str, steps: int, minutes: float, re
 def train_row(problem: str, length: int, model: str, args, rest) -> dict:
     from seqlab.errors import TrainingDiverged
     from seqlab.tasks import memory
-    from seqlab.train import checkpoint
 
     cfg = config(problem, length, model, args.steps, args.minutes, rest)
     run_dir = Path(args.runs) / f"{problem}-T{length}-{model}"
     diverged = ""
     try:
-        final = memory.TASK.train(cfg, run_dir, resume=checkpoint.find(run_dir / "last") is not None)
+        final = train_or_resume(memory.TASK, cfg, run_dir)
     except TrainingDiverged as e:  # a row of the table too: e.g. the IRNN's exploding gradients
         diverged, final = str(e).split(":")[0], None
     return row(problem, length, model, cfg, run_dir, final, diverged)
@@ -163,22 +161,19 @@ def speed(lengths: list[int], hidden: int = 128, batch: int = 16, reps: int = 3)
 def main(argv=None) -> None:
     from seqlab.errors import UserError
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__.splitlines()[0], "runs/bench-long_range", minutes=3.0, minutes_help="training time budget per model")
     ap.add_argument("--problems", default="adding,copy,selective")
     ap.add_argument("--lengths", default="", help="comma-separated T (default: each problem's standard list)")
     ap.add_argument("--models", default="rnn_tanh,irnn,lstm,gru,transformer,min_gru,min_lstm")
     ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--minutes", type=float, default=3.0)
     ap.add_argument("--speed-lengths", default="256,1024,4096,16384")
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--no-speed", action="store_true", help="keep the speed figures of the results file")
-    ap.add_argument("--runs", default="runs/bench-long_range")
     ap.add_argument("--results", default="long_range", help="results/NAME.json; the documentation's plots only for long_range")
     args, rest = ap.parse_known_args(argv)
     try:
         start = time.perf_counter()
-        previous = RESULTS / f"{args.results}.json"
-        record = json.loads(previous.read_text()) if previous.is_file() else {}
+        record = previous_record(args.results)
         if not args.speed_only:
             record["runs"], flows = problem_rows(args, rest, record.get("runs", []), start)
             record["gradient_flow"] = {**record.get("gradient_flow", {}), **flows}

@@ -12,16 +12,14 @@ spaCy-tokenised lowercased BLEU, so not strictly comparable): GRU + Bahdanau att
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_results
+from common import parser, previous_rows, write_results
 
-from seqlab.data.text import read_text
+from seqlab.data.files import read_text
 from seqlab.errors import UserError
 from seqlab.tasks import translate
 from seqlab.train.config import parse_overrides, set_key, to_dict
@@ -57,14 +55,12 @@ def run_one(arch: str, args, overrides) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__.splitlines()[0], "runs", minutes=60.0, minutes_help="training time budget per model")
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--arch", default="both", choices=["rnn", "transformer", "both"])
-    ap.add_argument("--minutes", type=float, default=60.0, help="training time budget per model")
     ap.add_argument("--beam", type=int, default=5)
     ap.add_argument("--test-src", default="")
     ap.add_argument("--test-ref", default="")
-    ap.add_argument("--runs", default="runs")
     args, rest = ap.parse_known_args(argv)
     start = time.perf_counter()
     try:
@@ -94,10 +90,7 @@ TOKENISATION = ("sacrebleu 13a on detokenised output against the raw references:
 
 def earlier_rows(archs: list[str]) -> list[dict]:
     """Rows of the models not run this time, from the last results file (when there is one)."""
-    path = RESULTS / "mt_multi30k.json"
-    if not path.is_file():
-        return []
-    return [r for r in json.loads(path.read_text()).get("rows", []) if r.get("arch") not in archs]
+    return [r for r in previous_rows("mt_multi30k") if r.get("arch") not in archs]
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ reads its peak resident memory from the kernel (``os.wait4``):
 ``--run`` uses a trained classifier run instead of training the preset for ``--minutes``.
 No test split is read (the input is training phrases; the model's accuracy is not measured here).
 """
-import argparse
 import os
 import random
 import subprocess
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import configure, exit_on_user_error, write_results
+from common import configure, exit_on_user_error, parser, write_results
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEQLAB = [sys.executable, "-m", "seqlab"]
@@ -70,11 +69,9 @@ def _train(task_name: str, preset: str, data: dict, minutes: float, run_dir: Pat
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = parser(__doc__.split("\n\n")[0], "runs/bench-predict_stream", minutes=3.0, minutes_help="training time of each model trained here")
     ap.add_argument("--run", default=None, help="a trained classifier run (default: train sst2-bilstm-max)")
     ap.add_argument("--lines", type=int, default=1_000_000)
-    ap.add_argument("--minutes", type=float, default=3.0, help="training time of each model trained here")
-    ap.add_argument("--runs", default="runs/bench-predict_stream")
     ap.add_argument("--sst2", default=str(SHARED / "sentiment" / "sst2"))
     ap.add_argument("--fsdd", default=str(SHARED / "speech" / "recordings"))
     args = ap.parse_args()

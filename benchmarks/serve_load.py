@@ -11,7 +11,6 @@ latency of one request alone.  Traffic goes to 127.0.0.1 only; the loop is bound
 """
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import statistics
@@ -24,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import exit_on_user_error, write_results
+from common import exit_on_user_error, parser, write_results
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SST2, CONLL = DATA / "sentiment" / "sst2", DATA / "ner"
@@ -79,10 +78,9 @@ def load(url: str, sentences: list[str], rounds: int, concurrency: int) -> dict:
 def main() -> None:
     from seqlab.errors import UserError
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__.splitlines()[0], "runs/bench-serve_load", minutes_help=None)
     ap.add_argument("--classifier", help="a classify run (default: train one, 300 steps)")
     ap.add_argument("--tagger", help="a tag run (default: train one, 300 steps)")
-    ap.add_argument("--runs", default="runs/bench-serve_load")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--concurrency", type=int, default=20)
     args = ap.parse_args()

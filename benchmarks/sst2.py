@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import task_benchmark
+from common import exit_on_user_error, preset_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment" / "sst2"
 
 if __name__ == "__main__":
-    task_benchmark("sst2", "classify", ["sst2-bilstm-max", "sst2-bilstm-attention", "sst2-transformer"],
-                   __doc__.splitlines()[0], "dev accuracy >= 86% without pretrained vectors, <= 20 min CPU training each",
-                   {"data.path": DATA / "stsa.binary.train", "data.valid": DATA / "stsa.binary.dev"})
+    exit_on_user_error(lambda: preset_benchmark(
+        "sst2", "classify", ["sst2-bilstm-max", "sst2-bilstm-attention", "sst2-transformer"],
+        __doc__.splitlines()[0], "dev accuracy >= 86% without pretrained vectors, <= 20 min CPU training each",
+        {"data.path": DATA / "stsa.binary.train", "data.valid": DATA / "stsa.binary.dev"}))

@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import task_benchmark
+from common import exit_on_user_error, preset_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment" / "sst2"
 
 if __name__ == "__main__":
-    task_benchmark("sst2_phrases", "classify", ["sst2-phrases-bilstm-max", "sst2-phrases-bilstm-attention"],
-                   __doc__.splitlines()[0], "dev accuracy >= 87.0% without pretrained vectors, <= 30 min CPU training",
-                   {"data.path": DATA / "glue" / "train.tsv", "data.valid": DATA / "stsa.binary.dev"})
+    exit_on_user_error(lambda: preset_benchmark(
+        "sst2_phrases", "classify", ["sst2-phrases-bilstm-max", "sst2-phrases-bilstm-attention"],
+        __doc__.splitlines()[0], "dev accuracy >= 87.0% without pretrained vectors, <= 30 min CPU training",
+        {"data.path": DATA / "glue" / "train.tsv", "data.valid": DATA / "stsa.binary.dev"}))

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import _task_run, exit_on_user_error, task_benchmark
+from common import exit_on_user_error, preset_benchmark, run_preset
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment" / "sst2"
 NAME = "sst2_pretrained"
@@ -44,22 +44,20 @@ def main() -> None:
     untrained = ["--train.max_steps=1", "--train.epochs=0", "--optim.lr=1e-12", "--optim.warmup_steps=0"]
 
     def pretrain(args) -> dict:
-        files = {"data.path": mine.sentences, "data.valid": args.data_valid}
-        settings = argparse.Namespace(runs=mine.runs, minutes=mine.pretrain_minutes, test="", data_path=mine.sentences,
-                                      data_valid=args.data_valid)
         if not Path(mine.sentences).exists():
             raise SystemExit(f"error: --sentences {mine.sentences} does not exist")
-        row = _task_run("bilm", "sst2-bilm", settings, files, [*(untrained if mine.control else []),
-                                                               *(f"--{kv}" for kv in mine.bilm_set)])
+        row = run_preset("bilm", "sst2-bilm", {"data.path": mine.sentences, "data.valid": args.data_valid}, mine.runs,
+                         mine.pretrain_minutes, [*(untrained if mine.control else []),
+                                                 *(f"--{kv}" for kv in mine.bilm_set)])
         print(f"pretraining: valid loss {row['valid']['loss']:.4f} (ppl {row['valid']['ppl']:.1f}) after "
               f"{row['steps']} steps, {row['train_time_s']:.0f} s", flush=True)
         return {"pretraining": row}
 
-    rows = task_benchmark(name, "classify", ["sst2-phrases-bilstm-attention"], __doc__.splitlines()[0],
-                          "dev accuracy >= 87.0% without pretrained vectors, <= 30 min CPU training (both steps)",
-                          {"data.path": DATA / "glue" / "train.tsv", "data.valid": DATA / "stsa.binary.dev"},
-                          argv=[*rest, "--runs", mine.runs, "--minutes", str(mine.minutes),
-                                f"--model.init_from={Path(mine.runs) / 'sst2-bilm'}"], extra=pretrain)
+    rows = preset_benchmark(name, "classify", ["sst2-phrases-bilstm-attention"], __doc__.splitlines()[0],
+                            "dev accuracy >= 87.0% without pretrained vectors, <= 30 min CPU training (both steps)",
+                            {"data.path": DATA / "glue" / "train.tsv", "data.valid": DATA / "stsa.binary.dev"},
+                            argv=[*rest, "--runs", mine.runs, "--minutes", str(mine.minutes),
+                                  f"--model.init_from={Path(mine.runs) / 'sst2-bilm'}"], extra=pretrain)
     for row in rows:
         print(f"{row['preset']} from the biLM: dev accuracy {row['valid']['accuracy']:.4f}, fine-tuning "
               f"{row['train_time_s']:.0f} s")

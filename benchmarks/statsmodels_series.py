@@ -22,7 +22,6 @@ to the same windows; TDNN, NARX and the recurrent forecasters (rnn_direct, segrn
 ``--test`` is accepted for symmetry with the other benchmarks: these series have no withheld part (the last
 20% of each is scored).
 """
-import argparse
 import contextlib
 import io
 import json
@@ -33,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch
-from common import write_results
+from common import parser, write_results
 
 # name: (how to make the frame, time column, target, missing rule, look-back, horizon)
 SERIES = {
@@ -104,11 +103,10 @@ def statsmodels_ar(target: str, prep, run, test_rows: range) -> dict:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = parser(__doc__.split("\n")[0], "runs/statsmodels_series", minutes_help=None)
+    ap.add_argument("--test", nargs="*", default=[], help="(no withheld parts here; see the docstring)")
     ap.add_argument("--series", default=",".join(SERIES))
     ap.add_argument("--kinds", default=",".join(KINDS))
-    ap.add_argument("--runs", default="runs/statsmodels_series")
-    ap.add_argument("--test", nargs="*", default=[], help="(no withheld parts here; see the docstring)")
     args = ap.parse_args(argv)
     from seqlab.tasks import registry
 

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from conftest import labelled_lines
 
 from seqlab.cli import main
-from seqlab.data.parallel import pad_batch
+from seqlab.data.batching import pad_batch
 from seqlab.errors import UserError
 from seqlab.models.bilm import BiLM, BiLMConfig
 from seqlab.tasks import bilm, classify

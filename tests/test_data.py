@@ -3,11 +3,13 @@ import pytest
 import torch
 
 from seqlab.data.corpus import DataConfig, load_corpus
+from seqlab.data.files import read_text
 from seqlab.data.stream import batchify, num_windows, windows
-from seqlab.data.text import BPEVocab, CharVocab, WordVocab, encode_prime, load_vocab, read_text, save_vocab
+from seqlab.data.tokens import BPEVocab, CharVocab, WordVocab, encode_prime, vocab_from_json
 from seqlab.errors import UserError
 from seqlab.models.lm import ModelConfig, RecurrentLM
 from seqlab.tasks.lm import evaluate_streams
+from seqlab.tasks.shared import read_vocab, write_vocab
 
 
 def test_streams_are_contiguous_and_targets_shifted():
@@ -60,8 +62,8 @@ def test_read_text_errors(tmp_path):
 def test_char_vocab_round_trip_and_unseen_prime(tmp_path):
     vocab = CharVocab.build("hello world")
     assert vocab.decode(vocab.encode("hello")) == "hello"
-    save_vocab(vocab, tmp_path / "v.json")
-    again = load_vocab(tmp_path / "v.json")
+    write_vocab(tmp_path, tokens=vocab)
+    again = vocab_from_json(read_vocab(tmp_path)["tokens"])
     assert again.itos == vocab.itos
     with pytest.raises(UserError, match="never saw: 'Zxy'"):
         encode_prime(vocab, "xylo Z")
@@ -81,8 +83,8 @@ def test_bpe_vocab_through_tokenizers_round_trips(tmp_path):
     ids = vocab.encode("the lazy fox")
     assert len(ids) < len("the lazy fox")  # merges happened
     assert vocab.decode(ids) == "the lazy fox"
-    save_vocab(vocab, tmp_path / "v.json")
-    assert load_vocab(tmp_path / "v.json").encode("the lazy fox") == ids
+    write_vocab(tmp_path, tokens=vocab)
+    assert vocab_from_json(read_vocab(tmp_path)["tokens"]).encode("the lazy fox") == ids
 
 
 def test_corpus_single_file_split_and_directory_layout(tmp_path):

@@ -56,7 +56,7 @@ def test_language_model_with_its_state(cell, extra, tmp_path, capsys):
 
 @pytest.mark.parametrize("cell, pooling", [("gru", "attention"), ("lstm", "max"), ("lstm", "last")])
 def test_classifier_on_a_padded_batch(cell, pooling, labelled_files, tmp_path, capsys):
-    from seqlab.data.parallel import pad_batch
+    from seqlab.data.batching import pad_batch
     from seqlab.tasks import classify
 
     train, dev = labelled_files

@@ -40,14 +40,14 @@ def test_native_kernel_runs_in_float32_where_onednn_refuses_bf16(monkeypatch):
     from seqlab.nn import recurrent
 
     monkeypatch.setitem(recurrent._ONEDNN_LOW_PRECISION, "works", True)
-    real = recurrent._RecurrentLayer._forward_native
+    real = recurrent.RecurrentLayer._forward_native
 
     def refuse_bf16(self, x, state, lengths):
         if x.dtype == torch.bfloat16:
             raise RuntimeError("could not create a primitive descriptor for the LSTM forward propagation primitive")
         return real(self, x, state, lengths)
 
-    monkeypatch.setattr(recurrent._RecurrentLayer, "_forward_native", refuse_bf16)
+    monkeypatch.setattr(recurrent.RecurrentLayer, "_forward_native", refuse_bf16)
     torch.manual_seed(0)
     layer, x = snn.LSTM(4, 8, batch_first=True, backend="native"), torch.randn(2, 5, 4)
     with torch.autocast("cpu", dtype=torch.bfloat16), pytest.warns(RuntimeWarning, match="runs in float32"):

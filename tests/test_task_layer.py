@@ -2,6 +2,7 @@
 and the two bugs found while consolidating it (translate's test pair, a segmentation run's word list on export)."""
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,67 @@ def _private_uses(path: Path) -> list[str]:
     return found
 
 
-def test_tasks_and_export_use_no_underscore_names_of_other_modules():
-    files = [*(SRC / "tasks").glob("*.py"), SRC / "export.py"]
+BENCHMARKS = SRC.parents[1] / "benchmarks"
+
+
+def test_tasks_export_probe_and_benchmarks_use_no_underscore_names_of_other_modules():
+    files = [*(SRC / "tasks").glob("*.py"), SRC / "export.py", SRC / "nn" / "probe.py", *BENCHMARKS.glob("*.py")]
     assert [use for f in files for use in _private_uses(f)] == []
+
+
+# -- the CLI and the server know no task by name: a task declares its commands, its generate and its panel ------
+TASK_NAMES = {"bilm", "classify", "conditional_lm", "forecast", "handwriting", "lm", "memory", "speech", "tag",
+              "translate"}
+PROSE = {"classify", "tag", "translate", "forecast", "speech", "handwriting", "memory"}  # words of plain English too
+
+
+def _task_modules() -> set[str]:
+    return {p.stem for p in (SRC / "tasks").glob("*.py") if "\nTASK = Task(" in p.read_text()}
+
+
+def _task_references(path: Path, modules: set[str]) -> list[str]:
+    """Imports of a task's module, and strings (docstrings aside) that name a task: equal to its name, or
+    holding it as a word where the name is no English word (lm, bilm, conditional_lm)."""
+    tree = ast.parse(path.read_text())
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names]
+            full = names if isinstance(node, ast.Import) else \
+                [node.module] if (node.module or "").count(".") == 2 else [f"{node.module}.{n}" for n in names]
+            found += [f"{path.name}:{node.lineno} imports {m}" for m in full
+                      if m.startswith("seqlab.tasks.") and m.split(".")[2] in modules]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            words = set(re.findall(r"[a-z_]+", node.value))
+            named = {n for n in TASK_NAMES if node.value == n or (n in words and n not in PROSE)}
+            found += [f"{path.name}:{node.lineno} names {n}" for n in sorted(named)]
+    return found
+
+
+def test_the_task_names_are_the_registry_s():
+    from seqlab.tasks.registry import tasks
+
+    assert set(tasks()) == TASK_NAMES  # a new task joins this list (the checks below then cover its name too)
+
+
+def test_no_task_is_named_in_the_cli_or_the_server():
+    modules = _task_modules()
+    files = [SRC / "cli.py", *(SRC / "serve").glob("*.py")]
+    assert [ref for f in files for ref in _task_references(f, modules)] == []
+    page = (SRC / "serve" / "page.html").read_text()
+    assert [n for n in TASK_NAMES if re.search(rf"[\"'`]{n}[\"'`]|\b{n}\s*:", page)] == []
+
+
+def test_the_task_name_checker_finds_a_reference(tmp_path):  # the check above can fail
+    (tmp_path / "m.py").write_text('"""lm and tag in a docstring."""\nfrom seqlab.tasks import lm\n'
+                                   'from seqlab.tasks.translate import attention_map\n'
+                                   'if task == "tag":\n    print(f"samples from lm runs")\nx = "out of memory"\n')
+    assert _task_references(tmp_path / "m.py", {"lm", "tag", "translate"}) == [
+        "m.py:2 imports seqlab.tasks.lm", "m.py:3 imports seqlab.tasks.translate", "m.py:4 names tag",
+        "m.py:5 names lm"]
 
 
 def test_the_rule_checker_finds_a_private_use(tmp_path):  # the check above can fail

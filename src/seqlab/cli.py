@@ -12,7 +12,7 @@
     seqlab transcribe RUN_DIR FILE.wav ... [--beam K]           (predict, for speech runs)
     seqlab plot losses RUN_DIR
     seqlab plot gradients [--data FILE] [--steps T] [--out PNG]
-    seqlab plot attention RUN_DIR --src TEXT [--out PNG]
+    seqlab plot attention RUN_DIR --src TEXT [--out PNG]               (declared by the translate task)
 
 TASK is any task of :mod:`seqlab.tasks.registry` (lm, translate, classify, tag, ...);
 ``seqlab predict`` and ``seqlab evaluate`` read the task from the run's config.json and
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
 import sys
 import types
 import typing
@@ -58,9 +57,13 @@ def add_options(parser: argparse.ArgumentParser, options: type) -> None:
 
     kinds = hints(options)
     for f in dataclasses.fields(options):
-        meta, kind = f.metadata, _scalar(typing.get_type_hints(options)[f.name])
-        if meta.get("positional"):
+        declared = typing.get_type_hints(options)[f.name]
+        meta, kind = f.metadata, _scalar(declared)
+        if meta.get("positional") and typing.get_origin(declared) is list:  # the files a predict reads
             parser.add_argument(f.name, nargs="*", type=kind, help=f"{meta.get('help')} (or --input FILE)")
+            continue
+        if meta.get("positional"):
+            parser.add_argument(f.name, type=kind, help=meta.get("help"))
             continue
         required = f.default is dataclasses.MISSING
         default = None if required else f.default
@@ -136,10 +139,21 @@ def _add_plot(sub) -> None:
     grads.add_argument("--data", help="text file (default: the bundled Shakespeare)")
     grads.add_argument("--steps", type=int, default=100)
     grads.add_argument("--out", default="gradient_flow.png")
-    attn = plot.add_parser("attention", help="cross-attention heatmap of one translated sentence")
-    attn.add_argument("run_dir")
-    attn.add_argument("--src", required=True, help="the source sentence")
-    attn.add_argument("--out", default=None, help="PNG path (default RUN_DIR/attention.png)")
+    for name, (task, command) in _task_commands("plot").items():
+        add_options(plot.add_parser(name, help=f"{command.help} ({task.name} runs)"), command.options)
+
+
+def _task_commands(group: str = "") -> dict:
+    """The commands that tasks add (:class:`seqlab.tasks.registry.Command`) in ``group``: name -> (task, command)."""
+    from seqlab.tasks.registry import tasks
+
+    return {name: (task, command) for task in tasks().values() for name, command in task.commands.items()
+            if command.group == group}
+
+
+def _names(tasks, what: str) -> str:
+    """The names of the tasks that have ``what`` (generate, export), for help and errors."""
+    return ", ".join(sorted(task.name for task in tasks if getattr(task, what) is not None))
 
 
 def _add_input(parser) -> None:
@@ -156,14 +170,13 @@ def _parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="seqlab", description="Sequence models: RNN, LSTM, GRU, attention, Transformers.")
     sub = ap.add_subparsers(dest="command", required=True)
     _add_train(sub)
-    gen = sub.add_parser("generate", help="sample text from a trained language model (lm or conditional_lm)")
-    gen.add_argument("run_dir")
-    gen.add_argument("--device", default="auto")
     from seqlab.generate import GenerateOptions
-
-    add_options(gen, GenerateOptions)
     from seqlab.tasks.registry import tasks
 
+    gen = sub.add_parser("generate", help=f"sample text from a trained run ({_names(tasks().values(), 'generate')})")
+    gen.add_argument("run_dir")
+    gen.add_argument("--device", default="auto")
+    add_options(gen, GenerateOptions)
     for task in tasks().values():  # a task's own name for its predictions: seqlab translate, seqlab transcribe
         if task.command:
             alias = sub.add_parser(task.command, help=f"predict, for {task.name} runs ({task.help})",
@@ -178,7 +191,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto")
         if name == "predict":
             _add_input(p)
-    export = sub.add_parser("export", help="write a trained recurrent model (lm, classify, tag) as ONNX")
+    export = sub.add_parser("export", help=f"write a trained recurrent model ({_names(tasks().values(), 'export')}) "
+                                           "as ONNX")
     export.add_argument("run_dir")
     export.add_argument("--format", default="onnx", help="onnx (the only format)")
     export.add_argument("--out", default=None, help="directory to write (default RUN_DIR/export)")
@@ -187,9 +201,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--device", default="auto")
-    demo = sub.add_parser("demo", help="train a character LSTM on the bundled Shakespeare, then sample")
-    demo.add_argument("--minutes", type=float, default=2.0)
-    demo.add_argument("--run-dir", default="runs/demo")
+    for name, (_, command) in _task_commands().items():  # seqlab demo, ...: declared by their tasks
+        add_options(sub.add_parser(name, help=command.help), command.options)
     _add_plot(sub)
     return ap
 
@@ -310,26 +323,14 @@ def cmd_evaluate(args, rest) -> int:
 
 def cmd_generate(args) -> int:
     from seqlab.generate import GenerateOptions
-    from seqlab.tasks import conditional_lm, registry
-    from seqlab.tasks.lm import sample
+    from seqlab.tasks import registry
 
-    run_dir, device, options = args.run_dir, args.device, parsed_options(args, GenerateOptions)
-    cfg = options.sampling()
-    task = registry.of_run(run_dir).name
-    if task == conditional_lm.TASK.name:
-        if options.condition is None or options.prime is not None:
-            raise UserError(f"{run_dir} is a conditional_lm run: give --condition (not --prime)")
-        run = conditional_lm.TASK.load(run_dir, device)
-        for sentence in conditional_lm.sentences(run, options.condition, options.count, cfg):
-            print(sentence)
-        return 0
-    if task != "lm":
-        raise UserError(f"{run_dir} is a {task} run; seqlab generate samples from lm and conditional_lm runs")
-    if options.prime is None or options.condition is not None:
-        raise UserError(f"{run_dir} is an lm run: give --prime (a --condition needs a conditional_lm run)")
-    sample(run_dir, options.prime, options.length, cfg, on_text=lambda s: (sys.stdout.write(s), sys.stdout.flush()),
-           device=device)
-    sys.stdout.write("\n")
+    options = parsed_options(args, GenerateOptions)
+    task = registry.of_run(args.run_dir)
+    if task.generate is None:
+        raise UserError(f"{args.run_dir} is a {task.name} run; seqlab generate samples from "
+                        f"{_names(registry.tasks().values(), 'generate')} runs")
+    task.generate(args.run_dir, options, args.device, lambda s: (sys.stdout.write(s), sys.stdout.flush()))
     return 0
 
 
@@ -346,18 +347,22 @@ def cmd_alias(args, rest) -> int:
 
 def cmd_plot(args) -> int:
     from seqlab import plots
-    from seqlab.tasks import translate
     from seqlab.tasks.gradients import gradient_flow_plot
 
     if args.what == "losses":
         print(plots.plot_losses(args.run_dir))
     elif args.what == "gradients":
         print(gradient_flow_plot(args.data, args.steps, Path(args.out)))
-    else:
-        text, src, out, weights = translate.attention_map(translate.TASK.load(args.run_dir), args.src)
-        print(text)
-        out_path = Path(args.out or Path(args.run_dir) / "attention.png")
-        print(plots.plot_attention(weights, src, out, out_path, f"attention: {args.src[:40]}"))
+    else:  # a plot that a task declares
+        _, command = _task_commands("plot")[args.what]
+        command.run(parsed_options(args, command.options))
+    return 0
+
+
+def cmd_task_command(args) -> int:
+    """``seqlab NAME ...``: a command that a task declares (seqlab demo)."""
+    _, command = _task_commands()[args.command]
+    command.run(parsed_options(args, command.options))
     return 0
 
 
@@ -380,30 +385,6 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
-    from seqlab import plots
-    from seqlab.generate import SampleConfig
-    from seqlab.tasks import lm
-    from seqlab.tasks.gradients import gradient_flow_plot
-    from seqlab.tasks.lm import char_lstm_small
-
-    cfg, run_dir = char_lstm_small(), Path(args.run_dir)
-    cfg.train.max_minutes = args.minutes
-    shutil.rmtree(run_dir, ignore_errors=True)
-    print(f"Training a character LSTM ({cfg.model.num_layers}x{cfg.model.hidden_size}) on the bundled tiny "
-          f"Shakespeare for up to {args.minutes:g} minutes...")
-    metrics = lm.TASK.train(cfg, run_dir)
-    print(f"valid loss {metrics['loss']:.3f} nats/char ({metrics['bits_per_token']:.3f} bits/char) "
-          f"after {metrics['steps']} steps\n\n--- sample (temperature 0.8) ---")
-    lm.sample(run_dir, "ROMEO:", 400, SampleConfig(0.8, 0, 1.0, 0),
-              on_text=lambda s: (sys.stdout.write(s), sys.stdout.flush()))
-    print("\n--- end of sample ---\n")
-    print(f"loss curves:   {plots.plot_losses(run_dir)}")
-    print(f"gradient flow: {gradient_flow_plot(None, 100, run_dir / 'gradient_flow.png')}")
-    print(f"run directory: {run_dir}  (try: seqlab generate {run_dir} --prime 'JULIET:' --length 300)")
-    return 0
-
-
 def cmd_serve(args) -> int:
     from seqlab.serve.app import serve
 
@@ -412,7 +393,7 @@ def cmd_serve(args) -> int:
 
 
 _OUT_OF_MEMORY = ("can't allocate memory", "not enough memory", "out of memory", "Cannot allocate memory")
-COMMANDS = {"generate": cmd_generate, "plot": cmd_plot, "demo": cmd_demo, "export": cmd_export, "serve": cmd_serve}
+COMMANDS = {"generate": cmd_generate, "plot": cmd_plot, "export": cmd_export, "serve": cmd_serve}
 TAKES_OPTIONS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate}
 
 
@@ -449,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"unrecognized arguments: {' '.join(rest)} (see: seqlab {args.command} --help)")
         if args.command in commands:
             return commands[args.command](args, rest)
-        return COMMANDS[args.command](args)
+        return COMMANDS.get(args.command, cmd_task_command)(args)
     except TrainingDiverged as e:
         print(f"seqlab: error: {e}", file=sys.stderr)
         return 1

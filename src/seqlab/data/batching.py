@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+from torch import Tensor
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -51,3 +52,33 @@ def num_batches(n: int, batch_size: int, pool: int = 50) -> int:
 def epoch_batches(examples: list, lengths: list[int], batch_size: int, seed: int, position):
     """:func:`epochs` over whole examples grouped by length (:func:`sentence_batches`)."""
     return epochs(lambda epoch: sentence_batches(lengths, batch_size, seed, epoch), position, examples)
+
+
+def bucket_batches(lengths: list[int], max_tokens: int, seed: int, epoch: int) -> list[list[int]]:
+    """Indices grouped by similar length, each batch at most ``max_tokens`` (padded) tokens, shuffled.
+
+    The same (seed, epoch) gives the same batches in the same order.
+    """
+    g = epoch_generator(seed, epoch)
+    noise = torch.rand(len(lengths), generator=g)  # break ties differently each epoch
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], noise[i].item()))
+    batches, current, longest = [], [], 0
+    for i in order:
+        longest_if_added = max(longest, lengths[i])
+        if current and longest_if_added * (len(current) + 1) > max_tokens:
+            batches.append(current)
+            current, longest_if_added = [], lengths[i]
+        current.append(i)
+        longest = longest_if_added
+    if current:
+        batches.append(current)
+    return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+
+
+def pad_batch(seqs: list[list[int]], pad: int) -> tuple[Tensor, Tensor]:
+    """Right-padded (B, T) int64 tensor and the (B,) lengths."""
+    lengths = torch.tensor([len(s) for s in seqs])
+    out = torch.full((len(seqs), int(lengths.max())), pad, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+    return out, lengths

@@ -18,7 +18,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from seqlab.data.text import build_vocab, read_text
+from seqlab.data.files import read_text
+from seqlab.data.tokens import build_vocab
 from seqlab.errors import UserError
 from seqlab.fields import Fraction, Size
 

@@ -11,8 +11,7 @@ Formats (``data.format``; ``auto`` tells the first two apart by the file name):
 Labels are strings, any number of classes.  A line without text, a missing column, an
 empty or non-UTF-8 file are UserErrors naming the file (and line).
 
-Tokens: ``word`` (whitespace words, optionally lowercased), ``char`` (every character,
-e.g. nucleotides) or ``bpe`` subwords trained on the training texts with HuggingFace ``tokenizers``.
+How the texts become token ids (``data.tokens``: word, char or bpe): :mod:`seqlab.data.tokens`.
 """
 from __future__ import annotations
 
@@ -23,25 +22,29 @@ from pathlib import Path
 from typing import Literal
 
 from seqlab.data.example import Example
+from seqlab.data.files import read_text
 from seqlab.data.splice import read_splice
-from seqlab.data.text import read_text
-from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
-from seqlab.fields import Count, Size
+from seqlab.fields import Fraction
+
+FORMATS = ("auto", "lines", "table", "splice")
 
 
 @dataclass
-class TokensConfig:
-    """How a text becomes token ids: the ``data.*`` fields the classifier and the biLM share."""
+class LabelledFileConfig:
+    """Where labelled sentences come from: the ``data.*`` fields that classify and conditional_lm share."""
 
-    tokens: Literal["word", "char", "bpe"] = "word"
-    lowercase: bool = True  # lowercase the text before tokenising
-    min_freq: Count = 1  # words seen fewer times are <unk>
-    bpe_vocab_size: Size = 8000  # data.tokens=bpe: subword vocabulary size
-    max_len: Count = 0  # tokens kept per text (0: all)
+    path: str = ""  # training file: 'label text' lines, or .csv/.tsv with a header
+    valid: str = ""  # validation file (default: the last valid_fraction of the training file)
+    valid_fraction: Fraction = 0.1  # without data.valid: this part of the training file is held out
+    format: Literal["auto", "lines", "table"] = "auto"  # auto (.csv/.tsv: table, else lines) | lines ('label text') | table
+    text_column: str = "text"  # .csv/.tsv only
+    label_column: str = "label"  # .csv/.tsv only
 
 
-FORMATS = ("auto", "lines", "table", "splice")
+def read_examples(cfg: LabelledFileConfig, path: str | Path) -> list[Example]:
+    """The labelled sentences of ``path``, read as ``cfg`` says."""
+    return read_labelled(path, cfg.text_column, cfg.label_column, cfg.format)
 
 
 def read_labelled(path: str | Path, text_column: str = "text", label_column: str = "label",
@@ -102,84 +105,3 @@ def _examples(path: Path, rows, text_column: str, label_column: str) -> list[Exa
     if not examples:
         raise UserError(f"{path} has a header but no rows")
     return examples
-
-
-class WordTokens:
-    """Whitespace words (lowercased when asked) -> ids; words seen fewer than ``min_freq`` times are <unk>."""
-
-    kind = "word"
-
-    def __init__(self, vocab: Vocabulary, lowercase: bool) -> None:
-        self.vocab, self.lowercase = vocab, lowercase
-        self.pad = vocab.pad
-
-    @classmethod
-    def build(cls, texts: list[str], lowercase: bool, min_freq: int, size: int = 0) -> WordTokens:
-        return cls(Vocabulary.build((cls.split(t, lowercase) for t in texts), min_freq), lowercase)
-
-    @staticmethod
-    def split(text: str, lowercase: bool) -> list[str]:
-        return (text.lower() if lowercase else text).split()
-
-    def encode(self, text: str) -> list[int]:
-        return self.vocab.encode(self.split(text, self.lowercase)) or [self.vocab.unk]
-
-    def __len__(self) -> int:
-        return len(self.vocab)
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "lowercase": self.lowercase, **self.vocab.to_json()}
-
-
-class CharTokens(WordTokens):
-    """Every character is a token (nucleotides, or text read letter by letter)."""
-
-    kind = "char"
-
-    @staticmethod
-    def split(text: str, lowercase: bool) -> list[str]:
-        return list(text.lower() if lowercase else text)
-
-
-class BPETokens:
-    """Byte-level BPE subwords (HuggingFace ``tokenizers``) trained on the training texts; <pad> is 0."""
-
-    kind = "bpe"
-
-    def __init__(self, subwords, lowercase: bool) -> None:
-        self.subwords, self.lowercase = subwords, lowercase
-        self.pad = subwords.pad
-
-    @classmethod
-    def build(cls, texts: list[str], lowercase: bool, min_freq: int, size: int = 8000) -> BPETokens:
-        from seqlab.data.parallel import SubwordVocab
-
-        return cls(SubwordVocab.train([t.lower() if lowercase else t for t in texts], size), lowercase)
-
-    def encode(self, text: str) -> list[int]:
-        return self.subwords.encode(text.lower() if self.lowercase else text) or [self.subwords.unk]
-
-    def __len__(self) -> int:
-        return len(self.subwords)
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "lowercase": self.lowercase, "tokenizer": self.subwords.tokenizer.to_str()}
-
-
-TOKENS = {"word": WordTokens, "char": CharTokens, "bpe": BPETokens}
-
-
-def build_tokens(kind: str, texts: list[str], lowercase: bool, min_freq: int, size: int):
-    if kind not in TOKENS:
-        raise UserError(f"data.tokens must be one of {sorted(TOKENS)}, got {kind!r}")
-    return TOKENS[kind].build(texts, lowercase, min_freq, size)
-
-
-def tokens_from_json(d: dict):
-    if d["kind"] == "bpe":
-        from tokenizers import Tokenizer
-
-        from seqlab.data.parallel import SubwordVocab
-
-        return BPETokens(SubwordVocab(Tokenizer.from_str(d["tokenizer"])), d["lowercase"])
-    return TOKENS[d["kind"]](Vocabulary.from_json(d), d["lowercase"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seqlab.data.example import Example
-from seqlab.data.text import read_text
+from seqlab.data.files import read_text
 from seqlab.errors import UserError
 
 BASES = "ACGT"

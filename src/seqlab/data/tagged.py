@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqlab.data.files import read_text
 from seqlab.data.tagschemes import bmes, detect_scheme, is_chunk_tagset
-from seqlab.data.text import read_text
 from seqlab.errors import UserError
 
 FORMATS = ("conll", "segmented")

@@ -15,11 +15,11 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from seqlab.nn.recurrent import _RecurrentLayer
+from seqlab.nn.recurrent import RecurrentLayer
 from seqlab.nn.scan import autograd_scan
 
 
-def gradient_flow(layer: _RecurrentLayer, input: Tensor, loss_fn: Callable[[Tensor], Tensor], hx=None,
+def gradient_flow(layer: RecurrentLayer, input: Tensor, loss_fn: Callable[[Tensor], Tensor], hx=None,
                   first_only: bool = False) -> Tensor:
     """||dL/dh_k|| for k = 1..T (norm over batch and hidden units), shape (T,).
 
@@ -34,10 +34,10 @@ def gradient_flow(layer: _RecurrentLayer, input: Tensor, loss_fn: Callable[[Tens
             f"gradient_flow needs a one-layer unidirectional layer, got num_layers={layer.num_layers}, "
             f"bidirectional={layer.bidirectional}"
         )
-    batch = layer._read_input(input, None)
-    state = tuple(s[0] for s in layer._read_state(hx, batch))
+    x, state = layer.time_major(input, hx)
+    state = tuple(s[0] for s in state)  # the first layer's forward direction
     with torch.enable_grad():
-        hs = [s[0] for s in autograd_scan(layer.cell, batch.x, state, *layer.cell_weights(0))]
+        hs = [s[0] for s in autograd_scan(layer.cell, x, state, *layer.cell_weights(0))]
         for h in hs:
             h.retain_grad()
         out = torch.stack(hs)  # (T, B, H)

@@ -79,7 +79,7 @@ def _reverse(x: Tensor, lengths: Tensor | None) -> Tensor:
     return x.gather(0, index)
 
 
-class _RecurrentLayer(nn.Module):
+class RecurrentLayer(nn.Module):
     """Stacked, optionally bidirectional recurrence of one cell type; see the module docstring."""
 
     def __init__(
@@ -211,6 +211,12 @@ class _RecurrentLayer(nn.Module):
         else:
             out, final = self._forward_bptt(batch.x, state, batch.lengths)
         return self._write_output(out, batch), self._write_state(final, batch.unbatched)
+
+    def time_major(self, input, hx=None) -> tuple[Tensor, State]:
+        """``input`` (batched, as forward takes it) as (T, B, I), and the initial state as forward reads ``hx``:
+        each part (layers x directions, B, H).  For probes that run the cell themselves (seqlab.nn.probe)."""
+        batch = self._read_input(input, None)
+        return batch.x, self._read_state(hx, batch)
 
     def _read_input(self, input, lengths) -> _Batch:
         if isinstance(input, PackedSequence):
@@ -405,7 +411,7 @@ def _check_sizes(input_size, hidden_size, num_layers, proj_size) -> None:
         raise ValueError(f"proj_size is not supported by seqlab (got proj_size={proj_size!r}); use torch.nn.LSTM")
 
 
-class RNN(_RecurrentLayer):
+class RNN(RecurrentLayer):
     """Elman RNN, h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), f = tanh or relu.
 
     Same arguments as ``torch.nn.RNN``; plus ``variational_dropout`` and ``backend``.
@@ -420,7 +426,7 @@ class RNN(_RecurrentLayer):
         self.nonlinearity = nonlinearity
 
 
-class LSTM(_RecurrentLayer):
+class LSTM(RecurrentLayer):
     """LSTM with the notes' variants: ``variant`` in {"standard", "peephole", "coupled", "no_forget"}.
 
     Same arguments as ``torch.nn.LSTM`` (``proj_size`` must be 0); plus ``variant``,
@@ -436,7 +442,7 @@ class LSTM(_RecurrentLayer):
         self.variant = variant
 
 
-class GRU(_RecurrentLayer):
+class GRU(RecurrentLayer):
     """GRU, h_t = z * h_{t-1} + (1 - z) * n_t, with ``reset`` in {"after", "before"}.
 
     "after" is torch.nn.GRU (n = tanh(W_in x + b_in + r * (W_hn h + b_hn))), "before"

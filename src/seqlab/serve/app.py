@@ -9,7 +9,7 @@ chunked response; the plots are the CLI's own PNGs.  Routes:
     GET  /api/runs              the loaded runs and what each panel needs
     POST /api/{i}/predict       the panel's action (form fields as JSON; an upload as the raw body,
                                 its fields in the query string)
-    POST /api/{i}/stream        a language model's continuation, streamed as text
+    POST /api/{i}/stream        a panel that streams (a language model's continuation), as text
     GET  /api/{i}/gradients     the gradient-flow plot of the run's first recurrent layer
 
 Bad input answers 400 with ``{"error": message}``; the page shows it and the server keeps serving.
@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 
 from seqlab.errors import UserError
-from seqlab.serve.panels import ACTIONS, MAX_UPLOAD, Panel, lm_stream
+from seqlab.serve.panels import ServedRun
+from seqlab.tasks.panel import MAX_UPLOAD
 
 PAGE = Path(__file__).with_name("page.html")
 
@@ -45,12 +46,12 @@ def create_app(run_dirs: list[str], device: str = "auto"):
 
     if not run_dirs:
         raise UserError("seqlab serve needs at least one RUN_DIR")
-    panels = [Panel(i, d, device) for i, d in enumerate(run_dirs)]
+    panels = [ServedRun(i, d, device) for i, d in enumerate(run_dirs)]
 
     def error(message: str, status: int = 400) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
 
-    def panel_of(request: Request) -> Panel:
+    def panel_of(request: Request) -> ServedRun:
         raw = request.path_params["index"]
         if not raw.isdigit() or int(raw) >= len(panels):
             raise UserError(f"no panel {raw!r}: there are {len(panels)}")
@@ -91,16 +92,12 @@ def create_app(run_dirs: list[str], device: str = "auto"):
     async def predict(request: Request):
         panel = panel_of(request)
         fields, upload = await fields_of(request)
-        if panel.task.name not in ACTIONS:
-            raise UserError(f"{panel.run_dir.name} is a {panel.task.name} run: use its stream endpoint")
-        return JSONResponse(await run_in_threadpool(ACTIONS[panel.task.name], panel, fields, upload))
+        return JSONResponse(await run_in_threadpool(panel.answer, fields, upload))
 
     async def stream(request: Request):
         panel = panel_of(request)
-        if panel.task.name != "lm":
-            raise UserError(f"{panel.run_dir.name} is a {panel.task.name} run, not a language model")
         fields, _ = await fields_of(request)
-        chunks = await run_in_threadpool(lm_stream, panel, fields)
+        chunks = await run_in_threadpool(panel.stream, fields)
         return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
 
     async def gradients(request: Request):

@@ -12,7 +12,6 @@ the vocabulary on each direction; the run's vocabulary becomes the classifier's.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,20 +20,21 @@ from typing import Literal
 
 import torch
 
-from seqlab.data.batching import epoch_batches, num_batches
-from seqlab.data.labelled import TokensConfig, build_tokens, read_labelled, read_table_texts, tokens_from_json
+from seqlab.data.batching import pad_batch
+from seqlab.data.files import read_text
+from seqlab.data.labelled import read_labelled, read_table_texts
 from seqlab.data.lines import check_sentences, numbered_chunks
-from seqlab.data.parallel import pad_batch
-from seqlab.data.split import hold_out
-from seqlab.data.text import read_json, read_text
+from seqlab.data.tokens import TokensConfig, build_tokens, tokens_from_json
 from seqlab.errors import UserError
 from seqlab.fields import Fraction
 from seqlab.models.bilm import ARCHITECTURE, BiLM, BiLMConfig
+from seqlab.tasks.panel import Panel, text_box, text_field, token_pieces
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
+from seqlab.tasks.shared import BucketedTask, by_length, read_vocab, train_and_valid, write_vocab
 from seqlab.train import rundir
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, TrainingTask
+from seqlab.train.trainer import TrainConfig
 
 FORMATS = ("text", "lines", "table")
 
@@ -75,18 +75,14 @@ def encode_texts(tokens, texts: list[str], max_len: int) -> list[list[int]]:
     return [ids[:max_len] if max_len > 0 else ids for ids in map(tokens.encode, texts)]
 
 
-class BiLMTask(TrainingTask):
+class BiLMTask(BucketedTask):
     """The trainer's view of biLM pretraining (see :mod:`seqlab.train.trainer`)."""
 
     def __init__(self, model: BiLM, cfg: BiLMTaskConfig, tokens, train: list[str], valid: list[str], device) -> None:
         self.model, self.cfg, self.tokens, self.device = model, cfg, tokens, device
-        self.train = encode_texts(tokens, train, cfg.data.max_len)
+        encoded = encode_texts(tokens, train, cfg.data.max_len)
+        self.examples(encoded, [len(ids) for ids in encoded])
         self.valid = encode_texts(tokens, valid, cfg.data.max_len)
-        self.lengths = [len(ids) for ids in self.train]
-        self.steps_per_epoch = num_batches(len(self.train), cfg.train.batch_size)
-
-    def batches(self, position):
-        return epoch_batches(self.train, self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, position)
 
     def train_step(self, batch):
         total, count = loss_sum(self.model, batch, self.tokens.pad, self.device)
@@ -96,7 +92,7 @@ class BiLMTask(TrainingTask):
         return scores(self.model, self.valid, self.tokens.pad, self.device)
 
     def save(self, run_dir: Path) -> None:
-        (run_dir / "vocab.json").write_text(json.dumps({"tokens": self.tokens.to_json()}, ensure_ascii=False))
+        write_vocab(run_dir, tokens=self.tokens)
 
 
 def loss_sum(model: BiLM, batch: list[list[int]], pad: int, device) -> tuple[torch.Tensor, int]:
@@ -105,13 +101,12 @@ def loss_sum(model: BiLM, batch: list[list[int]], pad: int, device) -> tuple[tor
 
 
 @torch.no_grad()
-def scores(model: BiLM, texts: list[list[int]], pad: int, device, batch_size: int = 128) -> dict:
+def scores(model: BiLM, texts: list[list[int]], pad: int, device) -> dict:
     """Loss in nats per predicted token (both directions), perplexity and the number of predicted tokens."""
     model.eval()
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # batches of similar length
     total, count = 0.0, 0
-    for i in range(0, len(order), batch_size):
-        s, n = loss_sum(model, [texts[k] for k in order[i : i + batch_size]], pad, device)
+    for rows in by_length([len(ids) for ids in texts]):
+        s, n = loss_sum(model, [texts[k] for k in rows], pad, device)
         total, count = total + float(s), count + n
     if count == 0:
         raise UserError("no text has two tokens or more: the biLM has nothing to predict")
@@ -122,18 +117,18 @@ def scores(model: BiLM, texts: list[list[int]], pad: int, device, batch_size: in
 # ------------------------------------------------------------------------ setup / build
 def setup(cfg: BiLMTaskConfig, resume_dir: Path | None, device) -> BiLMTask:
     d = cfg.data
-    if not d.path:
-        raise UserError("bilm needs training texts: --data FILE")
-    train = read_texts(d, d.path)
-    train, valid = (train, read_texts(d, d.valid)) if d.valid else hold_out(train, d.valid_fraction, d.path, "texts")
+    train, valid = train_and_valid(d, lambda path: read_texts(d, path), "bilm", "training texts", "texts")
     tokens = _load_tokens(resume_dir) if resume_dir else \
         build_tokens(d.tokens, train, d.lowercase, d.min_freq, d.bpe_vocab_size)
-    model = BiLM(cfg.model, len(tokens), tokens.pad).to(device)
-    return BiLMTask(model, cfg, tokens, train, valid, device)
+    return BiLMTask(_model(cfg, tokens, device), cfg, tokens, train, valid, device)
+
+
+def _model(cfg: BiLMTaskConfig, tokens, device) -> BiLM:
+    return BiLM(cfg.model, len(tokens), tokens.pad).to(device)
 
 
 def _load_tokens(run_dir: Path):
-    return tokens_from_json(read_json(Path(run_dir) / "vocab.json")["tokens"])
+    return tokens_from_json(read_vocab(run_dir)["tokens"])
 
 
 @dataclass
@@ -143,7 +138,7 @@ class BiLMRun(Run):
 
 def build(cfg: BiLMTaskConfig, run_dir: Path, device) -> BiLMRun:
     tokens = _load_tokens(run_dir)
-    return BiLMRun(cfg, BiLM(cfg.model, len(tokens), tokens.pad).to(device), run_dir, device, tokens)
+    return BiLMRun(cfg, _model(cfg, tokens, device), run_dir, device, tokens)
 
 
 def pretrained_encoder(run_dir: str, model_cfg, data_cfg) -> tuple[object, dict]:
@@ -214,9 +209,39 @@ def sst2_bilm() -> BiLMTaskConfig:
     return cfg
 
 
+# ---------------------------------------------------------------- seqlab serve
+@torch.no_grad()
+def _panel_action(served, fields: dict, upload=None) -> dict:
+    """Each word's surprisal -log p (nats) from the forward direction (its left context) and from the backward
+    one (its right context), and the sentence's loss and perplexity."""
+    import torch.nn.functional as F
+
+    text = text_field(fields, "text", "the sentence")
+    run = served.run
+    (ids,) = encode_texts(run.tokens, [text], run.cfg.data.max_len)
+    if len(ids) < 2:
+        raise UserError("the sentence needs two tokens or more: the biLM predicts each from the others")
+    with served.lock:
+        x = torch.tensor([ids], device=run.device)
+        forward, backward = run.model(x, torch.tensor([len(ids)], device=run.device))
+    left = [None] + F.cross_entropy(forward[0, :-1].float(), x[0, 1:], reduction="none").tolist()
+    right = F.cross_entropy(backward[0, 1:].float(), x[0, :-1], reduction="none").tolist() + [None] \
+        if backward is not None else [None] * len(ids)
+    show = lambda v: "—" if v is None else f"{v:.2f}"
+    lines = [f"{'token':<20} {'-log p (left)':>14} {'-log p (right)':>15}"]
+    lines += [f"{t:<20} {show(a):>14} {show(b):>15}" for t, a, b in zip(token_pieces(run.tokens, text, ids), left, right)]
+    predicted = [v for v in left + right if v is not None]  # the biLM's loss: every prediction of both directions
+    loss = sum(predicted) / len(predicted)
+    return {"lines": lines, "note": f"loss {loss:.4f} nats per predicted token, perplexity {math.exp(loss):.2f}"}
+
+
+PANEL = Panel("Score", lambda served: [text_box("text", "a sentence to score")], _panel_action)
+
+
 TASK = Task(
     name="bilm", help="a bidirectional LM over sentences: pretrains a classifier's encoder (model.init_from)",
     data_help="texts, one per line (data.format=text), or a labelled file (lines | table) whose labels are ignored",
     config=BiLMTaskConfig, presets={"sst2-bilm": sst2_bilm}, setup=setup, build=build, predict=predict,
     evaluate=evaluate, evaluate_options=EvaluateOptions, report=report,
+    panel=PANEL,
 )

@@ -9,7 +9,6 @@ The model is chosen on validation accuracy (``selection`` = 1 - accuracy); witho
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,37 +17,39 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from seqlab.data.batching import epoch_batches, num_batches
+from seqlab.data.batching import pad_batch
 from seqlab.data.folds import stratified_hold_out
-from seqlab.data.labelled import TokensConfig, build_tokens, read_labelled, tokens_from_json
+from seqlab.data.labelled import LabelledFileConfig, read_examples
 from seqlab.data.lines import check_lengths, check_sentences, numbered_chunks
-from seqlab.data.parallel import pad_batch
 from seqlab.data.splice import nucleotides
-from seqlab.data.split import hold_out
-from seqlab.data.text import read_json
+from seqlab.data.tokens import TokensConfig, build_tokens, tokens_from_json
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.export import Exportable
-from seqlab.fields import Fraction
 from seqlab.metrics.classification import classification_scores
 from seqlab.models.classifier import ClassifierConfig, SequenceClassifier
 from seqlab.tasks.bilm import pretrained_encoder
+from seqlab.tasks.panel import Panel, text_box, text_field, token_pieces
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
+from seqlab.tasks.shared import (
+    BucketedTask,
+    by_length,
+    chunks,
+    read_vocab,
+    recurrent_export,
+    train_and_valid,
+    write_vocab,
+)
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, TrainingTask
+from seqlab.train.trainer import TrainConfig
 
 
 @dataclass
-class ClassifyDataConfig(TokensConfig):
-    path: str = ""  # training file: 'label text' lines, or .csv/.tsv with a header
-    valid: str = ""  # validation file (default: the last valid_fraction of the training file)
-    valid_fraction: Fraction = 0.1  # without data.valid: this part of the training file is held out
+class ClassifyDataConfig(LabelledFileConfig, TokensConfig):
+    format: Literal["auto", "lines", "table", "splice"] = "auto"  # auto (.csv/.tsv: table, else lines) | lines ('label text') | table | splice (UCI DNA)
     hold_out: Literal["last", "stratified"] = "last"  # without data.valid: last (the file's last part) | stratified (a seeded draw, class shares kept)
     test: str = ""  # a (withheld) test file, scored once at the end of training
-    format: Literal["auto", "lines", "table", "splice"] = "auto"  # auto (.csv/.tsv: table, else lines) | lines ('label text') | table | splice (UCI DNA)
-    text_column: str = "text"  # .csv/.tsv only
-    label_column: str = "label"  # .csv/.tsv only
 
 
 @dataclass
@@ -59,19 +60,16 @@ class ClassifyConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-class ClassifyTask(TrainingTask):
+class ClassifyTask(BucketedTask):
     """The trainer's view of classification (see :mod:`seqlab.train.trainer`)."""
 
     metric = "accuracy"
 
     def __init__(self, model, cfg: ClassifyConfig, tokens, labels: Vocabulary, train, valid, device) -> None:
         self.model, self.cfg, self.tokens, self.labels, self.device = model, cfg, tokens, labels, device
-        self.train, self.valid = encode(train, tokens, labels, cfg.data.max_len), encode(valid, tokens, labels, cfg.data.max_len)
-        self.lengths = [len(ids) for ids, _ in self.train]
-        self.steps_per_epoch = num_batches(len(self.train), cfg.train.batch_size)
-
-    def batches(self, position):
-        return epoch_batches(self.train, self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, position)
+        encoded = encode(train, tokens, labels, cfg.data.max_len)
+        self.examples(encoded, [len(ids) for ids, _ in encoded])
+        self.valid = encode(valid, tokens, labels, cfg.data.max_len)
 
     def train_step(self, batch):
         logits, y = self.forward(batch)
@@ -84,16 +82,15 @@ class ClassifyTask(TrainingTask):
 
     def evaluate(self) -> dict:
         total, correct = 0.0, 0
-        for i in range(0, len(self.valid), 128):
-            logits, y = self.forward(self.valid[i : i + 128])
+        for batch in chunks(self.valid):
+            logits, y = self.forward(batch)
             total += F.cross_entropy(logits, y, reduction="sum").item()
             correct += int((logits.argmax(-1) == y).sum())
         accuracy = correct / len(self.valid)
         return {"loss": total / len(self.valid), "accuracy": accuracy, "selection": 1.0 - accuracy}
 
     def save(self, run_dir: Path) -> None:
-        vocab = {"tokens": self.tokens.to_json(), "labels": self.labels.to_json()}
-        (run_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+        write_vocab(run_dir, tokens=self.tokens, labels=self.labels)
 
 
 def encode(examples, tokens, labels: Vocabulary, max_len: int) -> list[tuple[list[int], int]]:
@@ -109,22 +106,13 @@ def token_ids(tokens, text: str, max_len: int) -> list[int]:
     return ids[:max_len] if max_len > 0 else ids
 
 
-def _read(cfg: ClassifyDataConfig, path: str):
-    return read_labelled(path, cfg.text_column, cfg.label_column, cfg.format)
-
-
 def _splits(cfg: ClassifyDataConfig):
-    if not cfg.path:
-        raise UserError("classify needs training data: --data FILE")
-    train = _read(cfg, cfg.path)
-    if cfg.valid:
-        return train, _read(cfg, cfg.valid)
-    if cfg.hold_out == "stratified":  # for files sorted by class, whose last part is one class
+    def stratified(train):  # for files sorted by class, whose last part is one class
         kept, held = stratified_hold_out([ex.label for ex in train], cfg.valid_fraction, seed=0)
         return [train[i] for i in kept], [train[i] for i in held]
-    if cfg.hold_out != "last":
-        raise UserError(f"data.hold_out must be last or stratified, got {cfg.hold_out!r}")
-    return hold_out(train, cfg.valid_fraction, cfg.path)
+
+    return train_and_valid(cfg, lambda path: read_examples(cfg, path), "classify",
+                           hold=stratified if cfg.hold_out == "stratified" else None)
 
 
 def _check_labels(examples, labels: Vocabulary, path: str) -> None:
@@ -147,7 +135,7 @@ def setup(cfg: ClassifyConfig, resume_dir: Path | None, device) -> ClassifyTask:
                                   cfg.data.min_freq, cfg.data.bpe_vocab_size)
         labels = Vocabulary.build([[ex.label for ex in train_set]], specials=())
     _check_labels(valid_set, labels, cfg.data.valid or cfg.data.path)
-    model = SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(device)
+    model = _model(cfg, tokens, labels, device)
     if pretrained is not None:
         _load_pretrained(cfg.model.init_from, model, pretrained, tokens, train_set)
     if cfg.model.vectors and not resume_dir:
@@ -178,9 +166,13 @@ def _load_vectors(cfg: ClassifierConfig, tokens, model) -> None:
     model.embed.weight.requires_grad_(not cfg.freeze_vectors)
 
 
+def _model(cfg: ClassifyConfig, tokens, labels: Vocabulary, device) -> SequenceClassifier:
+    return SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(device)
+
+
 def _load_vocab(run_dir: Path):
-    spec = read_json(Path(run_dir) / "vocab.json")
-    return tokens_from_json(spec["tokens"]), Vocabulary.from_json(spec["labels"])
+    parts = read_vocab(run_dir)
+    return tokens_from_json(parts["tokens"]), Vocabulary.from_json(parts["labels"])
 
 
 @dataclass
@@ -191,23 +183,20 @@ class ClassifyRun(Run):
 
 def build(cfg: ClassifyConfig, run_dir: Path, device) -> ClassifyRun:
     tokens, labels = _load_vocab(run_dir)
-    model = SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(device)
-    return ClassifyRun(cfg, model, run_dir, device, tokens, labels)
+    return ClassifyRun(cfg, _model(cfg, tokens, labels, device), run_dir, device, tokens, labels)
 
 
-def probabilities(run: ClassifyRun, texts: list[str], batch_size: int = 128) -> torch.Tensor:
+def probabilities(run: ClassifyRun, texts: list[str]) -> torch.Tensor:
     """(N, C) class probabilities of ``texts``."""
-    return id_probabilities(run, [token_ids(run.tokens, t, run.cfg.data.max_len) for t in texts], batch_size)
+    return id_probabilities(run, [token_ids(run.tokens, t, run.cfg.data.max_len) for t in texts])
 
 
 @torch.no_grad()
-def id_probabilities(run: ClassifyRun, ids: list[list[int]], batch_size: int = 128) -> torch.Tensor:
+def id_probabilities(run: ClassifyRun, ids: list[list[int]]) -> torch.Tensor:
     """(N, C) class probabilities of token-id sequences, batched by length (less padding)."""
     device = run.device
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     p = torch.zeros(len(ids), len(run.labels))
-    for i in range(0, len(ids), batch_size):
-        rows = order[i : i + batch_size]
+    for rows in by_length([len(x) for x in ids]):
         tokens, lengths = pad_batch([ids[k] for k in rows], run.tokens.pad)
         p[rows] = run.model(tokens.to(device), lengths.to(device)).softmax(-1).float().cpu()
     return p
@@ -228,7 +217,7 @@ def predict_lines(run: ClassifyRun, lines: Iterable[str], options=None) -> Itera
 
 def evaluate_file(run: ClassifyRun, path: str, plot: str | None = None) -> dict:
     """Accuracy, macro-F1, per-class scores and the confusion matrix of ``path``; plot it when asked."""
-    examples = _read(run.cfg.data, path)
+    examples = read_examples(run.cfg.data, path)
     predicted = [run.labels.itos[int(k)] for k in probabilities(run, [ex.text for ex in examples]).argmax(-1)]
     scores = classification_scores([ex.label for ex in examples], predicted, run.labels.itos)
     if plot:
@@ -318,22 +307,45 @@ PRESETS = {
 
 def export(run: ClassifyRun) -> Exportable:
     """seqlab export: token ids (B, T), right-padded, and their lengths (B,) in; class logits (B, C) out."""
-    if run.cfg.model.cell == "transformer":
-        raise UserError("seqlab export covers the recurrent classifiers; this run has model.cell=transformer")
-    generator = torch.Generator().manual_seed(0)
-
-    def batch(lengths: list[int]) -> dict:
+    def batch(generator, lengths: list[int]) -> dict:
         tokens = torch.randint(1, len(run.tokens), (len(lengths), max(lengths)), generator=generator)
         lens = torch.tensor(lengths)
         return {"tokens": tokens.masked_fill(torch.arange(max(lengths)) >= lens[:, None], run.tokens.pad),
                 "lengths": lens}
 
-    return Exportable(
-        run.model, batch([6, 3]), ["logits"],
-        {"tokens": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}}, batch([4, 9, 1]),
+    return recurrent_export(
+        run, "classifiers", run.model, batch, ([6, 3], [4, 9, 1]), ["logits"],
+        {"tokens": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}},
         {"read": f"tokens: ids from vocab.json (padding id {run.tokens.pad}); logits: softmax for the "
                  "probabilities of the labels", "labels": run.labels.itos},
-        files=[run.run_dir / "config.json", run.run_dir / "vocab.json"])
+        [run.run_dir / "config.json", run.run_dir / "vocab.json"])
+
+
+# ---------------------------------------------------------------- seqlab serve
+@torch.no_grad()
+def _panel_action(served, fields: dict, upload=None) -> dict:
+    """Class probabilities, and with attention pooling the weight a_t of every token."""
+    text = text_field(fields, "text", "the sentence")
+    run = served.run
+    ids = token_ids(run.tokens, text, run.cfg.data.max_len)
+    if not ids:
+        raise UserError("the sentence has no tokens the model reads")
+    check_lengths([len(ids)], run.model.encoder.max_positions, 1, "the Transformer encoder")
+    with served.lock:
+        logits, weights = run.model(torch.tensor([ids], device=run.device), torch.tensor([len(ids)], device=run.device),
+                                    need_weights=True)
+        p = logits.softmax(-1)[0].float().cpu()
+    order = p.argsort(descending=True).tolist()
+    out = {"probabilities": [[run.labels.itos[k], round(float(p[k]), 4)] for k in order]}
+    pieces = token_pieces(run.tokens, text, ids)
+    if weights is not None:
+        out["tokens"] = [[t, round(float(w), 4)] for t, w in zip(pieces, weights[0].tolist())]
+    else:
+        out["note"] = f"this run pools with model.pooling={run.cfg.model.pooling}: no weights over the words"
+    return out
+
+
+PANEL = Panel("Classify", lambda served: [text_box("text", "a sentence to classify")], _panel_action)
 
 
 TASK = Task(
@@ -341,4 +353,5 @@ TASK = Task(
     data_help="training file: 'label text' lines, or .csv/.tsv with text and label columns",
     config=ClassifyConfig, presets=PRESETS, setup=setup, build=build, predict=predict_lines,
     evaluate=evaluate, evaluate_options=EvaluateOptions, report=report, export=export, test=test,
+    panel=PANEL,
 )

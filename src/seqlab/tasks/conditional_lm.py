@@ -15,42 +15,33 @@ assigns to the asked class.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import torch
 
-from seqlab.data.batching import epoch_batches, num_batches
-from seqlab.data.labelled import read_labelled
-from seqlab.data.parallel import pad_batch
-from seqlab.data.split import hold_out
-from seqlab.data.text import read_json
+from seqlab.data.batching import pad_batch
+from seqlab.data.labelled import LabelledFileConfig, read_examples
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
-from seqlab.fields import Count, Fraction, Mass, NonNegative, Seed, Size
-from seqlab.generate import SampleConfig, SamplingOptions
+from seqlab.fields import Count, Mass, NonNegative, Seed, Size
+from seqlab.generate import GenerateOptions, SampleConfig, SamplingOptions
 from seqlab.models.conditional_lm import ConditionalLM, ConditionalLMConfig
+from seqlab.tasks.panel import Panel, choice_box, number, sampling_boxes, sampling_of, text_field
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
+from seqlab.tasks.shared import BucketedTask, chunks, read_vocab, train_and_valid, write_vocab
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, TrainingTask
+from seqlab.train.trainer import TrainConfig
 
 BOS, EOS = "<bos>", "<eos>"
 SPECIALS = ("<pad>", "<unk>", BOS, EOS)
 
 
 @dataclass
-class ConditionalDataConfig:
-    path: str = ""  # training file: labelled sentences ('label text' lines, or .csv/.tsv with a header)
-    valid: str = ""  # labelled validation sentences (default: the last valid_fraction of the training file)
-    valid_fraction: Fraction = 0.1
-    format: Literal["auto", "lines", "table"] = "auto"  # auto | lines | table (as the classify task)
-    text_column: str = "text"  # .csv/.tsv only
-    label_column: str = "label"  # .csv/.tsv only
+class ConditionalDataConfig(LabelledFileConfig):  # path, valid, format, ...: as the classifier's
     lowercase: bool = True
     min_freq: Count = 2  # rarer words are <unk>
     max_len: Size = 40  # words per sentence (longer ones are cut)
@@ -80,10 +71,6 @@ def words(text: str, cfg: ConditionalDataConfig) -> list[str]:
     return (text.lower() if cfg.lowercase else text).split()[: cfg.max_len]
 
 
-def _read(cfg: ConditionalDataConfig, path: str):
-    return read_labelled(path, cfg.text_column, cfg.label_column, cfg.format)
-
-
 def encode(examples, vocab: Vocabulary, labels: Vocabulary, cfg: ConditionalDataConfig) -> list[tuple[list[int], int]]:
     """(<bos> w_1 .. w_T <eos> ids, label id) per example; a label the model does not know is an error."""
     out = []
@@ -100,16 +87,13 @@ def _tensors(batch, device):
     return tokens.to(device), labels.to(device), lengths.to(device)
 
 
-class ConditionalTask(TrainingTask):
+class ConditionalTask(BucketedTask):
     def __init__(self, model, cfg: ConditionalConfig, vocab: Vocabulary, labels: Vocabulary, train, valid,
                  device) -> None:
         self.model, self.cfg, self.vocab, self.labels, self.device = model, cfg, vocab, labels, device
-        self.train, self.valid = encode(train, vocab, labels, cfg.data), encode(valid, vocab, labels, cfg.data)
-        self.lengths = [len(ids) for ids, _ in self.train]
-        self.steps_per_epoch = num_batches(len(self.train), cfg.train.batch_size)
-
-    def batches(self, position):
-        return epoch_batches(self.train, self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, position)
+        encoded = encode(train, vocab, labels, cfg.data)
+        self.examples(encoded, [len(ids) for ids, _ in encoded])
+        self.valid = encode(valid, vocab, labels, cfg.data)
 
     def train_step(self, batch):
         tokens, labels, lengths = _tensors(batch, self.device)
@@ -120,9 +104,7 @@ class ConditionalTask(TrainingTask):
         return {**m, "selection": m["loss"]}
 
     def save(self, run_dir: Path) -> None:
-        files = {"tokens": self.vocab.to_json(), "labels": self.labels.to_json(),
-                 "names": label_names(self.cfg.data.label_names)}
-        (run_dir / "vocab.json").write_text(json.dumps(files, ensure_ascii=False))
+        write_vocab(run_dir, tokens=self.vocab, labels=self.labels, names=label_names(self.cfg.data.label_names))
 
 
 @torch.no_grad()
@@ -131,8 +113,7 @@ def perplexities(model, examples: list[tuple[list[int], int]], labels: Vocabular
     model.eval()
     nll = [0.0] * len(labels)
     count = [0] * len(labels)
-    for i in range(0, len(examples), 128):
-        batch = examples[i : i + 128]
+    for batch in chunks(examples):
         tokens, y, lengths = _tensors(batch, device)
         for k, loss, n in zip(y.tolist(), model.loss(tokens, y, lengths, "none").tolist(), (lengths - 1).tolist()):
             nll[k] += loss
@@ -144,24 +125,23 @@ def perplexities(model, examples: list[tuple[list[int], int]], labels: Vocabular
 
 # ------------------------------------------------------------------------ setup / build
 def setup(cfg: ConditionalConfig, resume_dir: Path | None, device) -> ConditionalTask:
-    if not cfg.data.path:
-        raise UserError("conditional_lm needs labelled sentences: --data FILE")
     label_names(cfg.data.label_names)
-    train = _read(cfg.data, cfg.data.path)
-    valid = _read(cfg.data, cfg.data.valid) if cfg.data.valid else None
-    if valid is None:
-        train, valid = hold_out(train, cfg.data.valid_fraction, cfg.data.path, "sentences")
+    train, valid = train_and_valid(cfg.data, lambda path: read_examples(cfg.data, path), "conditional_lm",
+                                   "labelled sentences", "sentences")
     if resume_dir is not None:
         vocab, labels, _ = load_vocab(resume_dir)
     else:
         vocab = Vocabulary.build((words(ex.text, cfg.data) for ex in train), cfg.data.min_freq, SPECIALS)
         labels = Vocabulary.build(([ex.label] for ex in train), 1, ())
-    model = ConditionalLM(cfg.model, len(vocab), len(labels)).to(device)
-    return ConditionalTask(model, cfg, vocab, labels, train, valid, device)
+    return ConditionalTask(_model(cfg, vocab, labels, device), cfg, vocab, labels, train, valid, device)
+
+
+def _model(cfg: ConditionalConfig, vocab: Vocabulary, labels: Vocabulary, device) -> ConditionalLM:
+    return ConditionalLM(cfg.model, len(vocab), len(labels)).to(device)
 
 
 def load_vocab(run_dir: Path) -> tuple[Vocabulary, Vocabulary, dict[str, str]]:
-    d = read_json(run_dir / "vocab.json")
+    d = read_vocab(run_dir)
     try:
         return Vocabulary.from_json(d["tokens"]), Vocabulary.from_json(d["labels"]), dict(d.get("names", {}))
     except (KeyError, TypeError) as e:
@@ -191,8 +171,7 @@ class ConditionalRun(Run):
 
 def build(cfg: ConditionalConfig, run_dir: Path, device) -> ConditionalRun:
     vocab, labels, names = load_vocab(run_dir)
-    model = ConditionalLM(cfg.model, len(vocab), len(labels)).to(device)
-    return ConditionalRun(cfg, model, run_dir, device, vocab, labels, names)
+    return ConditionalRun(cfg, _model(cfg, vocab, labels, device), run_dir, device, vocab, labels, names)
 
 
 def sentences(run: ConditionalRun, condition: str, count: int, sampling: SampleConfig, max_len: int = 0) -> list[str]:
@@ -255,11 +234,9 @@ class EvaluateOptions:
 def evaluate(run: ConditionalRun, options: EvaluateOptions) -> dict:
     cfg = run.cfg.data
     if options.data:
-        examples = _read(cfg, options.data)
-    elif cfg.valid:
-        examples = _read(cfg, cfg.valid)
-    else:
-        examples = hold_out(_read(cfg, cfg.path), cfg.valid_fraction, cfg.path, "sentences")[1]
+        examples = read_examples(cfg, options.data)
+    else:  # the run's own validation sentences
+        examples = train_and_valid(cfg, lambda path: read_examples(cfg, path), "conditional_lm", what="sentences")[1]
     m = perplexities(run.model, encode(examples, run.vocab, run.labels, cfg), run.labels, run.device)
     sampled = {}
     for k, label in enumerate(run.labels.itos):
@@ -299,9 +276,35 @@ def sst2_conditional() -> ConditionalConfig:
 
 PRESETS = {"sst2-conditional": sst2_conditional}
 
+def generate_text(run_dir, options: GenerateOptions, device: str, write) -> None:
+    """``seqlab generate RUN_DIR --condition LABEL``: ``--count`` sentences, a line each."""
+    if options.condition is None or options.prime is not None:
+        raise UserError(f"{run_dir} is a conditional_lm run: give --condition (not --prime)")
+    for sentence in sentences(TASK.load(run_dir, device), options.condition, options.count, options.sampling()):
+        write(sentence + "\n")
+
+
+# ---------------------------------------------------------------- seqlab serve
+def _panel_action(served, fields: dict, upload=None) -> dict:
+    condition, sampling = text_field(fields, "condition", "the condition"), sampling_of(fields)
+    count = number(fields, "count", int, 5, 1, 50)
+    with served.lock:
+        return {"lines": sentences(served.run, condition, count, sampling)}
+
+
+def _panel_form(served) -> list[dict]:
+    run = served.run
+    return [choice_box("condition", "condition", [run.name(i) for i in range(len(run.labels))]),
+            *sampling_boxes(("count", "sentences", "5", "50"))]
+
+
+PANEL = Panel("Sample", _panel_form, _panel_action)
+
+
 TASK = Task(
     name="conditional_lm", help="label -> sentence: a language model conditioned on a class",
     data_help="labelled sentences: 'label text' lines, or a CSV/TSV with a header (--data.text_column ...)",
     config=ConditionalConfig, presets=PRESETS, setup=setup, build=build, predict=predict, evaluate=evaluate,
     report=report, predict_options=PredictOptions, evaluate_options=EvaluateOptions,
+    generate=generate_text, panel=PANEL,
 )

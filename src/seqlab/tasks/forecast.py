@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 
 from seqlab.data.batching import epoch_generator, epochs
-from seqlab.data.text import read_json
+from seqlab.data.files import read_json
 from seqlab.data.timeseries import (
     SPLITS,
     Normaliser,
@@ -34,8 +34,10 @@ from seqlab.errors import UserError
 from seqlab.fields import Fraction, Size
 from seqlab.models.forecast import Forecaster, ForecastModelConfig, build
 from seqlab.models.forecast.ar import aic_order
+from seqlab.tasks.panel import Panel, number_box, png
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
+from seqlab.tasks.shared import chunks
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, TrainingTask
 
@@ -147,13 +149,13 @@ def dtype_of(model: Forecaster) -> torch.dtype:
 
 
 @torch.no_grad()
-def scores(model: Forecaster, windows: Windows, prep: Prepared, device, batch_size: int = 256) -> dict:
+def scores(model: Forecaster, windows: Windows, prep: Prepared, device) -> dict:
     """MSE and MAE over every window, standardised and on the original scale."""
     model.eval()
     columns = [prep.inputs[k] for k in prep.outputs]
     sums = torch.zeros(4, dtype=torch.float64)
-    for i in range(0, len(windows), batch_size):
-        x, y, cal = (t.to(device) for t in windows.batch(torch.arange(i, min(i + batch_size, len(windows)))))
+    for rows in chunks(torch.arange(len(windows))):
+        x, y, cal = (t.to(device) for t in windows.batch(rows))
         forecast, truth = model(x, cal).double().cpu(), y[..., model.outputs].double().cpu()
         e = forecast - truth
         e_orig = prep.normaliser.inverse(forecast, columns) - prep.normaliser.inverse(truth, columns)
@@ -190,7 +192,7 @@ class ForecastTask(TrainingTask):
         return self.model.loss(x, y, cal, self.cfg.model.loss), len(index)
 
     def evaluate(self) -> dict:
-        s = scores(self.model, self.valid, self.prep, self.device, max(self.cfg.train.eval_batch_size, 256))
+        s = scores(self.model, self.valid, self.prep, self.device)
         return {"loss": s["mse"], "mse": s["mse"], "mae": s["mae"]}
 
     def fit(self) -> None:
@@ -382,10 +384,41 @@ PRESETS = {
     "ett-segrnn": lambda: ett("segrnn", 720),
 }
 
+# ---------------------------------------------------------------- seqlab serve
+def _prepared(served) -> Prepared:
+    """The run's training series, read once per loaded run."""
+    if "prepared" not in served.state:
+        served.state["prepared"] = served.run.prepare(None)
+    return served.state["prepared"]
+
+
+def _panel_action(served, fields: dict, upload=None) -> dict:
+    from seqlab.plots import plot_forecast
+
+    prep = _prepared(served)
+    raw = (fields.get("row") or "").strip()
+    row = start_row(prep.series, raw or None, served.run.cfg.data.lookback)
+    with served.lock:
+        f = forecast_at(served.run, prep, row)
+    lines = [", ".join([t, *(f"{v:.4g}" for v in values.tolist())]) for t, values in zip(f["labels"], f["forecast"])]
+    title = f"{served.run_dir.name}: forecast from row {row} ({f['labels'][0]})"
+    return {"lines": lines[:48], "image": png(lambda path: plot_forecast(f, path, title))}
+
+
+def _panel_form(served) -> list[dict]:
+    first, last = served.run.cfg.data.lookback, len(_prepared(served).series.values)
+    return [{**number_box("row", f"start row ({first}–{last}; empty: after the last)", "", min=str(first),
+                          max=str(last)), "class": "row"}]
+
+
+PANEL = Panel("Forecast", _panel_form, _panel_action)
+
+
 TASK = Task(
     name="forecast", help="time-series forecasting (AR, TDNN, NARX, RNNs, SegRNN, DLinear) on CSV series",
     data_help="CSV with a date/time column and numeric columns (e.g. ETTh1.csv)",
     config=ForecastConfig, presets=PRESETS, setup=setup, build=build_run, predict=predict_forecast,
     evaluate=lambda run, o: evaluate_split(run, o.data, o.split), report=report,
     predict_options=PredictOptions, evaluate_options=EvaluateOptions, reads_lines=False,
+    panel=PANEL,
 )

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 import seqlab.nn as snn
 from seqlab.data.corpus import bundled_corpus
-from seqlab.data.text import CharVocab, read_text
+from seqlab.data.files import read_text
+from seqlab.data.tokens import CharVocab
 from seqlab.errors import UserError
 
 CELLS = {"RNN (tanh)": snn.RNN, "LSTM": snn.LSTM, "GRU": snn.GRU}

@@ -28,8 +28,10 @@ from seqlab.data.strips import Strip, StripConfig, parse_lengths, read_strip, so
 from seqlab.errors import UserError
 from seqlab.fields import NonNegative, Seed, Size
 from seqlab.models.handwriting import ReaderConfig, build_reader
+from seqlab.tasks.panel import Panel, file_box, number_box, upload_predict
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
+from seqlab.tasks.shared import chunks
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, TrainingTask
 
@@ -87,12 +89,12 @@ class HandwritingTask(TrainingTask):
 
 
 @torch.no_grad()
-def read(model, images: list[torch.Tensor], device, beam: int = 1, batch_size: int = 64) -> list[tuple]:
+def read(model, images: list[torch.Tensor], device, beam: int = 1) -> list[tuple]:
     """(digits, attention or posteriors) for each image."""
     model.eval()
     out = []
-    for i in range(0, len(images), batch_size):
-        out += model.read(*pad(images[i : i + batch_size], device), beam)
+    for batch in chunks(images):
+        out += model.read(*pad(batch, device), beam)
     return out
 
 
@@ -101,8 +103,7 @@ def score(model, items: list[Strip], device, beam: int = 1) -> dict:
     """Loss, character error rate, string accuracy, and both per strip length."""
     model.eval()
     loss = 0.0
-    for i in range(0, len(items), 64):
-        batch = items[i : i + 64]
+    for batch in chunks(items):
         loss += model.loss(*pad([s.image for s in batch], device), [s.digits for s in batch]).item() * len(batch)
     guesses = [digits for digits, _ in read(model, [s.image for s in items], device, beam)]
     return {"loss": loss / len(items), **error_rates([s.digits for s in items], guesses), "beam": beam}
@@ -208,9 +209,16 @@ def digits_reader(decoder: str) -> HandwritingConfig:
 
 PRESETS = {"digits-ctc": lambda: digits_reader("ctc"), "digits-attention": lambda: digits_reader("attention")}
 
+# ---------------------------------------------------------------- seqlab serve
+PANEL = Panel(  # the digits of an uploaded strip; the attention of each digit (or CTC's posteriors) over the columns
+    "Read", lambda served: [file_box("image/png,image/jpeg"), number_box("beam", "beam", "1", min="1")],
+    lambda served, fields, upload: upload_predict(served, fields, upload, ".png", "image"), upload=True)
+
+
 TASK = Task(
     name="handwriting", help="handwritten digit strips (scikit-learn's digits) to digit strings: CTC or attention",
     data_help="none: the digits ship with scikit-learn (--data.lengths, --data.height, ... shape the strips)",
     config=HandwritingConfig, presets=PRESETS, setup=setup, build=build, predict=predict, evaluate=evaluate,
     report=report, predict_options=PredictOptions, evaluate_options=EvaluateOptions, reads_lines=False,
+    panel=PANEL,
 )

@@ -8,6 +8,8 @@ per token = loss / ln 2 (bits per character for a character model).
 from __future__ import annotations
 
 import math
+import shutil
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,15 +18,18 @@ import torch
 
 import seqlab.nn as snn
 from seqlab.data.corpus import DataConfig, bundled_corpus, load_corpus
+from seqlab.data.files import read_text
 from seqlab.data.stream import batchify, num_windows, windows
-from seqlab.data.text import encode_prime, load_vocab, read_text, save_vocab
+from seqlab.data.tokens import encode_prime, vocab_from_json
 from seqlab.errors import UserError
 from seqlab.export import Exportable
-from seqlab.fields import Size
-from seqlab.generate import SampleConfig, SamplingOptions, generate
+from seqlab.fields import NonNegative, Size
+from seqlab.generate import GenerateOptions, SampleConfig, SamplingOptions, generate
 from seqlab.models.lm import ModelConfig, build_lm
+from seqlab.tasks.panel import MAX_LENGTH, Panel, number, sampling_boxes, sampling_of, streamed, text_box, text_field
 from seqlab.tasks.recipe import Run
-from seqlab.tasks.registry import Task, option
+from seqlab.tasks.registry import Command, Task, option
+from seqlab.tasks.shared import read_vocab, recurrent_export, write_vocab
 from seqlab.train import distributed
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, TrainingTask
@@ -86,7 +91,7 @@ class LMTask(TrainingTask):
         )
 
     def save(self, run_dir: Path) -> None:
-        save_vocab(self.vocab, run_dir / "vocab.json")
+        write_vocab(run_dir, tokens=self.vocab)
 
 
 @torch.no_grad()
@@ -102,9 +107,13 @@ def evaluate_streams(model, streams: torch.Tensor, bptt: int) -> dict:
 
 # ------------------------------------------------------------------------ setup / build
 def setup(cfg: LMConfig, resume_dir: Path | None, device) -> LMTask:
-    corpus = load_corpus(cfg.data, load_vocab(resume_dir / "vocab.json") if resume_dir else None)
-    model = build_lm(cfg.model, len(corpus.vocab)).to(device)
-    return LMTask(model, corpus, cfg.train, device)
+    corpus = load_corpus(cfg.data, _load_vocab(resume_dir) if resume_dir else None)
+    return LMTask(build_lm(cfg.model, len(corpus.vocab)).to(device), corpus, cfg.train, device)
+
+
+def _load_vocab(run_dir: Path):
+    parts = read_vocab(run_dir)
+    return vocab_from_json(parts.get("tokens", parts))  # runs of before 2026-12-04 hold the vocabulary alone
 
 
 @dataclass
@@ -113,7 +122,7 @@ class LMRun(Run):
 
 
 def build(cfg: LMConfig, run_dir: Path, device) -> LMRun:
-    vocab = load_vocab(run_dir / "vocab.json")
+    vocab = _load_vocab(run_dir)
     return LMRun(cfg, build_lm(cfg.model, len(vocab)).to(device), run_dir, device, vocab)
 
 
@@ -267,13 +276,11 @@ class _LMGraph(torch.nn.Module):
 
 def export(run: LMRun) -> Exportable:
     """seqlab export: a recurrent LM with its state as input and output, so that generation can carry it."""
-    if run.cfg.model.cell == "transformer":
-        raise UserError("seqlab export covers the recurrent LMs; this run has model.cell=transformer")
-    rnn, vocab = run.model.rnn, run.vocab
+    rnn, vocab = getattr(run.model, "rnn", None), run.vocab
     states = ("h", "c") if run.cfg.model.cell == "lstm" else ("h",)
-    generator = torch.Generator().manual_seed(0)
 
-    def batch(size: int, steps: int) -> dict:
+    def batch(generator, shape: tuple[int, int]) -> dict:
+        size, steps = shape
         x = {"tokens": torch.randint(len(vocab), (size, steps), generator=generator)}
         for name in states:
             x[f"{name}0"] = 0.1 * torch.randn(rnn.num_layers, size, rnn.hidden_size, generator=generator)
@@ -281,11 +288,60 @@ def export(run: LMRun) -> Exportable:
 
     dynamic = {"tokens": {0: "batch", 1: "time"}, "logits": {0: "batch", 1: "time"}}
     dynamic.update({f"{n}{k}": {1: "batch"} for n in states for k in ("0", "_n")})
-    return Exportable(
-        _LMGraph(run.model), batch(2, 5), ["logits"] + [f"{n}_n" for n in states], dynamic, batch(3, 11),
-        {"read": "tokens: ids in vocab.json; h0/c0: zeros to start, then the h_n/c_n of the previous call; "
-                 "logits: next-token scores (softmax for probabilities)"},
-        files=[run.run_dir / "config.json", run.run_dir / "vocab.json"])
+    return recurrent_export(
+        run, "LMs", _LMGraph(run.model), batch, ((2, 5), (3, 11)), ["logits"] + [f"{n}_n" for n in states], dynamic,
+        {"read": "tokens: ids in vocab.json (its 'tokens'); h0/c0: zeros to start, then the h_n/c_n of the previous "
+                 "call; logits: next-token scores (softmax for probabilities)"},
+        [run.run_dir / "config.json", run.run_dir / "vocab.json"])
+
+
+# ---------------------------------------------------------------- seqlab generate, seqlab demo
+def generate_text(run_dir, options: GenerateOptions, device: str, write) -> None:
+    """``seqlab generate RUN_DIR --prime TEXT``: the prime and its continuation, written as they come."""
+    if options.prime is None or options.condition is not None:
+        raise UserError(f"{run_dir} is an lm run: give --prime (a --condition needs a conditional_lm run)")
+    sample(run_dir, options.prime, options.length, options.sampling(), on_text=write, device=device)
+    write("\n")
+
+
+@dataclass
+class DemoOptions:
+    minutes: NonNegative = option(2.0, "training time")
+    run_dir: str = option("runs/demo", "where the run goes (replaced)")
+
+
+def demo(options: DemoOptions) -> None:
+    """``seqlab demo``: a character LSTM on the bundled tiny Shakespeare, a sample, the plots."""
+    from seqlab import plots
+    from seqlab.tasks.gradients import gradient_flow_plot
+
+    cfg, run_dir = char_lstm_small(), Path(options.run_dir)
+    cfg.train.max_minutes = options.minutes
+    shutil.rmtree(run_dir, ignore_errors=True)
+    print(f"Training a character LSTM ({cfg.model.num_layers}x{cfg.model.hidden_size}) on the bundled tiny "
+          f"Shakespeare for up to {options.minutes:g} minutes...")
+    metrics = TASK.train(cfg, run_dir)
+    print(f"valid loss {metrics['loss']:.3f} nats/char ({metrics['bits_per_token']:.3f} bits/char) "
+          f"after {metrics['steps']} steps\n\n--- sample (temperature 0.8) ---")
+    write = lambda s: (sys.stdout.write(s), sys.stdout.flush())
+    sample(run_dir, "ROMEO:", 400, SampleConfig(0.8, 0, 1.0, 0), on_text=write)
+    print("\n--- end of sample ---\n")
+    print(f"loss curves:   {plots.plot_losses(run_dir)}")
+    print(f"gradient flow: {gradient_flow_plot(None, 100, run_dir / 'gradient_flow.png')}")
+    print(f"run directory: {run_dir}  (try: seqlab generate {run_dir} --prime 'JULIET:' --length 300)")
+
+
+# ---------------------------------------------------------------- seqlab serve
+def _panel_stream(served, fields: dict) -> Iterator[str]:
+    """The prompt, then the new text as it is generated; the first item is checked before the page sees any."""
+    text_field(fields, "prompt", "the prompt")  # checked; the prompt itself keeps its spaces
+    prompt, sampling = fields["prompt"], sampling_of(fields)
+    length = number(fields, "length", int, 200, 1, MAX_LENGTH)
+    return streamed(lambda on_text: continue_text(served.run, prompt, length, sampling, on_text), served.lock)
+
+
+PANEL = Panel("Generate", lambda served: [text_box("prompt", "text to continue"), *sampling_boxes()],
+              stream=_panel_stream)
 
 
 TASK = Task(
@@ -295,4 +351,6 @@ TASK = Task(
     predict=predict, predict_options=PredictOptions,
     evaluate=lambda run, o: evaluate_run(run, o.data, o.batch_size), evaluate_options=EvaluateOptions,
     report=report, export=export,
+    generate=generate_text, panel=PANEL,
+    commands={"demo": Command("train a character LSTM on the bundled Shakespeare, then sample", DemoOptions, demo)},
 )

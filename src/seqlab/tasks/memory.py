@@ -24,15 +24,16 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-import seqlab.nn as snn
-from seqlab.data.memory import VOCAB, baseline, generate, recalled
+from seqlab.data.memory import baseline, generate, recalled
 from seqlab.errors import UserError
-from seqlab.fields import Count, Finite, Probability, Seed, Size
-from seqlab.models.encoder import EncoderConfig, SequenceEncoder
+from seqlab.fields import Count, Seed, Size
+from seqlab.models.memory import MemoryModel, MemoryModelConfig
+from seqlab.tasks.panel import Panel, number, number_box
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
+from seqlab.tasks.shared import chunks
 from seqlab.train import distributed
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, TrainingTask
@@ -51,66 +52,11 @@ class MemoryDataConfig:
 
 
 @dataclass
-class MemoryModelConfig(EncoderConfig):
-    bidirectional: bool = False
-    dropout: Probability = 0.0
-    hidden_size: Size = 128
-    init: Literal["default", "identity", "chrono"] = "default"  # default | identity (IRNN: identity recurrent weights, zero biases; Le et al. 2015)
-    #   | chrono (lstm, min_gru, min_lstm: gate biases that keep memory for 1..data.length steps; Tallec & Ollivier 2018)
-    forget_bias: Finite = 0.0  # lstm: added to the forget gate's bias (1.0: Gers et al. 2000, Jozefowicz et al. 2015)
-
-
-@dataclass
 class MemoryConfig:
     data: MemoryDataConfig = field(default_factory=MemoryDataConfig)
     model: MemoryModelConfig = field(default_factory=MemoryModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-
-class MemoryModel(nn.Module):
-    """adding: the two channels in, the last state -> the sum; copy / selective: one-hot symbols in, a symbol per step out."""
-
-    def __init__(self, cfg: MemoryModelConfig, problem: str, length: int = 100) -> None:
-        super().__init__()
-        if cfg.bidirectional:
-            raise UserError("model.bidirectional=true: a backward direction would read the whole sequence before "
-                            "the answer, so there would be no delay to bridge; memory problems take one direction")
-        self.problem, self.regression = problem, problem == "adding"
-        self.encoder = SequenceEncoder(cfg, 2 if self.regression else VOCAB)
-        self.out = nn.Linear(self.encoder.output_size, 1 if self.regression else VOCAB)
-        _initialise(self.encoder, cfg, length)
-
-    def forward(self, x: Tensor) -> Tensor:
-        inputs = x if self.regression else F.one_hot(x, VOCAB).float()  # (B, T, 2 | V)
-        lengths = torch.full((len(x),), x.shape[1], device=x.device)
-        h = self.encoder(inputs, lengths)  # (B, T, D)
-        return self.out(h[:, -1])[:, 0] if self.regression else self.out(h)
-
-
-CHRONO_CELLS = ("lstm", "min_gru", "min_lstm")
-
-
-def _initialise(encoder: SequenceEncoder, cfg: MemoryModelConfig, length: int) -> None:
-    if cfg.init not in ("default", "identity", "chrono"):
-        raise UserError(f"model.init must be default, identity or chrono, got {cfg.init!r}")
-    if cfg.init == "identity" and cfg.cell != "rnn_relu":
-        raise UserError(f"model.init=identity is for model.cell=rnn_relu (the IRNN), got model.cell={cfg.cell}")
-    if cfg.init == "chrono" and cfg.cell not in CHRONO_CELLS:
-        raise UserError(f"model.init=chrono is for model.cell={'|'.join(CHRONO_CELLS)}, got model.cell={cfg.cell}")
-    if cfg.forget_bias and cfg.cell != "lstm":
-        raise UserError(f"model.forget_bias is for model.cell=lstm, got model.cell={cfg.cell}")
-    if cfg.init == "identity":
-        snn.identity_init(encoder.rnn)
-    elif cfg.init == "chrono":
-        if snn.chrono_gates(encoder.rnn) is None:
-            raise UserError(f"model.init=chrono needs the gates (i, f, g, o); model.variant={cfg.variant} has "
-                            f"{encoder.rnn.gate_names}")
-        snn.chrono_init(encoder.rnn, length)
-    if cfg.forget_bias:
-        if "f" not in encoder.rnn.gate_names:
-            raise UserError(f"model.forget_bias: model.variant={cfg.variant} has no forget gate")
-        snn.add_gate_bias(encoder.rnn, "f", cfg.forget_bias)
 
 
 def curriculum_lengths(d: MemoryDataConfig) -> list[int]:
@@ -195,8 +141,7 @@ class MemoryTask(TrainingTask):
 def score(model: MemoryModel, x: Tensor, y: Tensor, problem: str, length: int, symbols: int = 0) -> dict:
     model.eval()
     totals: dict[str, float] = {}
-    for i in range(0, len(x), 200):
-        xb, yb = x[i : i + 200], y[i : i + 200]
+    for xb, yb in zip(chunks(x), chunks(y)):
         for k, v in metrics(model, model(xb), yb, symbols).items():
             totals[k] = totals.get(k, 0.0) + v * len(xb) / len(x)
     solved = totals["mse"] < 0.01 if problem == "adding" else totals["accuracy"] > 0.99
@@ -287,9 +232,21 @@ def long_range(problem: str, model: str, length: int = 100) -> MemoryConfig:
 PRESETS = {f"{problem}-{model.replace('_', '-')}": (lambda p=problem, m=model: long_range(p, m))
            for problem in ("adding", "copy", "selective") for model in MODELS}
 
+# ---------------------------------------------------------------- seqlab serve
+def _panel_action(served, fields: dict, upload=None) -> dict:
+    options = PredictOptions(examples=number(fields, "examples", int, 3, 1, 20), seed=number(fields, "seed", int, 0))
+    with served.lock:
+        return {"lines": list(predict(served.run, [], options))}
+
+
+PANEL = Panel("Show", lambda served: [number_box("examples", "problems", "3", min="1", max="20"),
+                                      number_box("seed", "seed", "0")], _panel_action)
+
+
 TASK = Task(
     name="memory", help="long-range memory problems (adding, copy, selective copying), generated",
     data_help="not used: the problems are generated (--data.problem, --data.length)",
     config=MemoryConfig, presets=PRESETS, setup=setup, build=build, predict=predict, evaluate=evaluate,
     report=report, predict_options=PredictOptions, evaluate_options=EvaluateOptions, reads_lines=False,
+    panel=PANEL,
 )

@@ -26,6 +26,7 @@ from typing import Any
 import seqlab.tasks
 from seqlab.errors import UserError
 from seqlab.tasks import recipe
+from seqlab.tasks.panel import Panel
 from seqlab.train.rundir import task_of
 
 
@@ -42,6 +43,18 @@ class NoOptions:
 
 
 @dataclass(frozen=True)
+class Command:
+    """A command of the CLI that a task adds: ``seqlab NAME`` (or ``seqlab GROUP NAME``: ``group="plot"``).
+    ``options`` is a dataclass whose fields the CLI turns into flags (``positional=True``: an argument);
+    ``run(options)`` does the work and prints its result."""
+
+    help: str
+    options: type
+    run: Callable[[Any], None]
+    group: str = ""
+
+
+@dataclass(frozen=True)
 class Task:
     """What a task provides; :mod:`seqlab.tasks.recipe` does the rest.
 
@@ -53,7 +66,9 @@ class Task:
     :mod:`seqlab.data.lines`) into output lines, best yielded a chunk at a time; ``evaluate(run, options)``
     returns a metrics dict and ``report(run, metrics)`` its summary.  ``test(run)``, when given,
     scores the test data named in the config at the end of training (None: none named).  A task
-    whose predictions start from files named in its options sets ``reads_lines=False``.
+    whose predictions start from files named in its options sets ``reads_lines=False``.  What else
+    the CLI and ``seqlab serve`` offer for a task, the task declares here too: ``command`` (a verb for its
+    predict), ``generate``, ``export``, ``panel`` and ``commands``; the CLI and the server know no task by name.
     """
 
     name: str
@@ -72,6 +87,9 @@ class Task:
     command: str = ""  # a CLI verb for this task's predict (seqlab translate, seqlab transcribe), besides predict
     export: Callable[[Any], Any] | None = None  # run -> seqlab.export.Exportable (seqlab export RUN_DIR)
     test: Callable[[Any], dict | None] | None = None  # run -> scores of the config's test data, if it names any
+    generate: Callable[..., None] | None = None  # (run_dir, GenerateOptions, device, write): seqlab generate RUN_DIR
+    panel: Panel | None = None  # its panel in seqlab serve (seqlab.tasks.panel)
+    commands: Mapping[str, Command] = field(default_factory=dict)  # commands of its own: seqlab demo, seqlab plot ...
 
     def preset(self, name: str):
         if name not in self.presets:

@@ -23,7 +23,6 @@ from typing import Annotated, Literal
 import torch
 
 from seqlab.data.augment import add_noise, change_speed, draw
-from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.fsdd import Recording, connected, frame_labels, read_fsdd, split
 from seqlab.data.lines import numbered_chunks
 from seqlab.data.mel import FeatureConfig, Features, spec_augment
@@ -32,10 +31,12 @@ from seqlab.errors import UserError
 from seqlab.fields import Fraction, NonNegative, Positive, Range, Seed, Size
 from seqlab.metrics.segments import segments
 from seqlab.models.speech import CTCModel, DigitClassifier, FrameTagger, SpeechModelConfig
+from seqlab.tasks.panel import Panel, file_box, number_box, upload_predict
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
+from seqlab.tasks.shared import BucketedTask, chunks
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, TrainingTask
+from seqlab.train.trainer import TrainConfig
 
 MODELS = {"isolated": DigitClassifier, "connected": CTCModel, "frames": FrameTagger}  # data.mode -> the model
 
@@ -117,20 +118,16 @@ def _pad(batch: list[Example], device) -> tuple[torch.Tensor, torch.Tensor]:
     return x.to(device), lengths.to(device)
 
 
-class SpeechTask(TrainingTask):
+class SpeechTask(BucketedTask):
     """The trainer's view of the speech task (see :mod:`seqlab.train.trainer`)."""
 
     def __init__(self, model, cfg: SpeechConfig, train: list[Example], valid: list[Example], device,
                  features: Features | None = None) -> None:
         """``features``: ``train`` holds samples, made into features by it, augmented, at every step."""
-        self.model, self.cfg, self.train, self.valid, self.device = model, cfg, train, valid, device
+        self.model, self.cfg, self.valid, self.device = model, cfg, valid, device
         self.features, self.metric = features, model.metric
-        self.lengths = [len(f) for f, _ in train]
-        self.steps_per_epoch = num_batches(len(train), cfg.train.batch_size)
+        self.examples(train, [len(f) for f, _ in train])
         self.generator = torch.Generator().manual_seed(cfg.train.seed)  # SpecAugment masks, waveform augmentations
-
-    def batches(self, position):
-        return epoch_batches(self.train, self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, position)
 
     def augmented(self, x: torch.Tensor) -> torch.Tensor:
         """The features of samples x after this step's draw of speed, noise and VTLP."""
@@ -159,12 +156,12 @@ class SpeechTask(TrainingTask):
 
 
 @torch.no_grad()
-def outputs(model, items: list[Example], device, batch_size: int = 64) -> list[torch.Tensor]:
+def outputs(model, items: list[Example], device) -> list[torch.Tensor]:
     """The model's output for each item (no targets needed)."""
     model.eval()
     out = []
-    for i in range(0, len(items), batch_size):
-        out += model.outputs(model(*_pad(items[i : i + batch_size], device)))
+    for batch in chunks(items):
+        out += model.outputs(model(*_pad(batch, device)))
     return out
 
 
@@ -173,8 +170,7 @@ def score(model, items: list[Example], device, beam: int = 1) -> dict:
     """The model's own figures (isolated: accuracy; connected: digit error rate, utterance accuracy) and the loss."""
     model.eval()
     total_loss, results = 0.0, []
-    for i in range(0, len(items), 64):  # one forward pass per batch gives the loss and the outputs
-        batch = items[i : i + 64]
+    for batch in chunks(items):  # one forward pass per batch gives the loss and the outputs
         batch_loss, raw = model.loss(*_pad(batch, device), [y for _, y in batch])
         total_loss += batch_loss.item() * len(batch) / len(items)
         results += model.outputs(raw)
@@ -298,10 +294,17 @@ def fsdd(mode: str) -> SpeechConfig:
 PRESETS = {"fsdd-isolated": lambda: fsdd("isolated"), "fsdd-ctc": lambda: fsdd("connected"),
            "fsdd-frames": lambda: fsdd("frames")}
 
+# ---------------------------------------------------------------- seqlab serve
+PANEL = Panel(  # the digits of an uploaded WAV; the log-mel spectrogram with the CTC posteriors (or frame labels)
+    "Transcribe", lambda served: [file_box(".wav,audio/wav"), number_box("beam", "beam", "1", min="1")],
+    lambda served, fields, upload: upload_predict(served, fields, upload, ".wav", "WAV recording"), upload=True)
+
+
 TASK = Task(
     name="speech", help="spoken digits from WAV files: isolated (a classifier), connected (CTC) or frame labels",
     data_help="a directory of DIGIT_SPEAKER_TAKE.wav files (the Free Spoken Digit Dataset)",
     config=SpeechConfig, presets=PRESETS, setup=setup, build=build, predict=transcribe, evaluate=evaluate,
     report=report, predict_options=PredictOptions, evaluate_options=EvaluateOptions, reads_lines=False,
     command="transcribe",
+    panel=PANEL,
 )

@@ -19,20 +19,22 @@ from typing import Literal
 
 import torch
 
-from seqlab.data.batching import epoch_batches, num_batches
 from seqlab.data.lines import check_lengths, check_sentences, numbered_chunks
 from seqlab.data.split import hold_out
 from seqlab.data.tagged import Sentence, TaggedFile, read_tagged
+from seqlab.data.tagschemes import chunks, words_from_bmes
 from seqlab.errors import UserError
 from seqlab.export import Exportable
 from seqlab.fields import Count, Fraction, Index, Size
 from seqlab.models.tagger import Tagger, TaggerConfig
 from seqlab.nn.crf import FORBIDDEN
+from seqlab.tasks.panel import Panel, text_box, text_field
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
-from seqlab.tasks.tag_features import KINDS, TagFeatures
+from seqlab.tasks.shared import BucketedTask, by_length, recurrent_export, train_and_valid
+from seqlab.tasks.tag_features import KINDS, CharFeatures, TagFeatures
 from seqlab.train.optim import OptimConfig
-from seqlab.train.trainer import TrainConfig, TrainingTask
+from seqlab.train.trainer import TrainConfig
 
 
 @dataclass
@@ -61,22 +63,18 @@ class TagConfig:
 
 
 # --------------------------------------------------------- the trainer's view
-class TagTask(TrainingTask):
+class TagTask(BucketedTask):
     metric = "f1"
 
     def __init__(self, model: Tagger, cfg: TagConfig, features: TagFeatures, train: list[Sentence],
                  valid: list[Sentence], device) -> None:
         self.model, self.cfg, self.features, self.device = model, cfg, features, device
         self.train_words = {w for s in train for w in (s.words or s.tokens)}  # the gold words: for OOV figures
-        self.train = [(features.encode(s.tokens), features.encode_tags(s.tags)) for s in train]
+        self.examples([(features.encode(s.tokens), features.encode_tags(s.tags)) for s in train],
+                      [len(s.tokens) for s in train])
         self.valid = valid
-        self.lengths = [len(s.tokens) for s in train]
-        self.steps_per_epoch = num_batches(len(self.train), cfg.train.batch_size)
         words = features.vocabs["words"]
         self.singletons = torch.tensor([words.counts.get(w, 0) == 1 for w in words.itos], device=device)
-
-    def batches(self, position):
-        return epoch_batches(self.train, self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, position)
 
     def _batch(self, items):
         batch = self.features.collate([x for x, _ in items], self.device)
@@ -106,20 +104,18 @@ class TagTask(TrainingTask):
 
 
 @torch.no_grad()
-def decode(model: Tagger, features: TagFeatures, sentences: list[list[str]], gold: list | None = None,
-           batch_size: int = 64) -> tuple[list[list[str]], float]:
+def decode(model: Tagger, features: TagFeatures, sentences: list[list[str]],
+           gold: list | None = None) -> tuple[list[list[str]], float]:
     """Tags (in the training file's scheme) of token sequences, similar lengths batched together.
 
     With ``gold`` (tag ids per sentence, None where a tag is unknown to the model) also the
     mean sentence loss over the known ones, from the same emissions (else NaN)."""
     model.eval()
     device = next(model.parameters()).device
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
     out: list[list[str]] = [[] for _ in sentences]
     itos = features.vocabs["tags"].itos
     total, count = 0.0, 0
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
+    for chunk in by_length([len(s) for s in sentences]):
         batch = features.collate([features.encode(sentences[i]) for i in chunk], device)
         e = model.emissions(batch)  # (B, T, K)
         for i, path in zip(chunk, model.paths(e, batch["mask"])):
@@ -147,26 +143,27 @@ def _read(cfg: TagDataConfig, path: str) -> TaggedFile:
 
 
 def _splits(cfg: TagDataConfig) -> tuple[TaggedFile, list[Sentence]]:
-    if not cfg.path:
-        raise UserError("tag needs training data: --data FILE")
-    data = _read(cfg, cfg.path)
-    if cfg.valid:
-        valid = _read(cfg, cfg.valid)
-        if valid.scheme != data.scheme and "plain" not in (valid.scheme, data.scheme) and any(
-                s.tags != ["O"] * len(s.tags) for s in valid.sentences):
-            raise UserError(f"mixed tag schemes: {cfg.path} is {data.scheme.upper()} but {cfg.valid} is "
-                            f"{valid.scheme.upper()}")
-        return data, valid.sentences
-    train, valid = hold_out(data.sentences, cfg.valid_fraction, cfg.path, "sentences")
-    return TaggedFile(train, data.scheme, data.path), valid
+    def held_out(data: TaggedFile) -> tuple[TaggedFile, TaggedFile]:
+        train, valid = hold_out(data.sentences, cfg.valid_fraction, cfg.path, "sentences")
+        return TaggedFile(train, data.scheme, data.path), TaggedFile(valid, data.scheme, data.path)
+
+    data, valid = train_and_valid(cfg, lambda path: _read(cfg, path), "tag", hold=held_out)
+    if valid.scheme != data.scheme and "plain" not in (valid.scheme, data.scheme) and any(
+            s.tags != ["O"] * len(s.tags) for s in valid.sentences):
+        raise UserError(f"mixed tag schemes: {cfg.path} is {data.scheme.upper()} but {cfg.valid} is "
+                        f"{valid.scheme.upper()}")
+    return data, valid.sentences
 
 
 def setup(cfg: TagConfig, resume_dir: Path | None, device) -> TagTask:
     data, valid = _splits(cfg.data)
     kind = _kind(cfg)
     features = kind.load(resume_dir, cfg.data) if resume_dir else kind.build(cfg.data, data)
-    model = Tagger(cfg.model, features.sizes(), features.transitions()).to(device)
-    return TagTask(model, cfg, features, data.sentences, valid, device)
+    return TagTask(_model(cfg, features, device), cfg, features, data.sentences, valid, device)
+
+
+def _model(cfg: TagConfig, features: TagFeatures, device) -> Tagger:
+    return Tagger(cfg.model, features.sizes(), features.transitions()).to(device)
 
 
 def _kind(cfg: TagConfig) -> type[TagFeatures]:
@@ -182,8 +179,7 @@ class TagRun(Run):
 
 def build(cfg: TagConfig, run_dir: Path, device) -> TagRun:
     features = _kind(cfg).load(run_dir, cfg.data)
-    model = Tagger(cfg.model, features.sizes(), features.transitions()).to(device)
-    return TagRun(cfg, model, run_dir, device, features)
+    return TagRun(cfg, _model(cfg, features, device), run_dir, device, features)
 
 
 def predict_lines(run: TagRun, lines: Iterable[str], options=None) -> Iterator[str]:
@@ -291,17 +287,15 @@ class _TagGraph(torch.nn.Module):
 def export(run: TagRun) -> Exportable:
     """seqlab export: emissions of a recurrent tagger; decoding (Viterbi with the CRF's scores, or the argmax)
     is left to the caller, the scores written in export.json."""
-    if run.cfg.model.cell == "transformer":
-        raise UserError("seqlab export covers the recurrent taggers; this run has model.cell=transformer")
-    f, generator = run.features, torch.Generator().manual_seed(0)
+    f = run.features
     words = [w for w in f.vocabs["words"].itos if w not in f.vocabs["words"].specials] or ["a"]
 
-    def batch(lengths: list[int]) -> dict:
+    def batch(generator, lengths: list[int]) -> dict:
         picks = [[words[int(i)] for i in torch.randint(len(words), (n,), generator=generator)] for n in lengths]
         full = f.collate([f.encode(tokens) for tokens in picks], "cpu")
         return {k: v for k, v in full.items() if k != "mask"}
 
-    example = batch([5, 2])
+    keys = list(batch(torch.Generator(), [1]))  # the inputs this run's features make
     axes = {"words": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "bigrams": {0: "batch", 1: "time"},
             "lexicon": {0: "batch", 1: "time"}, "chars": {0: "batch", 1: "time", 2: "word_length"},
             "char_lengths": {0: "batch", 1: "time"}, "emissions": {0: "batch", 1: "time"}}
@@ -312,9 +306,34 @@ def export(run: TagRun) -> Exportable:
     if run.model.crf is not None:  # the scores with the scheme's forbidden moves already set very low
         scores = run.model.crf.transition_scores(FORBIDDEN)
         notes["crf"] = {name: t.tolist() for name, t in zip(("transitions", "start", "end"), scores)}
-    return Exportable(_TagGraph(run.model, list(example)), example, ["emissions"],
-                      {k: v for k, v in axes.items() if k in example or k == "emissions"}, batch([3, 7, 1]), notes,
-                      files=f.files(run.run_dir))
+    return recurrent_export(run, "taggers", _TagGraph(run.model, keys), batch, ([5, 2], [3, 7, 1]), ["emissions"],
+                            {k: v for k, v in axes.items() if k in keys or k == "emissions"}, notes,
+                            f.files(run.run_dir))
+
+
+# ---------------------------------------------------------------- seqlab serve
+def _panel_action(served, fields: dict, upload=None) -> dict:
+    """Entities (chunk tags), words (segmentation) or one tag per token (POS), as segments of the text."""
+    text = text_field(fields, "text", "the sentence")
+    f = served.run.features
+    tokens = f.tokens_of(text)
+    check_lengths([len(tokens)], served.run.model.encoder.max_positions, 1, "the Transformer encoder")
+    with served.lock:
+        (tags,), _ = decode(served.run.model, f, [tokens])
+    if isinstance(f, CharFeatures):
+        words = words_from_bmes(tokens, tags)
+        return {"segments": [[w, "word"] for w in words], "kind": "words", "text": "  ".join(words)}
+    if f.scheme == "plain":
+        return {"segments": [[t, g] for t, g in zip(tokens, tags)], "kind": "tags"}
+    segments, at = [], 0
+    for kind, start, end in chunks(tags):
+        segments += [[t, ""] for t in tokens[at:start]] + [[" ".join(tokens[start:end]), kind]]
+        at = end
+    segments += [[t, ""] for t in tokens[at:]]
+    return {"segments": segments, "kind": "entities"}
+
+
+PANEL = Panel("Tag", lambda served: [text_box("text", "a sentence to tag")], _panel_action)
 
 
 TASK = Task(
@@ -323,4 +342,5 @@ TASK = Task(
     config=TagConfig, presets=PRESETS, setup=setup, build=build, predict=predict_lines,
     evaluate=evaluate, evaluate_options=EvaluateOptions, report=lambda run, m: run.features.report(m),
     export=export, test=test,
+    panel=PANEL,
 )

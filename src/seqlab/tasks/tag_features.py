@@ -13,20 +13,20 @@ lines -- and the task chooses the class once, from ``data.format`` (:data:`KINDS
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from pathlib import Path
 
 import torch
 
+from seqlab.data.files import read_text
 from seqlab.data.tagged import Sentence, TaggedFile, conll_lines
 from seqlab.data.tagschemes import SCHEMES, allowed_transitions, convert, split_tag, words_from_bmes
-from seqlab.data.text import read_json, read_text
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.metrics.chunks import chunk_scores
 from seqlab.metrics.segmentation import segmentation_scores
 from seqlab.metrics.tagging import token_accuracy
+from seqlab.tasks.shared import read_vocab, write_vocab
 
 BOS, EOS = "<s>", "</s>"
 
@@ -73,15 +73,13 @@ class TagFeatures:
 
     # ------------------------------------------------------------------ the run directory
     def save(self, run_dir: Path, train_words: set[str]) -> None:
-        spec = {"scheme": self.scheme, **{name: v.to_json() for name, v in self.vocabs.items()},
-                "word_counts": self.vocabs["words"].counts}
-        (run_dir / "vocab.json").write_text(json.dumps(spec, ensure_ascii=False))
+        write_vocab(run_dir, scheme=self.scheme, **self.vocabs, word_counts=self.vocabs["words"].counts)
         # the training words as written: out-of-vocabulary figures (OOV recall, POS accuracy on OOV tokens)
         (run_dir / "train_words.txt").write_text("\n".join(sorted(train_words)) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, run_dir: Path, cfg) -> TagFeatures:
-        spec = read_json(Path(run_dir) / "vocab.json")
+        spec = read_vocab(run_dir)
         vocabs = {name: Vocabulary.from_json(spec[name]) for name in cls.VOCABS if name in spec}
         vocabs["words"].counts = spec.get("word_counts", {})
         return cls(cfg, spec["scheme"], vocabs)

@@ -2,7 +2,7 @@
 
 Training uses teacher forcing and cross-entropy over target subwords (padding ignored,
 optional label smoothing); batches group sentences of similar length
-(:func:`seqlab.data.parallel.bucket_batches`).  Scores come from ``sacrebleu`` on
+(:func:`seqlab.data.batching.bucket_batches`).  Scores come from ``sacrebleu`` on
 detokenised output against the raw reference lines (its default 13a tokenisation,
 case-sensitive).
 """
@@ -15,24 +15,19 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seqlab.data.batching import epochs
+from seqlab.data.batching import bucket_batches, epochs, pad_batch
+from seqlab.data.files import read_text
 from seqlab.data.lines import check_sentences, numbered_chunks
-from seqlab.data.parallel import (
-    bucket_batches,
-    build_vocabs,
-    encode_pairs,
-    load_vocabs,
-    pad_batch,
-    read_parallel,
-    save_vocabs,
-)
-from seqlab.data.text import read_text
+from seqlab.data.parallel import encode_pairs, read_parallel
+from seqlab.data.tokens import SubwordVocab, build_vocabs
 from seqlab.errors import UserError
 from seqlab.fields import NonNegative, Probability, Size
 from seqlab.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from seqlab.search import beam_search, greedy_search
+from seqlab.tasks.panel import Panel, png, text_box, text_field
 from seqlab.tasks.recipe import Run
-from seqlab.tasks.registry import Task, option
+from seqlab.tasks.registry import Command, Task, option
+from seqlab.tasks.shared import by_length, chunks, read_vocab, write_vocab
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig, TrainingTask
 
@@ -109,24 +104,24 @@ class TranslateTask(TrainingTask):
 
     def evaluate(self) -> dict:
         total, count = 0.0, 0
-        for i in range(0, len(self.valid), 64):
-            loss, n = self.loss(self.valid[i : i + 64], 0.0)
+        for pairs in chunks(self.valid):
+            loss, n = self.loss(pairs, 0.0)
             total, count = total + loss.item() * n, count + n
         return {"loss": total / count, "ppl": float(torch.tensor(total / count).exp())}
 
     def save(self, run_dir: Path) -> None:
-        save_vocabs(self.src_vocab, self.tgt_vocab, run_dir / "vocab.json")
+        tgt = self.tgt_vocab
+        write_vocab(run_dir, src=self.src_vocab, tgt=None if tgt is self.src_vocab else tgt)  # None: joint
 
 
 def setup(cfg: TranslateConfig, resume_dir: Path | None, device) -> TranslateTask:
     _check_test_pair(cfg.data)
     train_pairs, valid_pairs = read_parallel(*split_files(cfg.data, "train")), read_parallel(*split_files(cfg.data, "valid"))
     if resume_dir:
-        src_vocab, tgt_vocab = load_vocabs(resume_dir / "vocab.json")
+        src_vocab, tgt_vocab = _load_vocabs(resume_dir)
     else:
         src_vocab, tgt_vocab = build_vocabs(train_pairs, cfg.data.vocab_size, cfg.data.joint_vocab)
-    model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab)).to(device)
-    return TranslateTask(model, cfg, src_vocab, tgt_vocab, train_pairs, valid_pairs, device)
+    return TranslateTask(_model(cfg, src_vocab, tgt_vocab, device), cfg, src_vocab, tgt_vocab, train_pairs, valid_pairs, device)
 
 
 @dataclass
@@ -136,13 +131,21 @@ class TranslateRun(Run):
 
 
 def build(cfg: TranslateConfig, run_dir: Path, device) -> TranslateRun:
-    src_vocab, tgt_vocab = load_vocabs(run_dir / "vocab.json")
-    model = build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab)).to(device)
-    return TranslateRun(cfg, model, run_dir, device, src_vocab, tgt_vocab)
+    src_vocab, tgt_vocab = _load_vocabs(run_dir)
+    return TranslateRun(cfg, _model(cfg, src_vocab, tgt_vocab, device), run_dir, device, src_vocab, tgt_vocab)
 
 
-def translate_lines(run: TranslateRun, lines: list[str], beam: int | None = None, batch_size: int = 64,
-                    first: int = 1) -> list[str]:
+def _model(cfg: TranslateConfig, src_vocab, tgt_vocab, device):
+    return build_seq2seq(cfg.model, len(src_vocab), len(tgt_vocab)).to(device)
+
+
+def _load_vocabs(run_dir: Path) -> tuple[SubwordVocab, SubwordVocab]:
+    parts = read_vocab(run_dir)
+    src = SubwordVocab.from_json(parts["src"])
+    return src, (src if parts["tgt"] is None else SubwordVocab.from_json(parts["tgt"]))
+
+
+def translate_lines(run: TranslateRun, lines: list[str], beam: int | None = None, first: int = 1) -> list[str]:
     """Translate source sentences with a loaded run; sorted by length for speed (``first``: the
     input line number of ``lines[0]``, for errors).  Sources are cut to ``data.max_len`` tokens."""
     cfg, src_vocab, tgt_vocab, model = run.cfg, run.src_vocab, run.tgt_vocab, run.model
@@ -150,10 +153,8 @@ def translate_lines(run: TranslateRun, lines: list[str], beam: int | None = None
     beam = cfg.decode.beam if beam is None else beam
     device = run.device
     ids = [src_vocab.encode(line)[: cfg.data.max_len] for line in lines]
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out: list[str] = [""] * len(lines)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
+    for chunk in by_length([len(x) for x in ids]):
         src, lengths = pad_batch([ids[i] for i in chunk], src_vocab.pad)
         src, lengths = src.to(device), lengths.to(device)
         args = (model, src, lengths, tgt_vocab.bos, tgt_vocab.eos, cfg.decode.max_len)
@@ -276,10 +277,46 @@ def report(run: TranslateRun, m: dict) -> str:
             f"({m['sentences']} sentences; {m['bleu_signature']})")
 
 
+# ---------------------------------------------------------------- seqlab plot attention
+@dataclass
+class AttentionOptions:
+    run_dir: str = option(help="a translate run", positional=True)
+    src: str = option(help="the source sentence")
+    out: str | None = option(None, "PNG path (default RUN_DIR/attention.png)")
+
+
+def plot_attention_map(options: AttentionOptions) -> None:
+    """``seqlab plot attention RUN_DIR --src TEXT``: the translation, and the cross-attention heatmap."""
+    from seqlab.plots import plot_attention
+
+    text, src, out, weights = attention_map(TASK.load(options.run_dir), options.src)
+    print(text)
+    out_path = Path(options.out or Path(options.run_dir) / "attention.png")
+    print(plot_attention(weights, src, out, out_path, f"attention: {options.src[:40]}"))
+
+
+# ---------------------------------------------------------------- seqlab serve
+def _panel_action(served, fields: dict, upload=None) -> dict:
+    from seqlab.plots import plot_attention
+
+    text = text_field(fields, "text", "the source sentence")
+    with served.lock:
+        out, src, pieces, weights = attention_map(served.run, text)
+    if not pieces:
+        return {"text": out, "note": "the translation is empty: no attention to show"}
+    return {"text": out, "image": png(lambda path: plot_attention(weights, src, pieces, path, f"attention: {text[:40]}"))}
+
+
+PANEL = Panel("Translate", lambda served: [text_box("text", "a source sentence")], _panel_action)
+
+
 TASK = Task(
     name="translate", help="an encoder-decoder (translation)", command="translate",
     data_help="a directory with train.SRC/train.TGT and val.SRC/val.TGT",
     config=TranslateConfig, presets=PRESETS, setup=setup, build=build,
     predict=predict, predict_options=PredictOptions,
     evaluate=evaluate_files, evaluate_options=EvaluateOptions, report=report, test=test,
+    panel=PANEL,
+    commands={"attention": Command("cross-attention heatmap of one translated sentence", AttentionOptions,
+                                   plot_attention_map, group="plot")},
 )

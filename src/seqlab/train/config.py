@@ -16,7 +16,7 @@ import re
 import typing
 from pathlib import Path
 
-from seqlab.data.text import read_json
+from seqlab.data.files import read_json
 from seqlab.errors import UserError
 from seqlab.fields import check, described
 

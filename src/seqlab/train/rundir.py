@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from seqlab.data.text import read_json
+from seqlab.data.files import read_json
 from seqlab.errors import UserError
 from seqlab.train import checkpoint, distributed
 from seqlab.train.config import apply_dict, to_dict
