@@ -10,7 +10,6 @@ The test file (eng.testb) is withheld: --test scores it with the same code.
     python benchmarks/conll_pos.py [--data.path eng.train] [--data.valid eng.testa] [--test eng.testb] [--presets a,b]
 """
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -22,26 +21,13 @@ TAG_COLUMN = 1
 
 def baselines(args) -> dict:
     """The two baselines, fitted on the training file, scored on the validation (and test) file."""
-    from seqlab.baselines import MostFrequentTag, perceptron_tagger
+    from seqlab.baselines import tagger_rows
     from seqlab.data.tagged import read_conll
-    from seqlab.metrics.tagging import token_accuracy
 
     train = [(s.tokens, s.tags) for s in read_conll(args.data_path, 0, TAG_COLUMN).sentences]
-    known = {w for tokens, _ in train for w in tokens}
     files = {"valid": args.data_valid, **({"test": args.test} if args.test else {})}
-    rows = []
-    for name, fit in (("most-frequent-tag", MostFrequentTag), ("nltk-perceptron", perceptron_tagger)):
-        start = time.perf_counter()
-        tagger = fit(train)
-        row = {"baseline": name, "train_time_s": round(time.perf_counter() - start, 1)}
-        for part, path in files.items():
-            sentences = read_conll(path, 0, TAG_COLUMN).sentences
-            scores = token_accuracy([s.tags for s in sentences], [tagger(s.tokens) for s in sentences],
-                                    [s.tokens for s in sentences], known)
-            row[part] = {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
-        print(row, flush=True)
-        rows.append(row)
-    return {"baselines": rows}
+    return {"baselines": tagger_rows(train, {part: read_conll(path, 0, TAG_COLUMN).sentences
+                                             for part, path in files.items()})}
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
   gets the most frequent tag overall (ties: the tag seen first).
 * :func:`perceptron_tagger` -- NLTK's averaged-perceptron POS tagger *trained on the same
   file* (no downloaded model; ``nltk`` is a benchmark dependency, ``pip install seqlab[bench]``).
+* :func:`tagger_rows` -- both, fitted and scored on the benchmark's files in one call.
 * :func:`kmer_logistic` / :func:`onehot_logistic` -- nucleotide sequences as a bag of
   k-mers (k = 1..k_max) or as one-hot letters per position, then logistic regression
   (scikit-learn pipelines, fitted on lists of strings).
@@ -45,6 +46,29 @@ def perceptron_tagger(sentences: list[tuple[list[str], list[str]]], iterations: 
     random.seed(seed)  # nltk shuffles the sentences with the global generator between iterations
     tagger.train([list(zip(tokens, tags)) for tokens, tags in sentences], nr_iter=iterations)
     return lambda tokens: [t for _, t in tagger.tag(tokens)] if tokens else []
+
+
+def tagger_rows(train: list[tuple[list[str], list[str]]], parts: dict[str, list], **labels) -> list[dict]:
+    """Both tagging baselines fitted on ``train`` ((tokens, tags) pairs) and scored on each of ``parts`` (name ->
+    sentences with ``tokens`` and ``tags``): token accuracy, and on words not in ``train``; ``labels`` go into
+    each row (e.g. the tag field)."""
+    import time
+
+    from seqlab.metrics.tagging import token_accuracy
+
+    known = {w for tokens, _ in train for w in tokens}
+    rows = []
+    for name, fit in (("most-frequent-tag", MostFrequentTag), ("nltk-perceptron", perceptron_tagger)):
+        start = time.perf_counter()
+        tagger = fit(train)
+        row = {"baseline": name, **labels, "train_time_s": round(time.perf_counter() - start, 1)}
+        for part, sentences in parts.items():
+            scores = token_accuracy([s.tags for s in sentences], [tagger(s.tokens) for s in sentences],
+                                    [s.tokens for s in sentences], known)
+            row[part] = {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+        print(row, flush=True)
+        rows.append(row)
+    return rows
 
 
 def kmer_logistic(k_max: int = 4, C: float = 1.0):

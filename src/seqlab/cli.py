@@ -5,7 +5,7 @@
     seqlab train TASK --resume RUN_DIR [--train.max_steps=...]
     seqlab train TASK [--preset P] [--section.key=value ...] --print-config     the resolved config as JSON
     seqlab train TASK --help                                     every config field, its type, default and meaning
-    seqlab predict RUN_DIR [--input FILE ...] [task options]    (stdin -> stdout, one result per line)
+    seqlab predict RUN_DIR [--input FILE ...] [--output FILE] [task options]   (stdin -> stdout by default)
     seqlab evaluate RUN_DIR [task options]                       (e.g. --data FILE; --src/--ref for translation)
     seqlab generate RUN_DIR --prime TEXT --length N [--temperature T --top-k K --top-p P --seed S]
     seqlab translate RUN_DIR [--input FILE] [--beam K]          (predict, for translation runs)
@@ -37,7 +37,13 @@ from seqlab.errors import TrainingDiverged, UserError
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose mistakes are one line (a UserError naming the command) instead of the usage."""
+    """An argument parser whose mistakes are one line (a UserError naming the command) instead of the usage.
+    No abbreviated flags: the generic options and a task's own are parsed in two passes, and a prefix of one
+    (forecast's --out) must never be taken for another (--output)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         raise UserError(f"{message} (see: {self.prog} --help)")
@@ -164,6 +170,8 @@ def _add_input(parser) -> None:
                              "for stdin; repeatable (default: stdin)")
     parser.add_argument("--max-chars", type=int, default=MAX_CHARS,
                         help=f"refuse an input line longer than this (default {MAX_CHARS:,}; bounds memory)")
+    parser.add_argument("--output", metavar="FILE",
+                        help="write the predictions to FILE instead of stdout (in full, then moved into place)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -309,8 +317,21 @@ def cmd_predict(args, rest) -> int:
     elif paths:
         raise UserError(f"a {task.name} run reads no --input; its options: seqlab predict {args.run_dir} --help")
     run = task.load(args.run_dir, args.device)
-    for line in task.predict(run, lines, options):
-        print(line, flush=True)
+    if not args.output:
+        for line in task.predict(run, lines, options):
+            print(line, flush=True)
+        return 0
+    out = Path(args.output)
+    if out.is_dir() or not out.parent.is_dir():
+        raise UserError(f"--output {out}: {'a directory' if out.is_dir() else 'its directory does not exist'}")
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        with open(partial, "w", encoding="utf-8") as f:
+            for line in task.predict(run, lines, options):
+                f.write(line + "\n")
+        partial.replace(out)  # a reader never sees half a file
+    finally:
+        partial.unlink(missing_ok=True)
     return 0
 
 

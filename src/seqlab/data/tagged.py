@@ -8,6 +8,7 @@
   are an error naming where each was seen.
 * segmented text (``data.format=segmented``, the SIGHAN layout): one sentence per line,
   words separated by whitespace; each character becomes a token tagged B/M/E/S.
+* CoNLL-U (``data.format=conllu``, Universal Dependencies): :mod:`seqlab.data.conllu`.
 
 Errors (wrong column count, empty file, non-UTF-8, mixed schemes) name the file and line.
 """
@@ -19,8 +20,6 @@ from pathlib import Path
 from seqlab.data.files import read_text
 from seqlab.data.tagschemes import bmes, detect_scheme, is_chunk_tagset
 from seqlab.errors import UserError
-
-FORMATS = ("conll", "segmented")
 
 
 @dataclass
@@ -81,12 +80,6 @@ def read_segmented(path: str | Path) -> TaggedFile:
     if not sentences:
         raise UserError(f"{path} holds no sentences")
     return TaggedFile(sentences, "bmes", str(path))
-
-
-def read_tagged(path: str | Path, fmt: str, token_column: int = 0, tag_column: int = -1) -> TaggedFile:
-    if fmt not in FORMATS:
-        raise UserError(f"data.format must be one of {list(FORMATS)}, got {fmt!r}")
-    return read_conll(path, token_column, tag_column) if fmt == "conll" else read_segmented(path)
 
 
 def conll_lines(tokens: list[str], *columns: list[str]) -> list[str]:

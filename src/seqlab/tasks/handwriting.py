@@ -28,7 +28,7 @@ from seqlab.data.strips import Strip, StripConfig, parse_lengths, read_strip, so
 from seqlab.errors import UserError
 from seqlab.fields import NonNegative, Seed, Size
 from seqlab.models.handwriting import ReaderConfig, build_reader
-from seqlab.tasks.panel import Panel, file_box, number_box, upload_predict
+from seqlab.tasks.panel import upload_panel
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
 from seqlab.tasks.shared import chunks
@@ -210,9 +210,8 @@ def digits_reader(decoder: str) -> HandwritingConfig:
 PRESETS = {"digits-ctc": lambda: digits_reader("ctc"), "digits-attention": lambda: digits_reader("attention")}
 
 # ---------------------------------------------------------------- seqlab serve
-PANEL = Panel(  # the digits of an uploaded strip; the attention of each digit (or CTC's posteriors) over the columns
-    "Read", lambda served: [file_box("image/png,image/jpeg"), number_box("beam", "beam", "1", min="1")],
-    lambda served, fields, upload: upload_predict(served, fields, upload, ".png", "image"), upload=True)
+PANEL = upload_panel("Read", "image/png,image/jpeg", ".png", "image")  # the digits; the attention of each digit
+# (or CTC's posteriors) over the columns
 
 
 TASK = Task(

@@ -144,6 +144,13 @@ def upload_predict(served, fields: dict, upload: bytes | None, suffix: str, what
         return {"text": line.split("\t", 1)[1].replace("\t", "  "), "image": data_url(plot)}
 
 
+def upload_panel(verb: str, accept: str, suffix: str, what: str) -> Panel:
+    """The panel of a task that reads files (recordings, images): one upload and a beam width, answered by
+    :func:`upload_predict`."""
+    return Panel(verb, lambda served: [file_box(accept), number_box("beam", "beam", "1", min="1")],
+                 lambda served, fields, upload: upload_predict(served, fields, upload, suffix, what), upload=True)
+
+
 def token_pieces(tokens, text: str, ids: list[int]) -> list[str]:
     """The token strings a sentence model read (word, char or BPE pieces)."""
     if hasattr(tokens, "split"):

@@ -31,7 +31,7 @@ from seqlab.errors import UserError
 from seqlab.fields import Fraction, NonNegative, Positive, Range, Seed, Size
 from seqlab.metrics.segments import segments
 from seqlab.models.speech import CTCModel, DigitClassifier, FrameTagger, SpeechModelConfig
-from seqlab.tasks.panel import Panel, file_box, number_box, upload_predict
+from seqlab.tasks.panel import upload_panel
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
 from seqlab.tasks.shared import BucketedTask, chunks
@@ -295,9 +295,8 @@ PRESETS = {"fsdd-isolated": lambda: fsdd("isolated"), "fsdd-ctc": lambda: fsdd("
            "fsdd-frames": lambda: fsdd("frames")}
 
 # ---------------------------------------------------------------- seqlab serve
-PANEL = Panel(  # the digits of an uploaded WAV; the log-mel spectrogram with the CTC posteriors (or frame labels)
-    "Transcribe", lambda served: [file_box(".wav,audio/wav"), number_box("beam", "beam", "1", min="1")],
-    lambda served, fields, upload: upload_predict(served, fields, upload, ".wav", "WAV recording"), upload=True)
+PANEL = upload_panel("Transcribe", ".wav,audio/wav", ".wav", "WAV recording")  # the digits; the spectrogram with
+# the CTC posteriors (or the frame labels)
 
 
 TASK = Task(

@@ -288,7 +288,7 @@ class CharFeatures(TagFeatures):
                 f"IV recall {m['iv_recall']:.4f}  (OOV rate {m['oov_rate']:.4f}, {m['gold_words']} words)")
 
 
-KINDS = {"conll": WordFeatures, "segmented": CharFeatures}  # data.format -> the features of that kind of data
+KINDS = {"conll": WordFeatures, "conllu": WordFeatures, "segmented": CharFeatures}  # data.format -> the features of that kind of data
 
 
 def read_lexicon(path: str | Path) -> set[str]:
