@@ -233,7 +233,10 @@ def preset_benchmark(name: str, task_name: str, presets: list[str], description:
     for key, default in files.items():
         ap.add_argument(f"--{key}", dest=key.replace(".", "_"), default=str(default))
     ap.add_argument("--presets", default=",".join(presets), help="comma-separated presets to train and compare")
+    ap.add_argument("--results", default=name, help=f"results/NAME.json (default {name}; another name for a variant "
+                                                     "measured with --key=value overrides)")
     args, rest = ap.parse_known_args(argv)
+    name = args.results
     settings = {key: getattr(args, key.replace(".", "_")) for key in files}
     for key, path in settings.items():
         if not Path(path).exists():

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import exit_on_user_error, preset_benchmark
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pos" / "ud_english_ewt"
-PRESETS = ["ud-upos-bilstm-softmax", "ud-xpos-bilstm-softmax", "ud-upos-bilstm-crf"]
+PRESETS = ["ud-upos-bilstm-crf", "ud-xpos-bilstm-crf", "ud-upos-bilstm-softmax", "ud-xpos-bilstm-softmax"]
 
 
 def baselines(args) -> dict:

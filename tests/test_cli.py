@@ -144,3 +144,13 @@ def test_transformer_language_model_trains_and_generates(corpus, tmp_path, capsy
     capsys.readouterr()
     assert main(["generate", str(runs / "tf"), "--prime", "the ", "--length", "15"]) == 0
     assert len(capsys.readouterr().out) == len("the ") + 15 + 1  # prime, 15 characters, newline
+
+
+def test_demo_refuses_to_replace_a_directory_that_is_not_a_run(tmp_path, capsys):
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("not a run")
+    for bad in (str(keep), ""):
+        assert main(["demo", "--run-dir", bad, "--minutes", "0"]) == 2
+        assert "is not a run directory, and the demo replaces its run directory" in capsys.readouterr().err
+    assert (keep / "notes.txt").read_text() == "not a run"

@@ -316,6 +316,10 @@ def demo(options: DemoOptions) -> None:
     from seqlab.tasks.gradients import gradient_flow_plot
 
     cfg, run_dir = char_lstm_small(), Path(options.run_dir)
+    if not options.run_dir.strip() or (run_dir.is_dir() and any(run_dir.iterdir())
+                                       and not (run_dir / "config.json").is_file()):
+        raise UserError(f"--run-dir {options.run_dir!r} is not a run directory, and the demo replaces its run "
+                        "directory: give a new path (or an earlier demo's)")
     cfg.train.max_minutes = options.minutes
     shutil.rmtree(run_dir, ignore_errors=True)
     print(f"Training a character LSTM ({cfg.model.num_layers}x{cfg.model.hidden_size}) on the bundled tiny "
