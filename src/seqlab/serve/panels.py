@@ -24,7 +24,6 @@ class ServedRun:
         self.task = registry.of_run(self.run_dir)
         if self.task.panel is None:
             raise UserError(f"{self.run_dir} is a {self.task.name} run, which has no panel in seqlab serve")
-        self.panel = self.task.panel
         self.run = self.task.load(self.run_dir, device)
         self.lock = threading.Lock()
         self.state: dict = {}
@@ -32,20 +31,21 @@ class ServedRun:
 
     def describe(self) -> dict:
         """What the page needs to lay out this panel: its form, its button, how it answers."""
+        panel = self.task.panel
         return {"index": self.index, "name": self.run_dir.name, "path": str(self.run_dir), "task": self.task.name,
                 "help": self.task.help, "recurrent": recurrent_layer(self.run.model) is not None,
-                "form": self.panel.form(self), "verb": self.panel.verb, "stream": self.panel.stream is not None,
-                "upload": self.panel.upload}
+                "form": panel.form(self), "verb": panel.verb, "stream": panel.stream is not None,
+                "upload": panel.upload}
 
     def answer(self, fields: dict, upload: bytes | None) -> dict:
-        if self.panel.action is None:
+        if self.task.panel.action is None:
             raise UserError(f"{self.run_dir.name} is a {self.task.name} run: its panel streams (use /stream)")
-        return self.panel.action(self, fields, upload)
+        return self.task.panel.action(self, fields, upload)
 
     def stream(self, fields: dict):
-        if self.panel.stream is None:
+        if self.task.panel.stream is None:
             raise UserError(f"{self.run_dir.name} is a {self.task.name} run: its panel does not stream")
-        return self.panel.stream(self, fields)
+        return self.task.panel.stream(self, fields)
 
     def gradients(self) -> str:
         """The gradient-flow plot of this run's first recurrent layer (computed once)."""

@@ -215,12 +215,14 @@ def predict_conllu(run: TagRun, lines: Iterable[str]) -> Iterator[str]:
     """A CoNLL-U run's predictions: CoNLL-U sentences come back with the tag field (``data.tag_field``) of their
     word lines predicted and every other byte as it was; a plain line (tokens separated by spaces) comes back as a
     sentence of word lines.  Streamed: a few sentences at a time."""
-    field, pending = run.cfg.data.tag_field, []
+    field, pending, limit = run.cfg.data.tag_field, [], run.model.encoder.max_positions
     for start, block in blocks(lines):
         if block[0].startswith("#") or "\t" in block[0]:
-            pending.append((block, words(block, start, "input", field)[0]))
+            items = [(block, words(block, start, "input", field)[0])]
         else:
-            pending += [(None, line.split()) for line in block]
+            items = [(None, line.split()) for line in block]
+        check_lengths([len(tokens) for _, tokens in items], limit, start, "the Transformer encoder")
+        pending += items
         if len(pending) >= EVAL_BATCH:
             yield from _tagged_blocks(run, pending, field)
             pending = []
@@ -229,7 +231,6 @@ def predict_conllu(run: TagRun, lines: Iterable[str]) -> Iterator[str]:
 
 def _tagged_blocks(run: TagRun, items: list[tuple[list[str] | None, list[str]]], field: str) -> Iterator[str]:
     sentences = [tokens for _, tokens in items if tokens]
-    check_lengths(map(len, sentences), run.model.encoder.max_positions, 1, "the Transformer encoder")
     predicted = iter(decode(run.model, run.features, sentences)[0] if sentences else [])
     for block, tokens in items:
         tags = next(predicted) if tokens else []
