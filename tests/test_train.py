@@ -240,3 +240,47 @@ def test_a_new_run_that_fails_before_its_first_checkpoint_leaves_no_directory(co
     with pytest.raises(UserError, match="first step"):
         lm.TASK.train(tiny_config(corpus), tmp_path / "kept")
     assert (tmp_path / "kept").is_dir()
+
+
+def test_ema_weights_are_the_moving_average_of_the_trained_ones(corpus, tmp_path, monkeypatch):
+    """optim.ema=d: best/ holds e_1 = theta_1, e_t = d e_(t-1) + (1 - d) theta_t (evaluated with them), last/ the
+    trained weights theta_t and the average for resume."""
+    from seqlab.train.trainer import Trainer
+
+    seen, step = [], Trainer._step
+
+    def recording(self, *args):
+        out = step(self, *args)
+        seen.append({k: v.detach().clone() for k, v in self.task.model.state_dict().items()})
+        return out
+
+    monkeypatch.setattr(Trainer, "_step", recording)
+    cfg = tiny_config(corpus, max_steps=4, eval_every=4)
+    cfg.optim.ema = 0.9
+    lm.TASK.train(cfg, tmp_path / "run")
+    expected = dict(seen[0])
+    for theta in seen[1:]:
+        expected = {k: 0.9 * expected[k] + 0.1 * theta[k] for k in expected}
+    best, last = lm.TASK.load(tmp_path / "run").model, lm.TASK.load(tmp_path / "run", which="last").model
+    for k, v in best.state_dict().items():
+        assert torch.allclose(v, expected[k], atol=1e-6), k
+        assert torch.equal(last.state_dict()[k], seen[-1][k]), k
+    assert any(not torch.allclose(v, seen[-1][k]) for k, v in best.state_dict().items())  # the average differs
+    plain = tiny_config(corpus, max_steps=4, eval_every=4)
+    lm.TASK.train(plain, tmp_path / "plain")  # the same trained weights, evaluated as they are
+    assert torch.equal(lm.TASK.load(tmp_path / "plain").model.state_dict()["decoder.weight"], seen[-1]["decoder.weight"])
+    loss = {run: [json.loads(x) for x in (tmp_path / run / "metrics.jsonl").read_text().splitlines()][-1]["loss"]
+            for run in ("run", "plain")}
+    assert loss["run"] != pytest.approx(loss["plain"], rel=1e-4)  # the average was evaluated
+
+
+def test_resume_with_ema_gives_the_same_average(corpus, tmp_path):
+    cfg = tiny_config(corpus)
+    cfg.optim.ema = 0.8
+    lm.TASK.train(cfg, tmp_path / "straight")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        lm.TASK.train(cfg, tmp_path / "crashed", callbacks=_crash_at(8))
+    lm.TASK.train(cfg, tmp_path / "crashed", resume=True)
+    assert train_losses(tmp_path / "crashed") == train_losses(tmp_path / "straight")
+    a, b = (checkpoint.load_trainer_state(tmp_path / run / "last")["ema"] for run in ("straight", "crashed"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -6,6 +6,9 @@
     h_1..h_T = BiRNN(x_1..x_T)                           any seqlab.nn cell, or a Transformer
     emissions_t = W h_t + b                               (B, T, K)
     output: per-step softmax, or a linear-chain CRF over the whole sequence (seqlab.nn.crf)
+    aux_loss > 0 (Plank et al. 2016): a second softmax on h_t predicts the frequency bin of w_t,
+    floor(ln count(w_t)) in the training file, and its cross-entropy, times aux_loss, is added in training
+    (aux_loss = 1: both tasks weigh the same, as in Plank et al.)
 
 The character encoder of a word is a BiLSTM over its characters whose two final states
 are concatenated (Lample et al.), or a CNN with max pooling over time (Ma & Hovy 2016).
@@ -21,7 +24,7 @@ from torch import Tensor, nn
 
 import seqlab.nn as snn
 from seqlab.errors import UserError
-from seqlab.fields import Count, Probability, Size
+from seqlab.fields import Count, NonNegative, Probability, Size
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
 from seqlab.nn.crf import LinearChainCRF
 
@@ -35,6 +38,7 @@ class TaggerConfig(EncoderConfig):
     bigram_embed_size: Count = 50  # segmentation: character bigrams (0: off)
     output: Literal["crf", "softmax"] = "crf"
     word_dropout: Probability = 0.0  # training: a word seen once is replaced by <unk> with this probability
+    aux_loss: NonNegative = 0.0  # > 0: weight of Plank et al.'s auxiliary loss (predict floor(ln count) of each word)
 
 
 class CharEncoder(nn.Module):
@@ -63,7 +67,8 @@ class CharEncoder(nn.Module):
 
 class Tagger(nn.Module):
     def __init__(self, cfg: TaggerConfig, sizes: dict, transitions=None) -> None:
-        """``sizes``: {'words', 'tags'} and 'chars' (word-level) or 'bigrams' (segmentation)."""
+        """``sizes``: {'words', 'tags'} and 'chars' (word-level) or 'bigrams' (segmentation); with
+        ``cfg.aux_loss`` also 'frequency_bins'."""
         super().__init__()
         for name, allowed in (("char_encoder", ("lstm", "cnn", "none")), ("output", ("crf", "softmax"))):
             if getattr(cfg, name) not in allowed:
@@ -83,9 +88,15 @@ class Tagger(nn.Module):
         self.encoder = SequenceEncoder(cfg, size)
         self.emit = nn.Linear(self.encoder.output_size, sizes["tags"])
         self.crf = LinearChainCRF(sizes["tags"], *(transitions or (None, None, None))) if cfg.output == "crf" else None
+        self.aux_weight = cfg.aux_loss
+        self.aux = nn.Linear(self.encoder.output_size, sizes["frequency_bins"]) if cfg.aux_loss > 0 else None
 
     def emissions(self, batch: dict) -> Tensor:
         """batch: words (B, T), lengths (B,), and chars (B, T, W) + char_lengths (B, T), or bigrams (B, T, 2)."""
+        return self.emit(self.drop(self.states(batch)))  # (B, T, K)
+
+    def states(self, batch: dict) -> Tensor:
+        """The encoder's output h_t of every step (B, T, H)."""
         x = [self.embed(batch["words"])]  # (B, T, E)
         if self.chars is not None:
             real = batch["char_lengths"] > 0  # (B, T): the real words
@@ -97,15 +108,19 @@ class Tagger(nn.Module):
             x.append(self.bigrams(batch["bigrams"]).flatten(2))  # (B, T, 2 * E_b)
         if "lexicon" in batch:
             x.append(batch["lexicon"])  # (B, T, 2 * (max_len - 1)) binary
-        h = self.encoder(self.drop(torch.cat(x, -1)), batch["lengths"])
-        return self.emit(self.drop(h))  # (B, T, K)
+        return self.encoder(self.drop(torch.cat(x, -1)), batch["lengths"])
 
-    def loss(self, batch: dict, tags: Tensor) -> Tensor:
-        """Mean negative log-likelihood per sentence (CRF) or cross-entropy per token (softmax)."""
-        e, mask = self.emissions(batch), batch["mask"]
-        if self.crf is not None:
-            return self.crf(e, tags, mask).mean()
-        return F.cross_entropy(e[mask], tags[mask])
+    def loss(self, batch: dict, tags: Tensor, bins: Tensor | None = None) -> Tensor:
+        """Mean negative log-likelihood per sentence (CRF) or cross-entropy per token (softmax); with the
+        auxiliary output and ``bins`` (B, T: each word's frequency bin) plus aux_loss times its cross-entropy, summed
+        over the words and divided like the tagging loss (by the sentences with a CRF, the tokens without)."""
+        h, mask = self.states(batch), batch["mask"]
+        e = self.emit(self.drop(h))
+        loss = self.crf(e, tags, mask).mean() if self.crf is not None else F.cross_entropy(e[mask], tags[mask])
+        if self.aux is not None and bins is not None:  # normalised like the tagging loss: per sentence (CRF), per token
+            aux = F.cross_entropy(self.aux(self.drop(h))[mask], bins[mask], reduction="sum")
+            loss = loss + self.aux_weight * aux / (len(tags) if self.crf is not None else mask.sum())
+        return loss
 
     def sentence_losses(self, e: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """Per sentence (B,): the CRF's negative log-likelihood, or the mean cross-entropy of its tokens."""

@@ -77,6 +77,7 @@ class TagTask(BucketedTask):
         self.valid = valid
         words = features.vocabs["words"]
         self.singletons = torch.tensor([words.counts.get(w, 0) == 1 for w in words.itos], device=device)
+        self.bins = features.frequency_bins().to(device) if cfg.model.aux_loss > 0 else None
 
     def _batch(self, items):
         batch = self.features.collate([x for x, _ in items], self.device)
@@ -87,11 +88,12 @@ class TagTask(BucketedTask):
 
     def train_step(self, items):
         batch, tags = self._batch(items)
+        bins = self.bins[batch["words"]] if self.bins is not None else None  # of the words before dropout
         p = self.cfg.model.word_dropout
         if p > 0:  # Lample et al.: singletons -> <unk> with probability p, so that <unk> is learned
             drop = self.singletons[batch["words"]] & (torch.rand(tags.shape, device=self.device) < p)
             batch["words"] = batch["words"].masked_fill(drop, self.features.vocabs["words"].unk)
-        return self.model.loss(batch, tags), int(batch["lengths"].sum())
+        return self.model.loss(batch, tags, bins), int(batch["lengths"].sum())
 
     def evaluate(self) -> dict:
         """F1, and the loss on the validation sentences whose tags the model knows (one pass for both)."""
@@ -176,7 +178,10 @@ def setup(cfg: TagConfig, resume_dir: Path | None, device) -> TagTask:
 
 
 def _model(cfg: TagConfig, features: TagFeatures, device) -> Tagger:
-    return Tagger(cfg.model, features.sizes(), features.transitions()).to(device)
+    sizes = features.sizes()
+    if cfg.model.aux_loss > 0:
+        sizes["frequency_bins"] = int(features.frequency_bins().max()) + 1
+    return Tagger(cfg.model, sizes, features.transitions()).to(device)
 
 
 def _kind(cfg: TagConfig) -> type[TagFeatures]:

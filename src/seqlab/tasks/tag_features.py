@@ -13,6 +13,7 @@ lines -- and the task chooses the class once, from ``data.format`` (:data:`KINDS
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from pathlib import Path
 
@@ -58,6 +59,13 @@ class TagFeatures:
 
     def sizes(self) -> dict:
         return {name: len(v) for name, v in self.vocabs.items()}
+
+    def frequency_bins(self) -> torch.Tensor:
+        """Per word id, floor(ln count) of the word in the training file (0 for <unk>, padding and words seen
+        once): the auxiliary loss's targets (Plank et al. 2016)."""
+        words = self.vocabs["words"]
+        return torch.tensor([int(math.log(words.counts[w])) if words.counts.get(w, 0) > 0 else 0
+                             for w in words.itos])
 
     def collate(self, items: list[dict], device) -> dict:
         B, T = len(items), max(len(x["words"]) for x in items)

@@ -7,6 +7,9 @@ Schedules (``optim.schedule``):
 * ``step``    -- Zaremba et al. 2014: lr for the first ``decay_start`` epochs, then times
   ``decay`` after every further epoch (small model: lr 1, decay 0.5 from epoch 5)
 * ``plateau`` -- times ``decay`` whenever the validation loss fails to improve
+
+``optim.ema`` > 0 keeps an exponential moving average of the weights, theta_ema <- d theta_ema + (1 - d) theta
+after every step (torch.optim.swa_utils); the trainer evaluates and saves the average as the model.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ class OptimConfig:
     min_lr: NonNegative = 0.0  # cosine: the learning rate it ends at
     decay: Fraction = 0.5  # step / plateau factor
     decay_start: Count = 4  # step: epochs at full lr
+    ema: Probability = 0.0  # > 0: evaluate and keep an exponential moving average of the weights with this decay
+    # (e.g. 0.999; 0: off); best/ holds the averaged weights, last/ the trained ones and the average
 
 
 def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
@@ -71,3 +76,12 @@ def build_scheduler(cfg: OptimConfig, optimizer, max_steps: int, steps_per_epoch
     if cfg.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.decay, patience=0)
     raise UserError(f"optim.schedule must be one of ['constant', 'cosine', 'plateau', 'step'], got {cfg.schedule!r}")
+
+
+def averaged(cfg: OptimConfig, model: torch.nn.Module):
+    """The moving average of ``model``'s weights (and buffers) that ``optim.ema`` asks for, or None."""
+    if cfg.ema <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)

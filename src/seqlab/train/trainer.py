@@ -29,7 +29,7 @@ from tqdm import tqdm
 from seqlab.errors import TrainingDiverged, UserError
 from seqlab.fields import INT_MAX, Count, NonNegative, Range, Seed, Size, check
 from seqlab.train import checkpoint, distributed
-from seqlab.train.optim import OptimConfig, build_optimizer, build_scheduler
+from seqlab.train.optim import OptimConfig, averaged, build_optimizer, build_scheduler
 
 
 @dataclass
@@ -193,6 +193,7 @@ class Trainer:
         self.optimizer = build_optimizer(optim, task.model.parameters())
         self.scheduler = build_scheduler(optim, self.optimizer, self.max_steps, task.steps_per_epoch)
         self.clip = optim.clip
+        self.ema = averaged(optim, task.model)  # optim.ema > 0: the moving average that is evaluated and kept
         self.callbacks = callbacks or {}
         self.progress = _Progress()
         self.main = distributed.is_main()
@@ -213,7 +214,8 @@ class Trainer:
                 "best_step": p.best_step, "best_metrics": p.best_metrics,
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "rng": checkpoint.rng_state(), "task": self.task.state_dict(),
-                "scaler": self.scaler.state_dict() if self.scaler else {}}
+                "scaler": self.scaler.state_dict() if self.scaler else {},
+                "ema": self.ema.state_dict() if self.ema is not None else {}}
 
     def save(self, name: str = "last") -> Path:
         """Every rank calls it; rank 0 writes, with every rank's RNG and task state."""
@@ -234,6 +236,8 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state.get("ema"):
+            self.ema.load_state_dict(state["ema"])
         ranks = state.get("ranks", [{"rng": state["rng"], "task": state["task"]}])
         if len(ranks) != distributed.world():
             raise UserError(f"--resume: {found} was written by {len(ranks)} process(es); resume it with "
@@ -337,27 +341,29 @@ class Trainer:
             self.optimizer.step()
         if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(model)
         return value, n, time_up, asked
 
     def _evaluate(self) -> dict:
         p = self.progress
         self.task.model.eval()
-        with torch.no_grad():
-            metrics = self.task.evaluate() if self.main else None  # rank 0 evaluates, every rank decides alike
-        metrics = distributed.broadcast(metrics)
-        p.last_eval_step = p.step
-        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(metrics["loss"])
-        p.done = bool(metrics.get("done", False))
-        score = metrics.get("selection", metrics["loss"])
-        improved = score < p.best
-        p.best, p.bad_evals = (score, 0) if improved else (p.best, p.bad_evals + 1)
-        if improved:
-            p.best_step, p.best_metrics = p.step, {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        with self._averaged_weights():  # optim.ema: the average is what is evaluated and kept in best/
+            with torch.no_grad():
+                metrics = self.task.evaluate() if self.main else None  # rank 0 evaluates, every rank decides alike
+            metrics = distributed.broadcast(metrics)
+            p.last_eval_step = p.step
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(metrics["loss"])
+            p.done = bool(metrics.get("done", False))
+            score = metrics.get("selection", metrics["loss"])
+            improved = score < p.best
+            p.best, p.bad_evals = (score, 0) if improved else (p.best, p.bad_evals + 1)
+            if improved:
+                p.best_step, p.best_metrics = p.step, {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+                self.save("best")
         self._log({"split": "valid", **metrics})
         self.save("last")
-        if improved:
-            self.save("best")
         for fn in self.callbacks.get("on_eval", []) if self.main else []:
             fn(self, metrics)
         return metrics
@@ -368,6 +374,20 @@ class Trainer:
         return {"metric": metric, "value": found.get(metric, math.nan), "step": self.progress.best_step}
 
     # --------------------------------------------------------------- helpers
+    @contextmanager
+    def _averaged_weights(self):
+        """With ``optim.ema``: the model holds the moving average inside, its trained weights again after."""
+        if self.ema is None:
+            yield
+            return
+        model = self.task.model
+        trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.ema.module.state_dict())
+        try:
+            yield
+        finally:
+            model.load_state_dict(trained)
+
     def _clock(self) -> float:
         return time.perf_counter() - self._start if hasattr(self, "_start") else 0.0
 
