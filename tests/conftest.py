@@ -15,6 +15,17 @@ TINY = ["--model.embed_size=8", "--model.hidden_size=16", "--model.num_layers=1"
 MT_TINY = ["--model.embed_size=16", "--model.hidden_size=16", "--data.vocab_size=300", "--data.max_tokens=256",
            "--train.max_steps=6", "--train.eval_every=3", "--train.progress=false", "--decode.max_len=12"]
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _token_cache(tmp_path_factory):
+    """Language-model token files (seqlab.data.tokenfile) go to a directory of this session, never ~/.cache."""
+    import os
+
+    os.environ["SEQLAB_CACHE"] = str(tmp_path_factory.mktemp("seqlab-cache"))
+    yield
+
+
 FILLER = [f"w{i}" for i in range(40)]
 KEYWORDS = {"pos": ["great", "lovely", "superb"], "neg": ["awful", "dull", "boring"], "mid": ["okay", "fine", "average"]}
 

@@ -90,13 +90,13 @@ def test_bpe_vocab_through_tokenizers_round_trips(tmp_path):
 def test_corpus_single_file_split_and_directory_layout(tmp_path):
     (tmp_path / "one.txt").write_text("abcdefghij" * 10)
     corpus = load_corpus(DataConfig(path=str(tmp_path / "one.txt"), level="char", split=0.9))
-    assert corpus.train.numel() == 90 and corpus.valid.numel() == 10
+    assert len(corpus.train) == 90 and len(corpus.valid) == 10
     d = tmp_path / "ptb"
     d.mkdir()
     (d / "ptb.train.txt").write_text("a b c\nb c d\n")
     (d / "ptb.valid.txt").write_text("a b\n")
     corpus = load_corpus(DataConfig(path=str(d), level="word"))
-    assert corpus.train.numel() == 8 and corpus.valid.numel() == 3 and corpus.test is None
+    assert len(corpus.train) == 8 and len(corpus.valid) == 3 and corpus.test is None
     (d / "ptb.valid.txt").unlink()
     with pytest.raises(UserError, match=r"no file named like \*valid\*"):
         load_corpus(DataConfig(path=str(d), level="word"))

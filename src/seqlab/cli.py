@@ -149,6 +149,22 @@ def _add_plot(sub) -> None:
         add_options(plot.add_parser(name, help=f"{command.help} ({task.name} runs)"), command.options)
 
 
+def _groups() -> list[str]:
+    """The groups of commands that tasks declare besides ``plot`` (``seqlab prepare lm``)."""
+    from seqlab.tasks.registry import tasks
+
+    return sorted({c.group for task in tasks().values() for c in task.commands.values()} - {"", "plot"})
+
+
+def _add_groups(sub) -> None:
+    for group in _groups():
+        commands = _task_commands(group)
+        parser = sub.add_parser(group, help=f"{group}: {', '.join(commands)}")
+        named = parser.add_subparsers(dest="what", required=True)
+        for name, (_, command) in commands.items():
+            add_options(named.add_parser(name, help=command.help), command.options)
+
+
 def _task_commands(group: str = "") -> dict:
     """The commands that tasks add (:class:`seqlab.tasks.registry.Command`) in ``group``: name -> (task, command)."""
     from seqlab.tasks.registry import tasks
@@ -212,6 +228,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, (_, command) in _task_commands().items():  # seqlab demo, ...: declared by their tasks
         add_options(sub.add_parser(name, help=command.help), command.options)
     _add_plot(sub)
+    _add_groups(sub)
     return ap
 
 
@@ -381,8 +398,10 @@ def cmd_plot(args) -> int:
 
 
 def cmd_task_command(args) -> int:
-    """``seqlab NAME ...``: a command that a task declares (seqlab demo)."""
-    _, command = _task_commands()[args.command]
+    """``seqlab NAME ...`` or ``seqlab GROUP NAME ...``: a command that a task declares (seqlab demo, seqlab
+    prepare lm)."""
+    grouped = args.command in _groups()
+    _, command = _task_commands(args.command if grouped else "")[args.what if grouped else args.command]
     command.run(parsed_options(args, command.options))
     return 0
 

@@ -7,7 +7,8 @@ Two layouts, as the usual baselines use them:
 * a directory holding ``*train*``, ``*valid*`` (or ``*val*``) and optionally ``*test*``
   files (the PTB layout: ptb.train.txt, ptb.valid.txt, ptb.test.txt).
 
-The vocabulary is built from the training text only.
+The vocabulary is built from the training text only.  Each split is tokenised once into a token file and read
+through a memory map (:mod:`seqlab.data.tokenfile`), so a corpus of any size costs no memory.
 """
 from __future__ import annotations
 
@@ -15,11 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import torch
-from torch import Tensor
+import numpy as np
 
-from seqlab.data.files import read_text
-from seqlab.data.tokens import build_vocab
+from seqlab.data import tokenfile
 from seqlab.errors import UserError
 from seqlab.fields import Fraction, Size
 
@@ -36,9 +35,9 @@ class DataConfig:
 @dataclass
 class Corpus:
     vocab: object
-    train: Tensor  # (N,) int64 token ids
-    valid: Tensor
-    test: Tensor | None
+    train: np.ndarray  # (N,) token ids, memory-mapped from the prepared token file (seqlab.data.tokenfile)
+    valid: np.ndarray
+    test: np.ndarray | None
     files: dict  # split -> where it came from
 
 
@@ -50,7 +49,9 @@ def _find(directory: Path, names: tuple[str, ...]) -> Path | None:
     return None
 
 
-def _read_splits(cfg: DataConfig) -> tuple[dict[str, str], dict[str, str]]:
+def parts(cfg: DataConfig) -> dict[str, tuple[str, int, int | None]]:
+    """Each split as (file, first character, end character or None): the files of a directory, or the first
+    ``split`` fraction of one file's characters and the rest, and ``test_path``."""
     path = Path(cfg.path)
     if not cfg.path:
         raise UserError("data.path is empty: give a text file or a directory with train/valid files (--data PATH)")
@@ -59,23 +60,36 @@ def _read_splits(cfg: DataConfig) -> tuple[dict[str, str], dict[str, str]]:
         for split in ("train", "valid"):
             if files[split] is None:
                 raise UserError(f"data: directory {path} has no file named like *{split}*")
-        texts = {s: read_text(f, f"data ({s})") for s, f in files.items() if f is not None}
-        return texts, {s: str(f) for s, f in files.items() if f is not None}
-    if not 0 < cfg.split < 1:
-        raise UserError(f"data.split must lie in (0, 1), got {cfg.split}")
-    text = read_text(path)
-    cut = int(len(text) * cfg.split)
-    return {"train": text[:cut], "valid": text[cut:]}, {"train": f"{path}[:{cfg.split}]", "valid": f"{path}[{cfg.split}:]"}
-
-
-def load_corpus(cfg: DataConfig, vocab=None) -> Corpus:
-    """Read, build (or reuse) the vocabulary, encode every split."""
-    texts, files = _read_splits(cfg)
+        out = {s: (str(f), 0, None) for s, f in files.items() if f is not None}
+    else:
+        if not 0 < cfg.split < 1:
+            raise UserError(f"data.split must lie in (0, 1), got {cfg.split}")
+        cut = int(tokenfile.char_count(str(path)) * cfg.split)
+        out = {"train": (str(path), 0, cut), "valid": (str(path), cut, None)}
     if cfg.test_path:
-        texts["test"], files["test"] = read_text(cfg.test_path, "data (test)"), cfg.test_path
-    vocab = vocab or build_vocab(cfg.level, texts["train"], cfg.bpe_vocab_size)
-    ids = {s: torch.tensor(vocab.encode(t), dtype=torch.long) for s, t in texts.items()}
-    return Corpus(vocab, ids["train"], ids["valid"], ids.get("test"), files)
+        out["test"] = (cfg.test_path, 0, None)
+    return out
+
+
+def _where(split: str, part: tuple[str, int, int | None], cfg: DataConfig) -> str:
+    path, start, end = part
+    if start == 0 and end is None:
+        return path
+    return f"{path}[:{cfg.split}]" if start == 0 else f"{path}[{cfg.split}:]"
+
+
+def load_corpus(cfg: DataConfig, vocab=None, progress: bool = True) -> Corpus:
+    """Every split as a memory map of its token file, prepared on first use (the vocabulary too, from the training
+    split, unless ``vocab`` is given): nothing of the corpus is held in memory."""
+    found = parts(cfg)
+    what = {s: "data" if s == "train" or not Path(cfg.path).is_dir() else f"data ({s})" for s in found}
+    what["test"] = "data (test)"
+    if vocab is None:
+        path, start, end = found["train"]
+        vocab = tokenfile.build_vocab(cfg.level, path, start, end, cfg.bpe_vocab_size, what["train"])
+    ids = {s: tokenfile.prepare(path, vocab, start, end, what[s], progress).tokens
+           for s, (path, start, end) in found.items()}
+    return Corpus(vocab, ids["train"], ids["valid"], ids.get("test"), {s: _where(s, p, cfg) for s, p in found.items()})
 
 
 def bundled_corpus() -> str:

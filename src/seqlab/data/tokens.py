@@ -28,9 +28,9 @@ SPECIALS = [PAD, UNK, BOS, EOS]  # a translation vocabulary's
 
 
 def train_bpe(lines, vocab_size: int, specials: list[str], prefix_space: bool):
-    """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``lines``: ``specials`` first, every byte in its
-    alphabet (so every text is encodable); ``prefix_space``: a word at the start of a line is encoded as one
-    after a space."""
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``lines`` (strings, or lists of them): ``specials``
+    first, every byte in its alphabet (so every text is encodable); ``prefix_space``: a word at the start of a line
+    is encoded as one after a space."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token=UNK))

@@ -13,17 +13,18 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
 import seqlab.nn as snn
+from seqlab.data import tokenfile
 from seqlab.data.corpus import DataConfig, bundled_corpus, load_corpus
-from seqlab.data.files import read_text
 from seqlab.data.stream import batchify, num_windows, windows
 from seqlab.data.tokens import encode_prime, vocab_from_json
 from seqlab.errors import UserError
 from seqlab.export import Exportable
-from seqlab.fields import NonNegative, Size
+from seqlab.fields import Fraction, NonNegative, Size
 from seqlab.generate import GenerateOptions, SampleConfig, SamplingOptions, generate
 from seqlab.models.lm import ModelConfig, build_lm
 from seqlab.tasks.panel import MAX_LENGTH, Panel, number, sampling_boxes, sampling_of, streamed, text_box, text_field
@@ -55,10 +56,10 @@ class LMTask(TrainingTask):
         if cfg.batch_size % distributed.world():
             raise UserError(f"train.batch_size={cfg.batch_size} (the global batch) must be divisible by the "
                             f"{distributed.world()} processes: each carries the state of its own streams")
-        streams = batchify(corpus.train, cfg.batch_size, cfg.bptt, "train")
-        self.train_streams = distributed.shard(streams, contiguous=True).to(device)  # this rank's streams
+        streams = batchify(corpus.train, cfg.batch_size, cfg.bptt, "train")  # a view of the memory-mapped token file
+        self.train_streams = distributed.shard(streams, contiguous=True)  # this rank's streams: it reads only those
         self.vocab = corpus.vocab
-        self.valid_streams = batchify(corpus.valid, cfg.eval_batch_size, 1, "valid").to(device)
+        self.valid_streams = batchify(corpus.valid, cfg.eval_batch_size, 1, "valid")
         self.steps_per_epoch = num_windows(self.train_streams, cfg.bptt)
         self.state = None  # the hidden state carried between windows
 
@@ -68,7 +69,7 @@ class LMTask(TrainingTask):
         while True:
             if offset == 0:
                 self.state = None  # each epoch starts from a zero state
-            for i, x, y in windows(self.train_streams, self.bptt, offset):
+            for i, x, y in windows(self.train_streams, self.bptt, offset, self.device):
                 yield ((epoch, i + self.bptt) if i + self.bptt < last else (epoch + 1, 0)), (x, y)
             epoch, offset = epoch + 1, 0
 
@@ -95,10 +96,10 @@ class LMTask(TrainingTask):
 
 
 @torch.no_grad()
-def evaluate_streams(model, streams: torch.Tensor, bptt: int) -> dict:
+def evaluate_streams(model, streams, bptt: int) -> dict:
     model.eval()
     total, count, state = 0.0, 0, None
-    for _, x, y in windows(streams, bptt):
+    for _, x, y in windows(streams, bptt, device=next(model.parameters()).device):
         loss, state = model.loss(x, y, state)
         total, count = total + loss.item() * y.numel(), count + y.numel()
     loss = total / count
@@ -107,7 +108,7 @@ def evaluate_streams(model, streams: torch.Tensor, bptt: int) -> dict:
 
 # ------------------------------------------------------------------------ setup / build
 def setup(cfg: LMConfig, resume_dir: Path | None, device) -> LMTask:
-    corpus = load_corpus(cfg.data, _load_vocab(resume_dir) if resume_dir else None)
+    corpus = load_corpus(cfg.data, _load_vocab(resume_dir) if resume_dir else None, cfg.train.progress)
     return LMTask(build_lm(cfg.model, len(corpus.vocab)).to(device), corpus, cfg.train, device)
 
 
@@ -128,9 +129,8 @@ def build(cfg: LMConfig, run_dir: Path, device) -> LMRun:
 
 def evaluate_run(run: LMRun, path: str, batch_size: int = 10) -> dict:
     """Loss, perplexity and bits per token of a trained model on a text file."""
-    ids = torch.tensor(run.vocab.encode(read_text(path)), dtype=torch.long)
-    streams = batchify(ids, batch_size, 1, f"evaluation file {path}").to(run.device)
-    return evaluate_streams(run.model, streams, run.cfg.train.bptt)
+    ids = tokenfile.prepare(path, run.vocab, what="evaluation file").tokens
+    return evaluate_streams(run.model, batchify(ids, batch_size, 1, f"evaluation file {path}"), run.cfg.train.bptt)
 
 
 def sample(run_dir, prime: str, length: int, sampling: SampleConfig, on_text=None, device: str = "auto") -> str:
@@ -335,6 +335,27 @@ def demo(options: DemoOptions) -> None:
     print(f"run directory: {run_dir}  (try: seqlab generate {run_dir} --prime 'JULIET:' --length 300)")
 
 
+@dataclass
+class PrepareOptions:
+    data: str = option(help="a text file (split by --split) or a directory with train/valid[/test] files")
+    level: Literal["char", "word", "bpe"] = option("char", "the tokens (as data.level)")
+    split: Fraction = option(0.9, "the training fraction of a single file (as data.split)")
+    bpe_vocab_size: Size = option(2000, "level=bpe: the subword vocabulary size (as data.bpe_vocab_size)")
+    test_path: str = option("", "a test file too (as data.test_path)")
+
+
+def prepare(options: PrepareOptions) -> None:
+    """``seqlab prepare lm``: what ``seqlab train lm`` does first, alone -- every split tokenised once into a
+    token file in the cache (the vocabulary built from the training split), which later runs memory-map."""
+    cfg = DataConfig(options.data, options.level, options.split, options.bpe_vocab_size, options.test_path)
+    corpus = load_corpus(cfg)
+    print(f"vocabulary: {len(corpus.vocab):,} {cfg.level} tokens; cache {tokenfile.cache_dir()}")
+    for split in ("train", "valid", "test"):
+        ids = getattr(corpus, split)
+        if ids is not None:
+            print(f"{split:5}  {len(ids):>14,} tokens  {ids.dtype}  {corpus.files[split]}  -> {getattr(ids, 'filename', '')}")
+
+
 # ---------------------------------------------------------------- seqlab serve
 def _panel_stream(served, fields: dict) -> Iterator[str]:
     """The prompt, then the new text as it is generated; the first item is checked before the page sees any."""
@@ -356,5 +377,7 @@ TASK = Task(
     evaluate=lambda run, o: evaluate_run(run, o.data, o.batch_size), evaluate_options=EvaluateOptions,
     report=report, export=export,
     generate=generate_text, panel=PANEL,
-    commands={"demo": Command("train a character LSTM on the bundled Shakespeare, then sample", DemoOptions, demo)},
+    commands={"demo": Command("train a character LSTM on the bundled Shakespeare, then sample", DemoOptions, demo),
+              "lm": Command("tokenise a language-model corpus once into memory-mapped token files (what train lm "
+                            "reads; later runs reuse them)", PrepareOptions, prepare, group="prepare")},
 )
