@@ -196,3 +196,12 @@ def test_a_bad_byte_is_named_by_its_offset_across_reads(tmp_path, small_pieces):
     path.write_bytes("ééé".encode() + b"\xff" + b"abc")  # the bad byte at offset 6, the reads 7 bytes long
     with pytest.raises(UserError, match=r"bad byte at offset 6\)"):
         tokenfile.char_count(str(path))
+
+
+def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "t.txt").write_text("abc\n" * 10)
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "a-file"))  # a file where the cache directory should be
+    assert main(["prepare", "lm", "--data", str(tmp_path / "t.txt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot write the token cache" in err and "SEQLAB_CACHE" in err and "\n" not in err

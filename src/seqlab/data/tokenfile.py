@@ -8,9 +8,9 @@ that training reads through a memory map (nanoGPT's ``train.bin``; fairseq's and
                                        the vocabulary's hash, the dtype and the token count
     $SEQLAB_CACHE/corpora/<key>.vocab.json   the vocabulary built from a training part (streamed as well)
 
-``SEQLAB_CACHE`` defaults to ``~/.cache/seqlab``.  The key is a hash of the source's identity, the range and the
-vocabulary, so an edited file or another vocabulary is prepared anew; a later run, ``--resume``, ``evaluate`` and
-every torchrun rank read the file that is there.  The token file is written under a temporary name and renamed
+``SEQLAB_CACHE`` defaults to ``~/.cache/seqlab`` (see :func:`cache_dir`).  The key is a hash of the source's
+identity, the range and the vocabulary, so an edited file or another vocabulary is prepared anew; a later run,
+``--resume``, ``evaluate`` and every torchrun rank read the file that is there.  The token file is written under a temporary name and renamed
 when whole, its index after it: an interrupted preparation leaves nothing a later run reads.  A token file whose
 size disagrees with its index is rebuilt (with a message); a part larger than the cache's free disk space is a
 one-line error before anything is written.
@@ -42,7 +42,18 @@ FORMAT = 1  # the layout of the token file and its index
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("SEQLAB_CACHE") or Path.home() / ".cache" / "seqlab") / "corpora"
+    """``$SEQLAB_CACHE/corpora``; without it ``$XDG_CACHE_HOME/seqlab/corpora`` (default ``~/.cache``), or a
+    directory in the system's temporary one where that cannot be made (a read-only home)."""
+    if os.environ.get("SEQLAB_CACHE"):
+        return Path(os.environ["SEQLAB_CACHE"]) / "corpora"
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqlab" / "corpora"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        return home
+    except OSError:
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / f"seqlab-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "corpora"
 
 
 # ------------------------------------------------------------------ reading a text in pieces
@@ -158,8 +169,26 @@ def dtype_for(vocab_size: int) -> np.dtype:
 
 def _write_json(path: Path, tree: dict) -> None:
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(tree, indent=1))
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(tree, indent=1))
+        os.replace(tmp, path)
+    except OSError as e:
+        _discard(tmp)
+        raise _unwritable(path.parent, e) from None
+
+
+def _discard(path: Path) -> None:
+    """Remove a temporary file if there is one (and nothing else can be done where there is no directory)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _unwritable(directory: Path, e: OSError) -> UserError:
+    return UserError(f"cannot write the token cache {directory}: {e.strerror or e} (set SEQLAB_CACHE to a writable "
+                     "directory with room for the corpus)")
 
 
 def char_count(path: str, what: str = "data") -> int:
@@ -169,7 +198,6 @@ def char_count(path: str, what: str = "data") -> int:
     if index.is_file():
         return json.loads(index.read_text())["chars"]
     count = sum(len(text) for text in characters(path, what))
-    index.parent.mkdir(parents=True, exist_ok=True)
     _write_json(index, {"source": source.__dict__, "chars": count})
     return count
 
@@ -202,7 +230,6 @@ def build_vocab(level: str, path: str, start: int = 0, end: int | None = None, b
         vocab = BPEVocab(train_bpe(lines, bpe_vocab_size, [UNK], prefix_space=False))
     else:
         raise UserError(f"data.level must be one of ['char', 'word', 'bpe'], got {level!r}")
-    cached.parent.mkdir(parents=True, exist_ok=True)
     _write_json(cached, vocab.to_json())
     return vocab
 
@@ -286,7 +313,10 @@ def prepare(path: str, vocab, start: int = 0, end: int | None = None, what: str 
     if found is not None:
         return found
     directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unwritable(directory, e) from None
     dtype = dtype_for(len(vocab))
     if end is not None:
         most = end - start  # at most a token per character (words: a word or a line break per character, + 1)
@@ -314,8 +344,11 @@ def prepare(path: str, vocab, start: int = 0, end: int | None = None, what: str 
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, directory / f"{key}.bin")
+    except OSError as e:  # a full disk, a cache that cannot be written
+        _discard(tmp)
+        raise _unwritable(directory, e) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
     finally:
         bar.close()
