@@ -71,7 +71,7 @@ def parts(cfg: DataConfig) -> dict[str, tuple[str, int, int | None]]:
     return out
 
 
-def _where(split: str, part: tuple[str, int, int | None], cfg: DataConfig) -> str:
+def _where(part: tuple[str, int, int | None], cfg: DataConfig) -> str:
     path, start, end = part
     if start == 0 and end is None:
         return path
@@ -89,7 +89,7 @@ def load_corpus(cfg: DataConfig, vocab=None, progress: bool = True) -> Corpus:
         vocab = tokenfile.build_vocab(cfg.level, path, start, end, cfg.bpe_vocab_size, what["train"])
     ids = {s: tokenfile.prepare(path, vocab, start, end, what[s], progress).tokens
            for s, (path, start, end) in found.items()}
-    return Corpus(vocab, ids["train"], ids["valid"], ids.get("test"), {s: _where(s, p, cfg) for s, p in found.items()})
+    return Corpus(vocab, ids["train"], ids["valid"], ids.get("test"), {s: _where(p, cfg) for s, p in found.items()})
 
 
 def bundled_corpus() -> str:
