@@ -12,11 +12,12 @@ SMALL = ["--model.embed_size=16", "--model.hidden_size=16", "--train.batch_size=
 
 
 @pytest.mark.parametrize("cell, bidirectional", [("lstm", True), ("gru", False), ("rnn_tanh", True), ("transformer", False)])
-@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
-def test_pooling_ignores_padding(cell, bidirectional, pooling):
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "center", "attention"])
+@pytest.mark.parametrize("front", [{}, {"positions": 16, "conv_widths": "3,5", "conv_channels": 3}])
+def test_pooling_ignores_padding(cell, bidirectional, pooling, front):
     torch.manual_seed(0)
     cfg = ClassifierConfig(cell=cell, bidirectional=bidirectional, pooling=pooling, embed_size=8, hidden_size=8,
-                           num_heads=2, dropout=0.0)
+                           num_heads=2, dropout=0.0, **front)
     model = SequenceClassifier(cfg, 20, 3).double().eval()
     lengths = torch.tensor([5, 2, 7])
     tokens = torch.randint(1, 20, (3, 7)).masked_fill(torch.arange(7) >= lengths[:, None], 0)
@@ -25,6 +26,35 @@ def test_pooling_ignores_padding(cell, bidirectional, pooling):
         a, b = model(tokens, lengths), model(longer, lengths)
         alone = model(tokens[1:2, :2], lengths[1:2])  # the short sentence without any padding
     assert torch.allclose(a, b, atol=1e-12) and torch.allclose(a[1:2], alone, atol=1e-12)
+
+
+def test_center_pooling_reads_the_middle_state_and_positions_add_one_vector_per_step():
+    from seqlab.nn.pooling import CenterPooling
+
+    h, lengths = torch.randn(2, 6, 3), torch.tensor([6, 3])
+    pooled = CenterPooling(3)(h, torch.arange(6) < lengths[:, None])
+    assert torch.equal(pooled, torch.stack([h[0, 3], h[1, 1]]))  # t = len // 2
+    torch.manual_seed(0)
+    cfg = ClassifierConfig(embed_size=4, hidden_size=4, dropout=0.0, positions=5, conv_widths="1,3", conv_channels=2)
+    model = SequenceClassifier(cfg, 9, 2).eval()
+    tokens = torch.tensor([[1, 2, 3, 4, 5]])
+    e = model.embed(tokens) + model.position.weight  # E[x_t] + P[t]
+    convs = [torch.relu(c(e.transpose(1, 2))) for c in model.convs]
+    torch.testing.assert_close(model.features(tokens, torch.tensor([5])), torch.cat(convs, 1).transpose(1, 2))
+    assert model.convs[1].padding == (1,) and model.encoder.rnn.input_size == 4  # 2 widths x 2 channels
+    with pytest.raises(UserError, match="an input of 6 tokens is longer than the model's 5 learned positions"):
+        model(torch.ones(1, 6, dtype=torch.long), torch.tensor([6]))
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"conv_widths": "3,4"}, "model.conv_widths must be odd widths separated by commas"),
+    ({"conv_widths": "3;5"}, r"model.conv_widths must be odd widths separated by commas \(e.g. 3,9,15\), got '3;5'"),
+    ({"conv_widths": "3", "conv_width": 5}, "model.conv_width=5 and model.conv_widths='3': give one"),
+    ({"conv_width": 4}, "model.conv_width must be 0 or odd, got 4"),
+])
+def test_bad_convolution_widths_are_named(settings, message):
+    with pytest.raises(UserError, match=message):
+        SequenceClassifier(ClassifierConfig(embed_size=4, hidden_size=4, **settings), 9, 2)
 
 
 def test_last_pooling_of_a_bidirectional_layer_is_both_final_states():

@@ -138,3 +138,54 @@ def plot_strip(image, rows, labels: list[str], out: Path, title: str) -> Path:
     ax.set_yticks([k + 0.5 for k in range(len(labels))], labels, fontsize=7)
     ax.set(xlabel="image column (pixels)")
     return save(fig, Path(out), dpi=110)
+
+
+LOGO_COLOURS = {"A": "#2ca02c", "C": "#1f77b4", "G": "#ff9f0e", "T": "#d62728", "U": "#d62728"}
+
+
+def _glyph(ax, letter: str, x: float, bottom: float, height: float, colour: str) -> None:
+    """``letter`` stretched into the box [x - 0.45, x + 0.45] x [bottom, bottom + height]."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.patches import PathPatch
+    from matplotlib.textpath import TextPath
+    from matplotlib.transforms import Affine2D
+
+    path = TextPath((0, 0), letter, size=1, prop=FontProperties(family="DejaVu Sans", weight="bold"))
+    box = path.get_extents()
+    fit = Affine2D().translate(-box.x0, -box.y0).scale(0.9 / box.width, height / box.height) \
+        .translate(x - 0.45, bottom)
+    ax.add_patch(PathPatch(fit.transform_path(path), facecolor=colour, edgecolor="none"))
+
+
+def plot_logo(maps: dict[str, list[list[float]]], letters: list[str], positions: list[str], out: Path,
+              title: str) -> Path:
+    """Sequence-logo-style attribution maps, one panel per class: at each position the letters stacked with
+    their mean attribution as height, positive above the axis (tallest on top), negative below."""
+    import numpy as np
+
+    fig, axes = plt.subplots(len(maps), 1, figsize=(max(8.0, 0.22 * len(positions) + 2), 2.3 * len(maps)),
+                             squeeze=False)
+    for ax, (name, matrix) in zip(axes[:, 0], maps.items()):
+        m = np.asarray(matrix, dtype=float)  # (letters, T)
+        for t in range(m.shape[1]):
+            up, down = 0.0, 0.0
+            for k in np.argsort(np.abs(m[:, t])):  # the largest drawn last: outermost
+                h = m[k, t]
+                if h > 0:
+                    _glyph(ax, letters[k], t, up, h, LOGO_COLOURS.get(letters[k], "#7f7f7f"))
+                    up += h
+                elif h < 0:
+                    down += h
+                    _glyph(ax, letters[k], t, down, -h, LOGO_COLOURS.get(letters[k], "#7f7f7f"))
+        top = max(float(np.clip(m, 0, None).sum(0).max()), 1e-6)
+        low = min(float(np.clip(m, None, 0).sum(0).min()), -1e-6)
+        ax.set_xlim(-0.6, m.shape[1] - 0.4)
+        ax.set_ylim(low * 1.05, top * 1.05)
+        ax.axhline(0, color="black", lw=0.5)
+        step = max(1, len(positions) // 30)
+        ax.set_xticks(range(0, len(positions), step), positions[::step], fontsize=7)
+        ax.set_ylabel("attribution")
+        ax.set_title(name, fontsize=10, loc="left")
+    axes[-1, 0].set_xlabel("position")
+    fig.suptitle(title, fontsize=11)
+    return save(fig, Path(out), dpi=120)

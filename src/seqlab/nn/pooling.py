@@ -7,6 +7,9 @@ real steps) and returns (B, D); padded steps never change the result.
   half at len-1 and the backward half at t = 0, i.e. both directions' final states.
 * ``mean``      -- (1/len) sum_t h_t over the real steps.
 * ``max``       -- the elementwise max over the real steps.
+* ``center``    -- the state at the middle step, t = len // 2: for aligned sequences whose
+  signal sits at a fixed place (a splice junction between positions 30 and 31 of 60), the
+  bidirectional state there has read everything up to it from both sides.
 * ``attention`` -- additive attention with a learned query (Bahdanau-style scoring,
   as in Yang et al. 2016): e_t = v^T tanh(W h_t + b), a = softmax(e) over the real
   steps, pooled = sum_t a_t h_t.
@@ -50,6 +53,15 @@ class MaxPooling(nn.Module):
         return h.masked_fill(~mask[..., None], float("-inf")).amax(1)
 
 
+class CenterPooling(nn.Module):
+    def __init__(self, size: int, bidirectional: bool = False) -> None:
+        super().__init__()
+
+    def forward(self, h: Tensor, mask: Tensor) -> Tensor:
+        middle = mask.sum(1) // 2  # (B,)
+        return h[torch.arange(h.shape[0], device=h.device), middle]
+
+
 class AttentionPooling(nn.Module):
     def __init__(self, size: int, bidirectional: bool = False, attn_size: int | None = None) -> None:
         super().__init__()
@@ -63,7 +75,8 @@ class AttentionPooling(nn.Module):
         return (pooled, a) if need_weights else pooled
 
 
-POOLINGS = {"last": LastPooling, "mean": MeanPooling, "max": MaxPooling, "attention": AttentionPooling}
+POOLINGS = {"last": LastPooling, "mean": MeanPooling, "max": MaxPooling, "center": CenterPooling,
+            "attention": AttentionPooling}
 
 
 def build_pooling(name: str, size: int, bidirectional: bool) -> nn.Module:

@@ -3,12 +3,15 @@
     seqlab train classify --data train.txt [--data.valid=dev.txt] [--preset sst2-bilstm-max]
     seqlab predict RUN_DIR < sentences.txt          label and probability, one line per sentence
     seqlab evaluate RUN_DIR --data dev.txt          accuracy, macro-F1, per-class P/R/F1, confusion.png
+    seqlab predict RUN_DIR --input seqs.txt --explain logo.png
+                                                    + what the model looked at, per position and symbol
 
 The model is chosen on validation accuracy (``selection`` = 1 - accuracy); without
 ``data.valid`` the last ``data.valid_fraction`` of the training file is held out.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +36,7 @@ from seqlab.tasks.panel import Panel, text_box, text_field, token_pieces
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
 from seqlab.tasks.shared import (
+    EVAL_BATCH,
     BucketedTask,
     by_length,
     chunks,
@@ -73,7 +77,7 @@ class ClassifyTask(BucketedTask):
 
     def train_step(self, batch):
         logits, y = self.forward(batch)
-        return F.cross_entropy(logits, y), sum(len(ids) for ids, _ in batch)  # tokens, for tokens/s
+        return F.cross_entropy(logits, y, label_smoothing=self.cfg.model.label_smoothing), sum(len(ids) for ids, _ in batch)  # tokens, for tokens/s
 
     def forward(self, batch):
         tokens, lengths = pad_batch([ids for ids, _ in batch], self.tokens.pad)
@@ -202,17 +206,90 @@ def id_probabilities(run: ClassifyRun, ids: list[list[int]]) -> torch.Tensor:
     return p
 
 
-def predict_lines(run: ClassifyRun, lines: Iterable[str], options=None) -> Iterator[str]:
+@dataclass
+class PredictOptions:
+    explain: str | None = option(None, "a PNG: the mean integrated-gradients attribution of each symbol at each "
+                                       "position, one panel per predicted class (inputs of one length)")
+
+
+def predict_lines(run: ClassifyRun, lines: Iterable[str], options: PredictOptions | None = None) -> Iterator[str]:
     """``label<TAB>probability`` for each sentence (data.format=splice: each nucleotide sequence),
-    streamed: a chunk of lines at a time."""
+    streamed: a chunk of lines at a time.  ``options.explain``: the attribution map of all of them, drawn
+    at the end."""
+    explain = options.explain if options else None
+    seen: list[tuple[list[int], int]] = []  # (ids, predicted class) of every line, for --explain
     for first, chunk in numbered_chunks(lines):
         check_sentences(chunk, first)
         if run.cfg.data.format == "splice":  # as the reader: upper case, ambiguity codes as N, other letters refused
             chunk = [nucleotides(line.strip(), f"input line {n}") for n, line in enumerate(chunk, first)]
         ids = [token_ids(run.tokens, t, run.cfg.data.max_len) for t in chunk]
         check_lengths(map(len, ids), run.model.encoder.max_positions, first, "the Transformer encoder")
+        check_lengths(map(len, ids), run.model.max_positions, first, "model.positions")
         best, index = id_probabilities(run, ids).max(-1)
+        if explain:
+            _check_aligned(ids, first, len(seen[0][0]) if seen else None)
+            seen += zip(ids, index.tolist())
         yield from (f"{run.labels.itos[int(k)]}\t{float(v):.4f}" for v, k in zip(best, index))
+    if explain:
+        if not seen:
+            raise UserError("--explain: no input sequences to explain")
+        draw_explanation(run, [ids for ids, _ in seen], [k for _, k in seen], explain)
+
+
+def _check_aligned(ids: list[list[int]], first: int, length: int | None) -> None:
+    length = length or len(ids[0])
+    for n, x in enumerate(ids, first):
+        if len(x) != length:
+            raise UserError(f"--explain: input line {n} has {len(x)} tokens, the first {length}: a map over "
+                            "positions needs inputs of one length")
+
+
+def explanation(run: ClassifyRun, ids: list[list[int]], classes: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, T) integrated-gradients attributions of log p(class | x) for inputs of one length, and the ids (N, T)."""
+    from seqlab.models.attribution import integrated_gradients
+
+    tokens = torch.tensor(ids, device=run.device)
+    target = torch.tensor(classes, device=run.device)
+    lengths = torch.full((len(ids),), tokens.shape[1], device=run.device)
+    run.model.eval()
+    parts = [integrated_gradients(run.model, tokens[rows], lengths[rows], target[rows]).cpu()
+             for rows in torch.arange(len(ids)).split(EVAL_BATCH)]
+    return torch.cat(parts), tokens.cpu()
+
+
+def position_labels(run: ClassifyRun, length: int) -> list[str]:
+    """-T/2..-1, +1..+T/2 around the junction for splice sequences of even length, else 1..T."""
+    if run.cfg.data.format == "splice" and length % 2 == 0:
+        return [str(t - length // 2) if t < length // 2 else f"+{t - length // 2 + 1}" for t in range(length)]
+    return [str(t + 1) for t in range(length)]
+
+
+def class_maps(run: ClassifyRun, attributions: torch.Tensor, tokens: torch.Tensor, classes: list[int]):
+    """{class name (n): position map (symbols x T)} over the inputs of each class, and the symbols' text."""
+    from seqlab.models.attribution import position_map
+
+    vocab = getattr(run.tokens, "vocab", None)  # words and characters; BPE pieces are named by the tokenizer
+    specials = {run.tokens.pad, getattr(vocab, "unk", None)}
+    symbols = [int(s) for s in tokens.unique().tolist() if int(s) not in specials]
+    letters = [vocab.itos[s] if vocab is not None else run.tokens.subwords.tokenizer.id_to_token(s) for s in symbols]
+    by_class = torch.tensor(classes)
+    maps = {}
+    for k in sorted(set(classes)):
+        rows = by_class == k
+        maps[f"{run.labels.itos[k]} ({int(rows.sum())})"] = position_map(attributions[rows], tokens[rows],
+                                                                          symbols).tolist()
+    return maps, letters
+
+
+def draw_explanation(run: ClassifyRun, ids: list[list[int]], classes: list[int], out: str) -> Path:
+    from seqlab.plots import plot_logo
+
+    attributions, tokens = explanation(run, ids, classes)
+    maps, letters = class_maps(run, attributions, tokens, classes)
+    path = plot_logo(maps, letters, position_labels(run, tokens.shape[1]), Path(out),
+                     f"{run.run_dir.name}: integrated gradients of log p(predicted class), mean per position")
+    print(f"attribution map: {path}", file=sys.stderr)
+    return path
 
 
 def evaluate_file(run: ClassifyRun, path: str, plot: str | None = None) -> dict:
@@ -294,6 +371,18 @@ def splice(cell: str = "lstm") -> ClassifyConfig:
     return cfg
 
 
+def splice_positions(pooling: str = "attention", conv_widths: str = "", dropout: float = 0.1) -> ClassifyConfig:
+    """:func:`splice` with a learned vector for each of the 60 positions added to each nucleotide's embedding:
+    the sequences are aligned on the candidate junction, so *where* a letter sits is most of the signal.
+    ``pooling="center"`` reads the BiLSTM's state at the junction instead of pooling over the positions."""
+    cfg = splice("lstm")
+    cfg.model.positions, cfg.model.pooling, cfg.model.conv_widths = 60, pooling, conv_widths
+    cfg.model.dropout = dropout
+    if conv_widths:
+        cfg.model.conv_channels = 32
+    return cfg
+
+
 PRESETS = {
     "sst2-bilstm-max": lambda: sst2("lstm", "max"),
     "sst2-bilstm-attention": lambda: sst2("lstm", "attention"),
@@ -302,6 +391,9 @@ PRESETS = {
     "sst2-phrases-bilstm-attention": lambda: sst2_phrases("attention"),
     "splice-bilstm": lambda: splice("lstm"),
     "splice-bigru": lambda: splice("gru"),
+    "splice-bilstm-pos": lambda: splice_positions("attention"),
+    "splice-bilstm-pos-center": lambda: splice_positions("center", dropout=0.3),
+    "splice-tdnn-bilstm-pos": lambda: splice_positions("attention", "3,7,11"),
 }
 
 
@@ -352,6 +444,7 @@ TASK = Task(
     name="classify", help="a sequence classifier (many -> one: sentiment, topics, ...)",
     data_help="training file: 'label text' lines, or .csv/.tsv with text and label columns",
     config=ClassifyConfig, presets=PRESETS, setup=setup, build=build, predict=predict_lines,
+    predict_options=PredictOptions,
     evaluate=evaluate, evaluate_options=EvaluateOptions, report=report, export=export, test=test,
     panel=PANEL,
 )
