@@ -129,6 +129,8 @@ def main(argv=None) -> None:
     ap.add_argument("--baselines", default=",".join(SEQUENCE_BASELINES))
     ap.add_argument("--explain", default="", help="a preset of --presets whose attribution maps are drawn")
     ap.add_argument("--logo", default=str(LOGO), help="where --explain draws the maps (PNG)")
+    ap.add_argument("--results", default="dna_splice", help="results/NAME.json (another name for a variant, e.g. a "
+                                                            "lever measured on the same folds)")
     args, rest = ap.parse_known_args(argv)
     if not Path(args.data).is_file():
         raise UserError(f"--data {args.data} does not exist (the shared datasets live in ../shared/data)")
@@ -145,20 +147,20 @@ def main(argv=None) -> None:
     all_labels = [ex.label for ex in examples]
     folds = stratified_folds(all_labels, args.folds, args.seed)
     start, results, configs, attribution = time.perf_counter(), {}, {}, {}
-    earlier = _earlier(args, presets)
+    earlier = _earlier(args, presets) if args.results == "dna_splice" else {}
 
     def split_off(train_idx, k):
         kept, held = stratified_hold_out([all_labels[i] for i in train_idx], 1 / 9, args.seed + k)
         return [train_idx[i] for i in kept], [train_idx[i] for i in held]
 
     def save():
-        return write_results("dna_splice", {
+        return write_results(args.results, {
             "data": args.data, "folds": args.folds, "seed": args.seed, "labels": labels,
             "ensemble": {"preset": ensemble_of, "seeds": args.seeds}, "earlier": earlier,
             "fold_test_indices": [test for _, test in folds], "goal": GOAL,
             "models": {name: {**summary(r["folds"], labels), **r} for name, r in results.items()},
             "paired_to_best_baseline": paired_to_best(results, baselines), "configs": configs,
-            "attribution": attribution}, time.perf_counter() - start)
+            "attribution": attribution, "overrides": rest}, time.perf_counter() - start)
 
     for name in baselines:
         t = time.perf_counter()

@@ -15,7 +15,7 @@ SMALL = ["--train.max_steps=4", "--train.epochs=0", "--train.progress=false", "-
 def test_every_task_module_declares_itself():
     found = registry.tasks()
     assert set(found) == {"lm", "translate", "classify", "tag", "forecast", "speech", "memory", "handwriting",
-                          "conditional_lm", "bilm"}
+                          "conditional_lm", "bilm", "charlm"}
     for name, task in found.items():
         assert task.name == name and task.presets, name
         for preset in task.presets:
@@ -26,6 +26,12 @@ def _lm(tmp_path):
     corpus = tmp_path / "rain.txt"
     corpus.write_text(TEXT)
     return ["--data", str(corpus), *TINY], ["--data", str(corpus)], "the rain\nin spain\n", ["--length", "5"], 2
+
+
+def _charlm(tmp_path):
+    corpus = tmp_path / "rain.txt"
+    corpus.write_text(TEXT)
+    return ["--data", str(corpus), *TINY], ["--data", str(corpus)], "the rain\nin spain\n", [], 2
 
 
 def _translate(tmp_path):
@@ -91,7 +97,8 @@ def _conditional_lm(tmp_path):
 
 
 TASKS = {"lm": _lm, "translate": _translate, "classify": _classify, "tag": _tag, "forecast": _forecast,
-         "speech": _speech, "memory": _memory, "handwriting": _handwriting, "conditional_lm": _conditional_lm, "bilm": _bilm}
+         "speech": _speech, "memory": _memory, "handwriting": _handwriting, "conditional_lm": _conditional_lm, "bilm": _bilm,
+         "charlm": _charlm}
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))

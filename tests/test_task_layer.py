@@ -41,7 +41,7 @@ def test_tasks_export_probe_and_benchmarks_use_no_underscore_names_of_other_modu
 
 
 # -- the CLI and the server know no task by name: a task declares its commands, its generate and its panel ------
-TASK_NAMES = {"bilm", "classify", "conditional_lm", "forecast", "handwriting", "lm", "memory", "speech", "tag",
+TASK_NAMES = {"bilm", "charlm", "classify", "conditional_lm", "forecast", "handwriting", "lm", "memory", "speech", "tag",
               "translate"}
 PROSE = {"classify", "tag", "translate", "forecast", "speech", "handwriting", "memory"}  # words of plain English too
 

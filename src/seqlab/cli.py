@@ -127,7 +127,7 @@ def _add_train(sub) -> None:
     for task in tasks().values():
         p = train.add_parser(task.name, help=task.help, formatter_class=argparse.RawDescriptionHelpFormatter)
         p.task = task
-        p.add_argument("--data", help=task.data_help)
+        p.add_argument("--data", nargs="+" if task.many_files else None, help=task.data_help)
         p.add_argument("--preset", help=f"a named starting configuration: {', '.join(task.presets) or 'none'}")
         p.add_argument("--config", help="a JSON file with config fields")
         p.add_argument("--name", help="run name (default: the preset's); the run lives in RUNS/NAME")
@@ -247,7 +247,7 @@ def _train_config(args, overrides: list[str]):
         if args.config:
             load_json(cfg, args.config)
         if args.data:
-            cfg.data.path = args.data
+            cfg.data.path = ",".join(args.data) if task.many_files else args.data
         run_dir = Path(args.runs) / (args.name or args.preset or args.task)
     apply_overrides(cfg, pairs)
     return task, cfg, run_dir

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from seqlab.errors import UserError
-from seqlab.fields import Count, Probability, Size
+from seqlab.fields import INT_MAX, Count, Probability, Size
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
 from seqlab.nn.pooling import POOLINGS, AttentionPooling, build_pooling
 
@@ -92,7 +92,7 @@ def conv_widths(cfg: ClassifierConfig) -> list[int]:
             ([cfg.conv_width] if cfg.conv_width else [])
     except ValueError:
         widths = None
-    if widths is None or any(k < 1 or k % 2 == 0 for k in widths):
+    if widths is None or any(k < 1 or k % 2 == 0 or k > INT_MAX for k in widths):
         raise UserError(f"model.conv_widths must be odd widths separated by commas (e.g. 3,9,15), got "
                         f"{cfg.conv_widths!r}" if cfg.conv_widths.strip() else
                         f"model.conv_width must be 0 or odd, got {cfg.conv_width}")

@@ -58,12 +58,17 @@ class RecurrentLM(nn.Module):
 
     def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, object]:
         """tokens (B, T) -> logits (B, T, V) and the final recurrent state."""
+        h, state = self.states(tokens, state, final=True)  # (B, T, H)
+        return self.decoder(self.drop(h)), state
+
+    def states(self, tokens: Tensor, state=None, final: bool = False):
+        """tokens (B, T) -> the top layer's h_t (B, T, H) (and with ``final`` the final recurrent state)."""
         if self.embed is None:
             e = F.one_hot(tokens, self.vocab_size).to(self.decoder.weight.dtype)  # (B, T, V)
         else:
             e = self.embed(tokens)  # (B, T, E)
-        h, state = self.rnn(self.drop(e), state)  # (B, T, H)
-        return self.decoder(self.drop(h)), state
+        h, state = self.rnn(self.drop(e), state)
+        return (h, state) if final else h
 
     def loss(self, tokens: Tensor, targets: Tensor, state=None) -> tuple[Tensor, object]:
         """Mean cross-entropy in nats per token, and the final state."""

@@ -39,6 +39,8 @@ class TaggerConfig(EncoderConfig):
     output: Literal["crf", "softmax"] = "crf"
     word_dropout: Probability = 0.0  # training: a word seen once is replaced by <unk> with this probability
     aux_loss: NonNegative = 0.0  # > 0: weight of Plank et al.'s auxiliary loss (predict floor(ln count) of each word)
+    contextual: str = ""  # a `seqlab train charlm` run: its two LMs' states at each word join the features (copied in)
+    contextual_finetune: bool = False  # train the char LMs with the tagger (default: frozen)
 
 
 class CharEncoder(nn.Module):
@@ -66,9 +68,10 @@ class CharEncoder(nn.Module):
 
 
 class Tagger(nn.Module):
-    def __init__(self, cfg: TaggerConfig, sizes: dict, transitions=None) -> None:
+    def __init__(self, cfg: TaggerConfig, sizes: dict, transitions=None, contextual: nn.Module | None = None) -> None:
         """``sizes``: {'words', 'tags'} and 'chars' (word-level) or 'bigrams' (segmentation); with
-        ``cfg.aux_loss`` also 'frequency_bins'."""
+        ``cfg.aux_loss`` also 'frequency_bins'.  ``contextual``: a :class:`~seqlab.models.charlm.BiCharLM`
+        whose word vectors join the features (frozen unless ``cfg.contextual_finetune``)."""
         super().__init__()
         for name, allowed in (("char_encoder", ("lstm", "cnn", "none")), ("output", ("crf", "softmax"))):
             if getattr(cfg, name) not in allowed:
@@ -84,6 +87,10 @@ class Tagger(nn.Module):
             self.bigrams = nn.Embedding(sizes["bigrams"], cfg.bigram_embed_size, padding_idx=0)
             size += 2 * cfg.bigram_embed_size
         size += sizes.get("lexicon", 0)  # segmentation: word-list features (seqlab.tasks.tag_features.CharFeatures)
+        self.contextual, self.finetune = contextual, cfg.contextual_finetune
+        if contextual is not None:
+            size += contextual.output_size
+            contextual.requires_grad_(self.finetune)
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = SequenceEncoder(cfg, size)
         self.emit = nn.Linear(self.encoder.output_size, sizes["tags"])
@@ -108,7 +115,17 @@ class Tagger(nn.Module):
             x.append(self.bigrams(batch["bigrams"]).flatten(2))  # (B, T, 2 * E_b)
         if "lexicon" in batch:
             x.append(batch["lexicon"])  # (B, T, 2 * (max_len - 1)) binary
+        if self.contextual is not None:  # frozen: no graph through the char LMs
+            with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
+                x.append(self.contextual.word_vectors(batch))  # (B, T, 2 H_lm)
         return self.encoder(self.drop(torch.cat(x, -1)), batch["lengths"])
+
+    def train(self, mode: bool = True):
+        """As nn.Module's; frozen char LMs stay in eval mode (no dropout in what they give)."""
+        super().train(mode)
+        if self.contextual is not None and not self.finetune:
+            self.contextual.eval()
+        return self
 
     def loss(self, batch: dict, tags: Tensor, bins: Tensor | None = None) -> Tensor:
         """Mean negative log-likelihood per sentence (CRF) or cross-entropy per token (softmax); with the

@@ -69,9 +69,14 @@ class LMTask(TrainingTask):
         while True:
             if offset == 0:
                 self.state = None  # each epoch starts from a zero state
-            for i, x, y in windows(self.train_streams, self.bptt, offset, self.device):
-                yield ((epoch, i + self.bptt) if i + self.bptt < last else (epoch + 1, 0)), (x, y)
+            for i, batch in self.windows(offset):
+                yield ((epoch, i + self.bptt) if i + self.bptt < last else (epoch + 1, 0)), batch
             epoch, offset = epoch + 1, 0
+
+    def windows(self, offset: int):
+        """(start, batch) of each training window from ``offset`` on."""
+        for i, x, y in windows(self.train_streams, self.bptt, offset, self.device):
+            yield i, (x, y)
 
     def train_step(self, batch):
         x, y = batch
@@ -108,11 +113,12 @@ def evaluate_streams(model, streams, bptt: int) -> dict:
 
 # ------------------------------------------------------------------------ setup / build
 def setup(cfg: LMConfig, resume_dir: Path | None, device) -> LMTask:
-    corpus = load_corpus(cfg.data, _load_vocab(resume_dir) if resume_dir else None, cfg.train.progress)
+    corpus = load_corpus(cfg.data, read_lm_vocab(resume_dir) if resume_dir else None, cfg.train.progress)
     return LMTask(build_lm(cfg.model, len(corpus.vocab)).to(device), corpus, cfg.train, device)
 
 
-def _load_vocab(run_dir: Path):
+def read_lm_vocab(run_dir: Path):
+    """The token vocabulary of an LM run."""
     parts = read_vocab(run_dir)
     return vocab_from_json(parts.get("tokens", parts))  # runs of before 2026-12-04 hold the vocabulary alone
 
@@ -123,7 +129,7 @@ class LMRun(Run):
 
 
 def build(cfg: LMConfig, run_dir: Path, device) -> LMRun:
-    vocab = _load_vocab(run_dir)
+    vocab = read_lm_vocab(run_dir)
     return LMRun(cfg, build_lm(cfg.model, len(vocab)).to(device), run_dir, device, vocab)
 
 

@@ -84,6 +84,7 @@ class Task:
     predict_options: type = NoOptions
     evaluate_options: type = NoOptions
     reads_lines: bool = True  # predict reads input lines (--input or stdin); False: its options name the input
+    many_files: bool = False  # train --data takes several files (data.path: their paths joined by commas)
     command: str = ""  # a CLI verb for this task's predict (seqlab translate, seqlab transcribe), besides predict
     export: Callable[[Any], Any] | None = None  # run -> seqlab.export.Exportable (seqlab export RUN_DIR)
     test: Callable[[Any], dict | None] | None = None  # run -> scores of the config's test data, if it names any

@@ -27,13 +27,17 @@ from seqlab.data.tagschemes import chunks, words_from_bmes
 from seqlab.errors import UserError
 from seqlab.export import Exportable
 from seqlab.fields import Count, Fraction, Index, Size
+from seqlab.models.charlm import BiCharLM
+from seqlab.models.lm import ModelConfig
 from seqlab.models.tagger import Tagger, TaggerConfig
 from seqlab.nn.crf import FORBIDDEN
+from seqlab.tasks.charlm import load_for_features
 from seqlab.tasks.panel import Panel, text_box, text_field
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
 from seqlab.tasks.shared import EVAL_BATCH, BucketedTask, by_length, recurrent_export, train_and_valid
 from seqlab.tasks.tag_features import KINDS, CharFeatures, TagFeatures
+from seqlab.train.config import apply_dict, to_dict
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig
 
@@ -174,14 +178,27 @@ def setup(cfg: TagConfig, resume_dir: Path | None, device) -> TagTask:
     data, valid = _splits(cfg.data)
     kind = _kind(cfg)
     features = kind.load(resume_dir, cfg.data) if resume_dir else kind.build(cfg.data, data)
-    return TagTask(_model(cfg, features, device), cfg, features, data.sentences, valid, device)
+    charlm = None
+    if cfg.model.contextual and not resume_dir:  # the char LMs' config and vocabulary go into this run's vocab.json
+        charlm = load_for_features(cfg.model.contextual)
+        features.use_contextual({"model": to_dict(charlm.cfg.model), "tokens": charlm.vocab.to_json(),
+                                 "from": str(Path(cfg.model.contextual).resolve())})
+    model = _model(cfg, features, device)
+    if charlm is not None:  # and their weights into the tagger's (so its checkpoints hold them)
+        model.contextual.load_state_dict(charlm.model.state_dict())
+    return TagTask(model, cfg, features, data.sentences, valid, device)
 
 
 def _model(cfg: TagConfig, features: TagFeatures, device) -> Tagger:
     sizes = features.sizes()
     if cfg.model.aux_loss > 0:
         sizes["frequency_bins"] = int(features.frequency_bins().max()) + 1
-    return Tagger(cfg.model, sizes, features.transitions()).to(device)
+    contextual = None
+    if features.contextual is not None:
+        lm_cfg = ModelConfig()
+        apply_dict(lm_cfg, features.contextual["model"])
+        contextual = BiCharLM(lm_cfg, len(features.context_vocab))
+    return Tagger(cfg.model, sizes, features.transitions(), contextual).to(device)
 
 
 def _kind(cfg: TagConfig) -> type[TagFeatures]:
@@ -360,7 +377,9 @@ def export(run: TagRun) -> Exportable:
     keys = list(batch(torch.Generator(), [1]))  # the inputs this run's features make
     axes = {"words": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "bigrams": {0: "batch", 1: "time"},
             "lexicon": {0: "batch", 1: "time"}, "chars": {0: "batch", 1: "time", 2: "word_length"},
-            "char_lengths": {0: "batch", 1: "time"}, "emissions": {0: "batch", 1: "time"}}
+            "char_lengths": {0: "batch", 1: "time"}, "emissions": {0: "batch", 1: "time"},
+            "ctx_forward": {0: "batch", 1: "sentence_chars"}, "ctx_backward": {0: "batch", 1: "sentence_chars"},
+            "ctx_forward_at": {0: "batch", 1: "time"}, "ctx_backward_at": {0: "batch", 1: "time"}}
     notes = {"read": "inputs as seqlab.tasks.tag_features builds them (collate) from vocab.json; emissions: "
                      "per-step tag scores (B, T, K); decode with crf (Viterbi: start + emissions + transitions"
                      "[previous][next] + end) or, without crf, the argmax per step",

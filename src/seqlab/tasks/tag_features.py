@@ -27,6 +27,7 @@ from seqlab.errors import UserError
 from seqlab.metrics.chunks import chunk_scores
 from seqlab.metrics.segmentation import segmentation_scores
 from seqlab.metrics.tagging import token_accuracy
+from seqlab.models.charlm import collate_chars, sentence_chars
 from seqlab.tasks.shared import read_vocab, write_vocab
 
 BOS, EOS = "<s>", "</s>"
@@ -37,6 +38,18 @@ class TagFeatures:
 
     def __init__(self, cfg, scheme: str, vocabs: dict[str, Vocabulary]) -> None:
         self.cfg, self.scheme, self.vocabs = cfg, scheme, vocabs
+        self.contextual: dict | None = None  # model.contextual: the char LMs' model config and vocabulary
+        self.context_vocab = None
+
+    def use_contextual(self, spec: dict | None) -> None:
+        """Read each sentence for the char LMs too (``spec``: their ``model`` config, ``tokens`` and provenance)."""
+        from seqlab.data.tokens import vocab_from_json
+
+        if spec is not None and not isinstance(self, WordFeatures):
+            raise UserError("model.contextual needs word-level data (data.format=conll or conllu): the char LMs' "
+                            "states are read at the words")
+        self.contextual = spec
+        self.context_vocab = vocab_from_json(spec["tokens"]) if spec else None
 
     # ------------------------------------------------------------------ to ids and back
     def word_forms(self, tokens: list[str]) -> list[str]:
@@ -81,7 +94,8 @@ class TagFeatures:
 
     # ------------------------------------------------------------------ the run directory
     def save(self, run_dir: Path, train_words: set[str]) -> None:
-        write_vocab(run_dir, scheme=self.scheme, **self.vocabs, word_counts=self.vocabs["words"].counts)
+        write_vocab(run_dir, scheme=self.scheme, **self.vocabs, word_counts=self.vocabs["words"].counts,
+                    **({"contextual": self.contextual} if self.contextual else {}))
         # the training words as written: out-of-vocabulary figures (OOV recall, POS accuracy on OOV tokens)
         (run_dir / "train_words.txt").write_text("\n".join(sorted(train_words)) + "\n", encoding="utf-8")
 
@@ -90,7 +104,9 @@ class TagFeatures:
         spec = read_vocab(run_dir)
         vocabs = {name: Vocabulary.from_json(spec[name]) for name in cls.VOCABS if name in spec}
         vocabs["words"].counts = spec.get("word_counts", {})
-        return cls(cfg, spec["scheme"], vocabs)
+        features = cls(cfg, spec["scheme"], vocabs)
+        features.use_contextual(spec.get("contextual"))
+        return features
 
     def files(self, run_dir: Path) -> list[Path]:
         """The files of ``run_dir`` that its inputs depend on (exported beside the model)."""
@@ -132,7 +148,10 @@ class WordFeatures(TagFeatures):
         return allowed_transitions(self.vocabs["tags"].itos, self.train_scheme if self.scheme in SCHEMES else "plain")
 
     def encode(self, tokens: list[str]) -> dict:
-        return {**super().encode(tokens), "chars": [self.vocabs["chars"].encode(t) for t in tokens]}
+        out = {**super().encode(tokens), "chars": [self.vocabs["chars"].encode(t) for t in tokens]}
+        if self.context_vocab is not None:  # the sentence's characters for the char LMs (as written: case kept)
+            out.update(sentence_chars(self.context_vocab, tokens))
+        return out
 
     def collate_own(self, batch: dict, items: list[dict]) -> None:
         B, T = batch["words"].shape
@@ -143,6 +162,8 @@ class WordFeatures(TagFeatures):
             for t, c in enumerate(x["chars"]):
                 batch["chars"][b, t, : len(c)] = torch.tensor(c)
                 batch["char_lengths"][b, t] = len(c)
+        if self.context_vocab is not None:
+            collate_chars(batch, items)
 
     # ------------------------------------------------------------------ predict / evaluate
     @staticmethod
