@@ -13,13 +13,13 @@ Dropout on the embeddings and on the pooled vector (``model.dropout``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from torch import Tensor, nn
 
 from seqlab.errors import UserError
-from seqlab.fields import INT_MAX, Count, Probability, Size
+from seqlab.fields import INT_MAX, Count, Probability, Range, Size
 from seqlab.models.encoder import EncoderConfig, SequenceEncoder
 from seqlab.nn.pooling import POOLINGS, AttentionPooling, build_pooling
 
@@ -33,7 +33,7 @@ class ClassifierConfig(EncoderConfig):
     conv_width: Count = 0  # > 0 (odd): a 1-D convolution of this width over the embeddings, before the encoder
     conv_widths: str = ""  # several widths (TDNN front end), e.g. "3,9,15": one convolution each, concatenated
     conv_channels: Size = 64  # output channels of each convolution (model.conv_width or model.conv_widths)
-    positions: Count = 0  # > 0: a learned vector for each of the first N positions, added to the embeddings
+    positions: Annotated[int, Range(0, 2**20)] = 0  # > 0: a learned vector for each of the first N positions, added to the embeddings
     label_smoothing: Probability = 0.0  # training: label smoothing of the cross-entropy
     init_from: str = ""  # a `seqlab train bilm` run: start from its vocabulary, embedding and encoder (ULMFiT)
 
