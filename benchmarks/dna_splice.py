@@ -129,6 +129,8 @@ def main(argv=None) -> None:
     ap.add_argument("--baselines", default=",".join(SEQUENCE_BASELINES))
     ap.add_argument("--explain", default="", help="a preset of --presets whose attribution maps are drawn")
     ap.add_argument("--logo", default=str(LOGO), help="where --explain draws the maps (PNG)")
+    ap.add_argument("--reuse-baselines", action="store_true",
+                    help="take the baselines' rows from the results file when it scored the same folds (no refit)")
     ap.add_argument("--results", default="dna_splice", help="results/NAME.json (another name for a variant, e.g. a "
                                                             "lever measured on the same folds)")
     args, rest = ap.parse_known_args(argv)
@@ -162,7 +164,12 @@ def main(argv=None) -> None:
             "paired_to_best_baseline": paired_to_best(results, baselines), "configs": configs,
             "attribution": attribution, "overrides": rest}, time.perf_counter() - start)
 
+    reusable = _reusable_baselines(args) if args.reuse_baselines else {}
     for name in baselines:
+        if name in reusable:
+            results[name] = reusable[name]
+            print(name, "(reused from", reusable[name]["measured"], ")", summary(results[name]["folds"], labels))
+            continue
         t = time.perf_counter()
         rows = []
         for k, (train_idx, test_idx) in enumerate(folds):
@@ -222,6 +229,19 @@ def _earlier(args, presets) -> dict:
             rows[name] = {"date": old["date"], "accuracy_mean": r["accuracy_mean"], "accuracy_std": r["accuracy_std"],
                           "fold_accuracy": [f["accuracy"] for f in r["folds"]], "config": r.get("config")}
     return {name: r for name, r in rows.items() if name not in presets}
+
+
+def _reusable_baselines(args) -> dict:
+    """The baselines' rows of the results file, when it scored the same folds (data, fold count, seed), each marked
+    with the date it was measured."""
+    from common import previous_record
+
+    old = previous_record(args.results)
+    if (old.get("data"), old.get("folds"), old.get("seed")) != (args.data, args.folds, args.seed):
+        return {}
+    return {name: {**{k: v for k, v in r.items() if k in ("folds", "wall_time_s")},
+                   "measured": r.get("measured", old["date"])}
+            for name, r in old.get("models", {}).items() if not name.startswith("splice")}
 
 
 def _fold_maps(run, examples, test_idx, labels) -> dict:

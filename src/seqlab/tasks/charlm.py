@@ -38,9 +38,8 @@ from seqlab.errors import UserError
 from seqlab.fields import Fraction
 from seqlab.models.charlm import BiCharLM
 from seqlab.models.lm import ModelConfig
-from seqlab.tasks.lm import LMTask, evaluate_streams, read_lm_vocab
+from seqlab.tasks.lm import LMRun, LMTask, evaluate_streams, read_lm_vocab
 from seqlab.tasks.panel import Panel, text_box, text_field
-from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
 from seqlab.train import distributed, rundir
 from seqlab.train.optim import OptimConfig
@@ -168,17 +167,12 @@ def setup(cfg: CharLMConfig, resume_dir: Path | None, device) -> CharLMTask:
     return CharLMTask(BiCharLM(cfg.model, len(corpus.vocab)).to(device), corpus, cfg.train, device)
 
 
-@dataclass
-class CharLMRun(Run):
-    vocab: object
-
-
-def build(cfg: CharLMConfig, run_dir: Path, device) -> CharLMRun:
+def build(cfg: CharLMConfig, run_dir: Path, device) -> LMRun:
     vocab = read_lm_vocab(run_dir)
-    return CharLMRun(cfg, BiCharLM(cfg.model, len(vocab)).to(device), run_dir, device, vocab)
+    return LMRun(cfg, BiCharLM(cfg.model, len(vocab)).to(device), run_dir, device, vocab)
 
 
-def load_for_features(run_dir: str) -> CharLMRun:
+def load_for_features(run_dir: str) -> LMRun:
     """A charlm run for a tagger's ``model.contextual``: anything else is a UserError naming it."""
     kind = rundir.task_of(run_dir)
     if kind != TASK.name:
@@ -186,7 +180,7 @@ def load_for_features(run_dir: str) -> CharLMRun:
     return TASK.load(run_dir, device="cpu")
 
 
-def scores_of_text(run: CharLMRun, text: str) -> dict:
+def scores_of_text(run: LMRun, text: str) -> dict:
     """Bits per character of ``text`` under each LM (its characters as one stream)."""
     ids = np.asarray(run.vocab.encode(text))
     if len(ids) < 2:
@@ -195,7 +189,7 @@ def scores_of_text(run: CharLMRun, text: str) -> dict:
     return both_directions(one(run.model.forward_lm, ids), one(run.model.backward_lm, reversed_ids(ids)))
 
 
-def predict(run: CharLMRun, lines: Iterable[str], options=None) -> Iterator[str]:
+def predict(run: LMRun, lines: Iterable[str], options=None) -> Iterator[str]:
     """``bits-per-char forward<TAB>backward`` of each line (read as a line of the training text, with its newline)."""
     for first, chunk in numbered_chunks(lines):
         check_sentences(chunk, first)
@@ -209,11 +203,11 @@ class EvaluateOptions:
     data: str = option(help="a text file (or CoNLL / CoNLL-U, as data.format)")
 
 
-def evaluate(run: CharLMRun, options: EvaluateOptions) -> dict:
+def evaluate(run: LMRun, options: EvaluateOptions) -> dict:
     return scores_of_text(run, "\n".join(file_lines(options.data, run.cfg.data.format)) + "\n")
 
 
-def report(run: CharLMRun, m: dict) -> str:
+def report(run: LMRun, m: dict) -> str:
     return (f"bits per character: forward {m['bits_per_char_forward']:.4f}  backward "
             f"{m['bits_per_char_backward']:.4f}  ({m['chars']:,} characters)")
 
