@@ -47,6 +47,7 @@ def create_app(run_dirs: list[str], device: str = "auto"):
     if not run_dirs:
         raise UserError("seqlab serve needs at least one RUN_DIR")
     panels = [ServedRun(i, d, device) for i, d in enumerate(run_dirs)]
+    import seqlab.plots  # noqa: F401 - matplotlib and its font list loaded now, not in the first request that plots
 
     def error(message: str, status: int = 400) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
