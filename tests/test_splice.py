@@ -195,6 +195,10 @@ def test_explain_needs_inputs_of_one_length(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "dna"), "--input", str(q), "--explain", str(tmp_path / "l.png")]) == 2
     err = capsys.readouterr().err.strip()
     assert "--explain: input line 2 has 8 tokens, the first 20" in err and "\n" not in err
+    q.write_text("ACGTACGTACGTACGTACGT\n")
+    assert main(["predict", str(tmp_path / "dna"), "--input", str(q), "--explain", str(tmp_path / "l.xyz")]) == 2
+    err = capsys.readouterr().err.strip()  # a suffix matplotlib cannot write: one line, not a traceback
+    assert f"cannot write the plot {tmp_path / 'l.xyz'}: Format 'xyz' is not supported" in err and "\n" not in err
     q.write_text("ACGTACGTACGTACGTACGTA\n")  # 21 > the 20 learned positions
     assert main(["predict", str(tmp_path / "dna"), "--input", str(q)]) == 2
     assert "input line 1 has 21 tokens; model.positions reads at most 20" in capsys.readouterr().err

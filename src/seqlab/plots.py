@@ -16,10 +16,14 @@ from seqlab.train.rundir import task_of
 def save(fig, out: Path, dpi: int = 110) -> Path:
     """Write ``fig`` to ``out`` (its folder made if needed) as a PNG, and close it."""
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
-    return out
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=dpi)
+    except (OSError, ValueError) as e:  # an unwritable place, a suffix matplotlib has no format for
+        raise UserError(f"cannot write the plot {out}: {e}") from None
+    finally:
+        plt.close(fig)
+    return out if out.suffix else out.with_suffix(".png")  # matplotlib adds .png to a name without a suffix
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
