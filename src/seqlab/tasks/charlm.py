@@ -221,7 +221,7 @@ def english() -> CharLMConfig:
     m.cell, m.num_layers, m.embed_size, m.hidden_size, m.dropout = "lstm", 1, 64, 512, 0.1
     cfg.optim.lr, cfg.optim.schedule, cfg.optim.warmup_steps, cfg.optim.min_lr = 2e-3, "cosine", 100, 1e-4
     cfg.optim.clip = 1.0
-    cfg.train.batch_size, cfg.train.bptt, cfg.train.epochs = 32, 128, 2  # ~3,800 steps at ~0.85 s: ~55 min
+    cfg.train.batch_size, cfg.train.bptt, cfg.train.epochs = 32, 128, 2  # ~3,780 steps at ~0.65 s: ~41 min
     cfg.train.max_minutes, cfg.train.eval_every, cfg.train.eval_batch_size = 60.0, 500, 16
     return cfg
 
