@@ -108,6 +108,7 @@ def test_a_fine_tuned_run_trains_predicts_and_resumes(tmp_path, capsys):
     ("--model.cell=gru", "model.cell='gru' but the biLM run"),
     ("--data.tokens=char", "data.tokens='char', data.lowercase=True but the biLM run"),
     ("--model.conv_width=3", "model.conv_width=3 with model.init_from"),
+    ("--model.conv_widths=3,5", "model.conv_widths=3,5 with model.init_from"),
 ])
 def test_a_classifier_that_does_not_match_the_biLM_is_refused_in_one_line(tmp_path, capsys, setting, message):
     path, run = _pretrained(tmp_path)

@@ -156,9 +156,9 @@ def pretrained_encoder(run_dir: str, model_cfg, data_cfg) -> tuple[object, dict]
         if mine != theirs:
             raise UserError(f"model.{key}={mine!r} but the biLM run {path} has {theirs!r}: the classifier must have "
                             "the architecture it starts from")
-    if getattr(model_cfg, "conv_width", 0):
-        raise UserError(f"model.conv_width={model_cfg.conv_width} with model.init_from: the biLM has no "
-                        "convolution in front of its encoder")
+    if getattr(model_cfg, "conv_width", 0) or getattr(model_cfg, "conv_widths", "").strip():
+        given = f"conv_width={model_cfg.conv_width}" if model_cfg.conv_width else f"conv_widths={model_cfg.conv_widths}"
+        raise UserError(f"model.{given} with model.init_from: the biLM has no convolution in front of its encoder")
     if getattr(model_cfg, "vectors", ""):
         raise UserError("model.vectors and model.init_from both initialise the embedding: give one")
     tokens = bilm.tokens
