@@ -36,6 +36,15 @@ def pretraining_files(shared: Path, scratch: Path, ptb: bool) -> list[Path]:
     return files + ([shared / "word_lm" / "ptb.train.txt"] if ptb else [])
 
 
+def training_seconds(run_dir: Path) -> float:
+    """The run's training time over all its invocations (a resumed run's clock continues in metrics.jsonl)."""
+    import json
+
+    times = [json.loads(line).get("time_s", 0.0) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+             if line.strip()]
+    return max(times, default=0.0)
+
+
 def main(argv=None) -> None:
     from seqlab.errors import UserError
     from seqlab.tasks import registry
@@ -59,7 +68,8 @@ def main(argv=None) -> None:
     final = train_or_resume(registry.get("charlm"), cfg, run_dir)
     seconds = time.perf_counter() - start
     row = {"run": str(run_dir), "files": {f: {"chars": chars[f], "lines": counts[f]} for f in chars},
-           "chars": sum(chars.values()), "train_time_s": round(seconds, 1), "steps": final["steps"],
+           "chars": sum(chars.values()), "train_time_s": round(training_seconds(run_dir), 1),
+           "this_invocation_s": round(seconds, 1), "steps": final["steps"],
            "bits_per_char_forward": round(final["bits_per_char_forward"], 4),
            "bits_per_char_backward": round(final["bits_per_char_backward"], 4),
            "held_out_chars": final["chars"], "config": config_of(cfg)}
