@@ -182,27 +182,55 @@ def previous_rows(name: str) -> list[dict]:
 CURVE = ("step", "time_s", "loss", "accuracy", "f1", "ppl")  # the validation figures a row's curve keeps
 
 
+def row_label(overrides) -> str:
+    """What a row's name gains from the command line: "+contextual" when ``--model.contextual=RUN`` is given (the
+    same preset with and without the char LMs' vectors are two rows, trained in two run directories)."""
+    return "+contextual" if any(a.startswith("--model.contextual=") and a.split("=", 1)[1] for a in overrides) else ""
+
+
 def run_preset(task_name: str, preset_name: str, settings: dict, runs: str, minutes: float | None = None,
                overrides: list[str] = (), test: str = "", score: Callable | None = None) -> dict:
-    """Train (or resume) one preset of a task in ``runs/PRESET``; its row: parameters, training time, steps, seed,
-    the validation curve, the config, and ``score(task, run, cfg, test)``'s figures (default: the task's own
-    evaluation of ``data.valid`` under "valid", and of ``test`` under "test")."""
+    """Train (or resume) one preset of a task in ``runs/PRESET`` (``runs/PRESET+contextual`` with char-LM vectors);
+    its row: parameters, training time, steps, seed, the validation curve, the config, and
+    ``score(task, run, cfg, test)``'s figures (default: the task's own evaluation of ``data.valid`` under "valid",
+    and of ``test`` under "test")."""
     from seqlab import plots
     from seqlab.tasks import registry
 
     task = registry.get(task_name)
     cfg = configure(task_name, preset_name, settings, minutes, list(overrides))
-    run_dir = Path(runs) / preset_name
+    run_dir = Path(runs) / (preset_name + row_label(overrides))
     final = train_or_resume(task, cfg, run_dir)
     valid_rows = [r for r in plots.read_metrics(run_dir) if r.get("split") == "valid"]
     run = task.load(run_dir, "auto")
-    row = {"preset": preset_name, "parameters": sum(p.numel() for p in run.model.parameters()),
+    row = {"preset": preset_name + row_label(overrides), "parameters": sum(p.numel() for p in run.model.parameters()),
            "train_time_s": valid_rows[-1]["time_s"], "steps": final["steps"], "seed": cfg.train.seed,
            "valid_curve": [{k: round(r[k], 4) if isinstance(r[k], float) else r[k] for k in CURVE if k in r}
                            for r in valid_rows],
            "config": config_of(cfg)}
+    if getattr(cfg.model, "contextual", ""):  # the char LMs' pretraining is part of the row's cost
+        row["contextual_lm"] = pretraining(cfg.model.contextual)
     row.update((score or evaluation)(task, run, cfg, test))
     return row
+
+
+def pretraining(run_dir: str) -> dict:
+    """A ``seqlab train charlm`` run as a tagger row cites it: its text (files, characters), its training time and
+    steps over all its invocations, and its bits per character on the held-out text (its last validation)."""
+    from seqlab.plots import read_metrics
+    from seqlab.tasks.charlm import file_lines
+
+    cfg = json.loads((Path(run_dir) / "config.json").read_text())
+    files = [p.strip() for p in cfg["data"]["path"].split(",") if p.strip()]
+    metrics = read_metrics(Path(run_dir))
+    valid = [r for r in metrics if r.get("split") == "valid"]
+    return {"run": str(run_dir), "files": files,
+            "chars": sum(len(line) + 1 for f in files for line in file_lines(f, cfg["data"]["format"])),
+            "train_time_s": max((r.get("time_s", 0.0) for r in metrics), default=0.0),
+            "steps": max((r.get("step", 0) for r in metrics), default=0),
+            "bits_per_char_forward": round(valid[-1]["bits_per_char_forward"], 4) if valid else None,
+            "bits_per_char_backward": round(valid[-1]["bits_per_char_backward"], 4) if valid else None,
+            "model": cfg["model"]}
 
 
 def evaluation(task, run, cfg, test: str) -> dict:
@@ -244,7 +272,7 @@ def preset_benchmark(name: str, task_name: str, presets: list[str], description:
     start = time.perf_counter()
     figures = extra(args) if extra else {}
     names = [n for n in args.presets.split(",") if n]
-    kept = [r for r in previous_rows(name) if r["preset"] not in names]  # rows of presets not run this time
+    kept = [r for r in previous_rows(name) if r["preset"] not in [n + row_label(rest) for n in names]]  # not run now
     rows = []
     path = write_results(name, {"goal": goal, **figures, "runs": kept}, time.perf_counter() - start)
     for preset_name in names:

@@ -40,6 +40,36 @@ def test_the_word_vector_is_the_forward_state_after_the_word_and_the_backward_st
     assert sentence_chars(vocab, ["ab", "c"])["ctx_backward_at"] == [4, 1]  # reversed "\nc ba\n": a at 4, c at 1
 
 
+def _batch(vocab, sentences):
+    T = max(map(len, sentences))
+    batch = {"words": torch.zeros(len(sentences), T, dtype=torch.long),
+             "lengths": torch.tensor([len(s) for s in sentences])}
+    collate_chars(batch, [{"words": [0] * len(s), **sentence_chars(vocab, s)} for s in sentences])
+    return batch
+
+
+def test_frozen_vectors_are_the_word_vectors_through_float16_whatever_the_batch_and_forgotten_on_new_weights():
+    torch.manual_seed(0)
+    vocab = CharVocab.build("\nabcdefghijklmnopqrstuvwxyz ACT.")
+    model = BiCharLM(ModelConfig(cell="lstm", num_layers=1, embed_size=5, hidden_size=7), len(vocab)).eval()
+    long, short = ["The", "cat", "sat", "."], ["A", "dog"]
+    alone = model.frozen_vectors(_batch(vocab, [short]))  # computed in a batch of its own
+    assert len(model.cache) == 1
+    together = _batch(vocab, [long, short])
+    with torch.no_grad():
+        exact = model.word_vectors(together)
+    got = model.frozen_vectors(together)  # short from the store, long computed beside padding
+    assert len(model.cache) == 2
+    torch.testing.assert_close(got, exact.half().float() * (together["ctx_forward_at"] > 0)[..., None], atol=0, rtol=0)
+    torch.testing.assert_close(got[1, :2], alone[0], atol=0, rtol=0)
+    assert got[1, 2:].abs().sum() == 0  # padding positions are zero
+    model.load_state_dict({k: v + 0.5 for k, v in model.state_dict().items()})
+    assert model.cache == {}
+    with torch.no_grad():
+        moved = model.word_vectors(together).half().float()
+    torch.testing.assert_close(model.frozen_vectors(together)[0], moved[0], atol=0, rtol=0)
+
+
 def _texts(tmp_path):
     text = tmp_path / "rain.txt"
     text.write_text(TEXT)

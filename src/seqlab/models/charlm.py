@@ -35,6 +35,8 @@ class BiCharLM(nn.Module):
         self.forward_lm = RecurrentLM(cfg, vocab_size)
         self.backward_lm = RecurrentLM(cfg, vocab_size)
         self.output_size = 2 * cfg.hidden_size
+        self.cache: dict[bytes, Tensor] = {}  # frozen_vectors: a sentence's characters -> its (n, 2H) float16 vectors
+        self.cache_elements = 0
 
     def word_vectors(self, batch: dict) -> Tensor:
         """(B, T, 2H) contextual vectors from the batch's ``ctx_forward``/``ctx_backward`` (B, L) character ids (the
@@ -44,6 +46,42 @@ class BiCharLM(nn.Module):
         h_b = self.backward_lm.states(batch["ctx_backward"])
         pick = lambda h, at: h.gather(1, at[..., None].expand(-1, -1, h.shape[-1]))  # (B, T, H)
         return torch.cat([pick(h_f, batch["ctx_forward_at"]), pick(h_b, batch["ctx_backward_at"])], -1)
+
+
+    CACHE_LIMIT = 2**29  # float16 elements kept by frozen_vectors (1 GiB); sentences past it are computed each time
+
+    @torch.no_grad()
+    def frozen_vectors(self, batch: dict) -> Tensor:
+        """:meth:`word_vectors` of frozen LMs, each sentence's computed once: kept as float16 under its characters
+        (the LMs are causal and each row is read alone, so a sentence's vectors do not depend on its batch) and
+        returned as float32 -- always rounded through float16, cached or not, so training and prediction see the
+        same numbers.  Loading weights empties the store."""
+        at_f, n_words = batch["ctx_forward_at"], batch["lengths"].tolist()
+        ends = at_f.gather(1, (batch["lengths"] - 1).clamp(min=0)[:, None]).squeeze(1).tolist()  # last word's end
+        ids = batch["ctx_forward"].cpu()
+        keys = [ids[b, : ends[b] + 2].numpy().tobytes() for b in range(len(n_words))]  # the line, "\n" to "\n"
+        missing = [b for b, key in enumerate(keys) if key not in self.cache]
+        found: dict[int, Tensor] = {}
+        if missing:
+            rows = torch.tensor(missing, device=at_f.device)
+            width = max(ends[b] for b in missing) + 2
+            sub = {"ctx_forward": batch["ctx_forward"][rows, :width], "ctx_backward": batch["ctx_backward"][rows, :width],
+                   "ctx_forward_at": at_f[rows], "ctx_backward_at": batch["ctx_backward_at"][rows]}
+            vectors = self.word_vectors(sub).half()  # (B', T, 2H)
+            for i, b in enumerate(missing):
+                found[b] = vectors[i, : n_words[b]]
+                if self.cache_elements + found[b].numel() <= self.CACHE_LIMIT:
+                    self.cache[keys[b]] = found[b].clone()
+                    self.cache_elements += found[b].numel()
+        out = at_f.new_zeros(*at_f.shape, self.output_size, dtype=torch.float32)
+        for b, key in enumerate(keys):
+            out[b, : n_words[b]] = found[b] if b in found else self.cache[key]
+        return out
+
+    def _load_from_state_dict(self, *args, **kwargs):  # new weights: the vectors kept are no longer theirs
+        self.cache.clear()
+        self.cache_elements = 0
+        super()._load_from_state_dict(*args, **kwargs)
 
 
 def sentence_chars(vocab, tokens: list[str]) -> dict:

@@ -91,6 +91,7 @@ class Tagger(nn.Module):
         if contextual is not None:
             size += contextual.output_size
             contextual.requires_grad_(self.finetune)
+            contextual.train(self.finetune)  # frozen LMs read in eval mode (no dropout), as train() keeps them
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = SequenceEncoder(cfg, size)
         self.emit = nn.Linear(self.encoder.output_size, sizes["tags"])
@@ -115,9 +116,10 @@ class Tagger(nn.Module):
             x.append(self.bigrams(batch["bigrams"]).flatten(2))  # (B, T, 2 * E_b)
         if "lexicon" in batch:
             x.append(batch["lexicon"])  # (B, T, 2 * (max_len - 1)) binary
-        if self.contextual is not None:  # frozen: no graph through the char LMs
-            with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
-                x.append(self.contextual.word_vectors(batch))  # (B, T, 2 H_lm)
+        if self.contextual is not None and self.finetune:
+            x.append(self.contextual.word_vectors(batch))  # (B, T, 2 H_lm)
+        elif self.contextual is not None:  # frozen: no graph through the char LMs, each sentence's vectors kept
+            x.append(self.contextual.frozen_vectors(batch))
         return self.encoder(self.drop(torch.cat(x, -1)), batch["lengths"])
 
     def train(self, mode: bool = True):
