@@ -56,7 +56,11 @@ class BiCharLM(nn.Module):
         (the LMs are causal and each row is read alone, so a sentence's vectors do not depend on its batch) and
         returned as float32 -- always rounded through float16, cached or not, so training and prediction see the
         same numbers.  Loading weights empties the store."""
-        at_f, n_words = batch["ctx_forward_at"], batch["lengths"].tolist()
+        at_f = batch["ctx_forward_at"]
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():  # an exported graph: the same numbers, no store
+            real = torch.arange(at_f.shape[1], device=at_f.device) < batch["lengths"][:, None]
+            return self.word_vectors(batch).half().float() * real[..., None]
+        n_words = batch["lengths"].tolist()
         ends = at_f.gather(1, (batch["lengths"] - 1).clamp(min=0)[:, None]).squeeze(1).tolist()  # last word's end
         ids = batch["ctx_forward"].cpu()
         keys = [ids[b, : ends[b] + 2].numpy().tobytes() for b in range(len(n_words))]  # the line, "\n" to "\n"
