@@ -53,6 +53,9 @@ def test_frozen_vectors_are_the_word_vectors_through_float16_whatever_the_batch_
     vocab = CharVocab.build("\nabcdefghijklmnopqrstuvwxyz ACT.")
     model = BiCharLM(ModelConfig(cell="lstm", num_layers=1, embed_size=5, hidden_size=7), len(vocab)).eval()
     long, short = ["The", "cat", "sat", "."], ["A", "dog"]
+    unkept = model.frozen_vectors(_batch(vocab, [short]))  # not training a tagger: nothing is kept
+    assert model.cache == {}
+    model.keep = True
     alone = model.frozen_vectors(_batch(vocab, [short]))  # computed in a batch of its own
     assert len(model.cache) == 1
     together = _batch(vocab, [long, short])
@@ -62,6 +65,7 @@ def test_frozen_vectors_are_the_word_vectors_through_float16_whatever_the_batch_
     assert len(model.cache) == 2
     torch.testing.assert_close(got, exact.half().float() * (together["ctx_forward_at"] > 0)[..., None], atol=0, rtol=0)
     torch.testing.assert_close(got[1, :2], alone[0], atol=0, rtol=0)
+    torch.testing.assert_close(unkept, alone, atol=0, rtol=0)
     assert got[1, 2:].abs().sum() == 0  # padding positions are zero
     model.load_state_dict({k: v + 0.5 for k, v in model.state_dict().items()})
     assert model.cache == {}
