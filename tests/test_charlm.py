@@ -163,3 +163,19 @@ def _an_lm_run(tmp_path):
     text, _ = _texts(tmp_path)
     assert main(["train", "lm", "--data", str(text), "--runs", str(tmp_path), "--name", "plain", *TINY]) == 0
     return tmp_path / "plain"
+
+
+def test_a_conll_file_gives_its_words_whether_or_not_it_opens_with_docstart(tmp_path):
+    from seqlab.tasks.charlm import file_lines
+
+    with_docstart = conll_sentences(12, seed=3)
+    without = with_docstart.split("\n", 2)[2]  # as ../shared's eng.train: no -DOCSTART- line
+    sentences = [" ".join(line.split()[0] for line in block.splitlines())
+                 for block in without.strip().split("\n\n")]
+    for name, text in (("docstart.txt", with_docstart), ("plain_columns.txt", without)):
+        path = tmp_path / name
+        path.write_text(text)
+        assert file_lines(str(path), "auto") == sentences, name
+    prose = tmp_path / "prose.txt"
+    prose.write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 4)
+    assert file_lines(str(prose), "auto") == [line for line in prose.read_text().splitlines() if line]
