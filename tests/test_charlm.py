@@ -53,6 +53,9 @@ def test_frozen_vectors_are_the_word_vectors_through_float16_whatever_the_batch_
     vocab = CharVocab.build("\nabcdefghijklmnopqrstuvwxyz ACT.")
     model = BiCharLM(ModelConfig(cell="lstm", num_layers=1, embed_size=5, hidden_size=7), len(vocab)).eval()
     long, short = ["The", "cat", "sat", "."], ["A", "dog"]
+    unkept = model.frozen_vectors(_batch(vocab, [short]))  # not training a tagger: nothing is kept
+    assert model.cache == {}
+    model.keep = True
     alone = model.frozen_vectors(_batch(vocab, [short]))  # computed in a batch of its own
     assert len(model.cache) == 1
     together = _batch(vocab, [long, short])
@@ -62,6 +65,7 @@ def test_frozen_vectors_are_the_word_vectors_through_float16_whatever_the_batch_
     assert len(model.cache) == 2
     torch.testing.assert_close(got, exact.half().float() * (together["ctx_forward_at"] > 0)[..., None], atol=0, rtol=0)
     torch.testing.assert_close(got[1, :2], alone[0], atol=0, rtol=0)
+    torch.testing.assert_close(unkept, alone, atol=0, rtol=0)
     assert got[1, 2:].abs().sum() == 0  # padding positions are zero
     model.load_state_dict({k: v + 0.5 for k, v in model.state_dict().items()})
     assert model.cache == {}
@@ -159,3 +163,19 @@ def _an_lm_run(tmp_path):
     text, _ = _texts(tmp_path)
     assert main(["train", "lm", "--data", str(text), "--runs", str(tmp_path), "--name", "plain", *TINY]) == 0
     return tmp_path / "plain"
+
+
+def test_a_conll_file_gives_its_words_whether_or_not_it_opens_with_docstart(tmp_path):
+    from seqlab.tasks.charlm import file_lines
+
+    with_docstart = conll_sentences(12, seed=3)
+    without = with_docstart.split("\n", 2)[2]  # as ../shared's eng.train: no -DOCSTART- line
+    sentences = [" ".join(line.split()[0] for line in block.splitlines())
+                 for block in without.strip().split("\n\n")]
+    for name, text in (("docstart.txt", with_docstart), ("plain_columns.txt", without)):
+        path = tmp_path / name
+        path.write_text(text)
+        assert file_lines(str(path), "auto") == sentences, name
+    prose = tmp_path / "prose.txt"
+    prose.write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 4)
+    assert file_lines(str(prose), "auto") == [line for line in prose.read_text().splitlines() if line]

@@ -35,7 +35,8 @@ class BiCharLM(nn.Module):
         self.forward_lm = RecurrentLM(cfg, vocab_size)
         self.backward_lm = RecurrentLM(cfg, vocab_size)
         self.output_size = 2 * cfg.hidden_size
-        self.cache: dict[bytes, Tensor] = {}  # frozen_vectors: a sentence's characters -> its (n, 2H) float16 vectors
+        self.keep = False  # frozen_vectors keeps each sentence's vectors (set while a tagger trains, not to predict)
+        self.cache: dict[bytes, Tensor] = {}  # a sentence's characters -> its (n, 2H) float16 vectors
         self.cache_elements = 0
 
     def word_vectors(self, batch: dict) -> Tensor:
@@ -55,9 +56,11 @@ class BiCharLM(nn.Module):
         """:meth:`word_vectors` of frozen LMs, each sentence's computed once: kept as float16 under its characters
         (the LMs are causal and each row is read alone, so a sentence's vectors do not depend on its batch) and
         returned as float32 -- always rounded through float16, cached or not, so training and prediction see the
-        same numbers.  Loading weights empties the store."""
+        same numbers.  Only while ``keep`` is set (a tagger's training, whose epochs read the same sentences again);
+        prediction and serving compute each batch, so a long-lived server does not grow.  Loading weights empties
+        the store."""
         at_f = batch["ctx_forward_at"]
-        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():  # an exported graph: the same numbers, no store
+        if not self.keep or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():  # the same numbers, no store
             real = torch.arange(at_f.shape[1], device=at_f.device) < batch["lengths"][:, None]
             return self.word_vectors(batch).half().float() * real[..., None]
         n_words = batch["lengths"].tolist()

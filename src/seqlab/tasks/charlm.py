@@ -71,9 +71,8 @@ def files_of(cfg: CharLMDataConfig) -> list[str]:
 def file_lines(path: str, fmt: str) -> list[str]:
     """The lines of text of one file: a sentence a line for CoNLL and CoNLL-U, else the file's non-empty lines."""
     if fmt == "auto":
-        head = read_text(path, "data")[:200].lstrip()
-        fmt = "conllu" if path.endswith((".conllu", ".conllu.gz")) else "conll" if head.startswith("-DOCSTART-") \
-            else "text"
+        fmt = "conllu" if path.endswith((".conllu", ".conllu.gz")) else \
+            "conll" if looks_like_conll(read_text(path, "data")[:4096]) else "text"
     if fmt == "conllu":
         return [" ".join(s.tokens) for s in read_conllu(path).sentences]
     if fmt == "conll":
@@ -82,6 +81,18 @@ def file_lines(path: str, fmt: str) -> list[str]:
     if not lines:
         raise UserError(f"{path} holds no text")
     return lines
+
+
+def looks_like_conll(head: str) -> bool:
+    """A CoNLL column file, from its first 4 KB: it opens with ``-DOCSTART-``, or its sentences are blocks of lines
+    of one token and its columns (every line of the head with the same number, 2 to 12, of whitespace-separated
+    fields; at least 8 such lines and a blank line between sentences).  Prose has lines of many lengths."""
+    if head.lstrip().startswith("-DOCSTART-"):
+        return True
+    lines = head.splitlines()[:-1]  # the last line may be cut off
+    fields = {len(line.split()) for line in lines if line.strip()}
+    return (len(fields) == 1 and 2 <= fields.pop() <= 12 and sum(bool(line.strip()) for line in lines) >= 8
+            and any(not line.strip() for line in lines))
 
 
 def split_texts(cfg: CharLMDataConfig) -> tuple[str, str, dict]:

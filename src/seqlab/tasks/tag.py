@@ -186,6 +186,8 @@ def setup(cfg: TagConfig, resume_dir: Path | None, device) -> TagTask:
     model = _model(cfg, features, device)
     if charlm is not None:  # and their weights into the tagger's (so its checkpoints hold them)
         model.contextual.load_state_dict(charlm.model.state_dict())
+    if model.contextual is not None:  # frozen LMs: each sentence's vectors computed once in this training
+        model.contextual.keep = True
     return TagTask(model, cfg, features, data.sentences, valid, device)
 
 
