@@ -48,12 +48,15 @@ def served(tmp_path_factory):
         assert main(["train", task, "--runs", str(tmp / "runs"), "--name", task, *train_args, *EXTRA.get(task, [])]) == 0
         runs.append(str(tmp / "runs" / task))
         files[task] = [a for a in predict_args if a.endswith((".wav", ".png"))]
+    from seqlab.nn import fused
+
+    fused.load()  # the C++ recurrence built into this session's cache here, so the server finds it (no compile there)
     port = _free_port()
     with open(tmp / "serve.log", "w") as log:
         server = subprocess.Popen([sys.executable, "-m", "seqlab", "serve", *runs, "--port", str(port),
                                    "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
+        for _ in range(600):
             try:
                 listed = json.load(urllib.request.urlopen(f"{url}/api/runs", timeout=2))
                 break
@@ -62,7 +65,7 @@ def served(tmp_path_factory):
                     pytest.fail(f"seqlab serve exited: {(tmp / 'serve.log').read_text()}")
                 time.sleep(0.2)
         else:
-            pytest.fail("seqlab serve did not answer within 60 s")
+            pytest.fail("seqlab serve did not answer within 120 s")
         yield url, {r["task"]: r["index"] for r in listed}, files
         server.terminate()
         server.wait(10)

@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -124,8 +125,18 @@ def build(verbose: bool = False) -> Path:
         raise RuntimeError(f"compiling {SOURCE.name} failed: {errors[-1]}")
 
 
+_LOCK = threading.Lock()  # one build at a time (a server's requests may arrive together)
+
+
 def load() -> bool:
     """Load the library (building it first if need be); False, after one warning, where that fails."""
+    if _state["loaded"] is not None:
+        return _state["loaded"]
+    with _LOCK:
+        return _load()
+
+
+def _load() -> bool:
     if _state["loaded"] is None:
         try:
             if not library_path().exists():
@@ -136,7 +147,7 @@ def load() -> bool:
         except (RuntimeError, OSError) as err:
             _state["loaded"] = False
             warnings.warn(f"seqlab: the fused recurrence is unavailable ({err}); using the Python driver",
-                          RuntimeWarning, stacklevel=3)
+                          RuntimeWarning, stacklevel=4)
     return _state["loaded"]
 
 

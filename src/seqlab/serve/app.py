@@ -48,6 +48,10 @@ def create_app(run_dirs: list[str], device: str = "auto"):
         raise UserError("seqlab serve needs at least one RUN_DIR")
     panels = [ServedRun(i, d, device) for i, d in enumerate(run_dirs)]
     import seqlab.plots  # noqa: F401 - matplotlib and its font list loaded now, not in the first request that plots
+    from seqlab.nn import fused
+
+    if fused.is_enabled():  # the C++ recurrence compiled (once) or loaded now, not in the first request that runs it
+        fused.load()
 
     def error(message: str, status: int = 400) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
