@@ -48,7 +48,6 @@ class BiCharLM(nn.Module):
         pick = lambda h, at: h.gather(1, at[..., None].expand(-1, -1, h.shape[-1]))  # (B, T, H)
         return torch.cat([pick(h_f, batch["ctx_forward_at"]), pick(h_b, batch["ctx_backward_at"])], -1)
 
-
     CACHE_LIMIT = 2**29  # float16 elements kept by frozen_vectors (1 GiB); sentences past it are computed each time
 
     @torch.no_grad()
