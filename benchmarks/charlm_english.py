@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import config_of, configure, exit_on_user_error, parser, train_or_resume, write_results
+from common import config_of, configure, exit_on_user_error, parser, pretraining, train_or_resume, write_results
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -34,15 +34,6 @@ def pretraining_files(shared: Path, scratch: Path, ptb: bool) -> list[Path]:
     files = [shared / "pos" / "ud_english_ewt" / "en_ewt-ud-train.conllu", shared / "ner" / "eng.train", sst,
              shared / "mt" / "multi30k" / "train.en", shared / "char_lm" / "input.txt"]
     return files + ([shared / "word_lm" / "ptb.train.txt"] if ptb else [])
-
-
-def training_seconds(run_dir: Path) -> float:
-    """The run's training time over all its invocations (a resumed run's clock continues in metrics.jsonl)."""
-    import json
-
-    times = [json.loads(line).get("time_s", 0.0) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-             if line.strip()]
-    return max(times, default=0.0)
 
 
 def main(argv=None) -> None:
@@ -68,7 +59,7 @@ def main(argv=None) -> None:
     final = train_or_resume(registry.get("charlm"), cfg, run_dir)
     seconds = time.perf_counter() - start
     row = {"run": str(run_dir), "files": {f: {"chars": chars[f], "lines": counts[f]} for f in chars},
-           "chars": sum(chars.values()), "train_time_s": round(training_seconds(run_dir), 1),
+           "chars": sum(chars.values()), "train_time_s": round(pretraining(str(run_dir))["train_time_s"], 1),
            "this_invocation_s": round(seconds, 1), "steps": final["steps"],
            "bits_per_char_forward": round(final["bits_per_char_forward"], 4),
            "bits_per_char_backward": round(final["bits_per_char_backward"], 4),
