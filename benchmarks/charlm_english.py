@@ -39,7 +39,7 @@ def pretraining_files(shared: Path, scratch: Path, ptb: bool) -> list[Path]:
 def main(argv=None) -> None:
     from seqlab.errors import UserError
     from seqlab.tasks import registry
-    from seqlab.tasks.charlm import file_lines, split_texts
+    from seqlab.tasks.charlm import split_texts
 
     ap = parser(__doc__.splitlines()[0], "runs/bench-charlm", minutes=None)
     ap.add_argument("--shared", default=str(SHARED), help="the shared datasets")
@@ -53,12 +53,12 @@ def main(argv=None) -> None:
     files = pretraining_files(shared, Path(args.runs) / "text", args.ptb)
     cfg = configure("charlm", "charlm-english", {"data.path": ",".join(map(str, files))}, args.minutes, rest)
     _, _, counts = split_texts(cfg.data)
-    chars = {str(f): sum(len(line) + 1 for line in file_lines(str(f), cfg.data.format)) for f in files}
+    chars = {str(f): counts[str(f)]["chars"] for f in files}
     print(f"pretraining text: {sum(chars.values()):,} characters in {len(files)} files", flush=True)
     start = time.perf_counter()
     final = train_or_resume(registry.get("charlm"), cfg, run_dir)
     seconds = time.perf_counter() - start
-    row = {"run": str(run_dir), "files": {f: {"chars": chars[f], "lines": counts[f]} for f in chars},
+    row = {"run": str(run_dir), "files": counts,
            "chars": sum(chars.values()), "train_time_s": round(pretraining(str(run_dir))["train_time_s"], 1),
            "this_invocation_s": round(seconds, 1), "steps": final["steps"],
            "bits_per_char_forward": round(final["bits_per_char_forward"], 4),

@@ -215,17 +215,18 @@ def run_preset(task_name: str, preset_name: str, settings: dict, runs: str, minu
 
 
 def pretraining(run_dir: str) -> dict:
-    """A ``seqlab train charlm`` run as a tagger row cites it: its text (files, characters), its training time and
-    steps over all its invocations, and its bits per character on the held-out text (its last validation)."""
+    """A ``seqlab train charlm`` run as a tagger row cites it: its text (files, characters: as the run recorded them
+    in text.json when it started), its training time and steps over all its invocations, and its bits per character
+    on the held-out text (its last validation)."""
     from seqlab.plots import read_metrics
-    from seqlab.tasks.charlm import file_lines
+    from seqlab.tasks.charlm import TEXT_FILE
 
     cfg = json.loads((Path(run_dir) / "config.json").read_text())
     files = [p.strip() for p in cfg["data"]["path"].split(",") if p.strip()]
+    counts = json.loads((Path(run_dir) / TEXT_FILE).read_text())["files"]
     metrics = read_metrics(Path(run_dir))
     valid = [r for r in metrics if r.get("split") == "valid"]
-    return {"run": str(run_dir), "files": files,
-            "chars": sum(len(line) + 1 for f in files for line in file_lines(f, cfg["data"]["format"])),
+    return {"run": str(run_dir), "files": files, "chars": sum(c["chars"] for c in counts.values()),
             "train_time_s": max((r.get("time_s", 0.0) for r in metrics), default=0.0),
             "steps": max((r.get("step", 0) for r in metrics), default=0),
             "bits_per_char_forward": round(valid[-1]["bits_per_char_forward"], 4) if valid else None,

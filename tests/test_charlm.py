@@ -1,5 +1,6 @@
 """Character LMs as a feature extractor: the word vectors by hand, charlm through the CLI, exact resume, a tagger
 with contextual vectors working from its own run directory, bad contextual runs."""
+import json
 import shutil
 
 import pytest
@@ -90,11 +91,13 @@ def test_charlm_trains_on_several_files_evaluates_predicts_and_resumes_exactly(t
     cfg = registry.get("charlm").config()
     cfg.data.path, cfg.data.valid_fraction = f"{text},{conllu}", 0.1
     train, valid, counts = split_texts(cfg.data)
-    assert counts == {str(text): {"train": 27, "valid": 3}, str(conllu): {"train": 18, "valid": 2}}
+    assert counts == {str(text): {"train": 27, "valid": 3, "chars": len(TEXT)},
+                      str(conllu): {"train": 18, "valid": 2, "chars": len("The rain\n") * 20}}
     assert "The rain\nthe rain in spain" not in train and train.endswith("The rain\n") and "\nThe rain\n" in valid
     args = ["train", "charlm", "--data", str(text), str(conllu), "--runs", str(tmp_path), *CHARLM, "--model.dropout=0.2"]
     assert main([*args, "--name", "straight"]) == 0
     assert "best" in capsys.readouterr().out
+    assert json.loads((tmp_path / "straight" / "text.json").read_text()) == {"files": counts}  # what it read
     crash = {"on_eval": [lambda trainer, m: trainer.progress.step == 6 and 1 / 0]}  # killed after step 6's checkpoint
     task = registry.get("charlm")
     cfg = task.config()
@@ -179,3 +182,65 @@ def test_a_conll_file_gives_its_words_whether_or_not_it_opens_with_docstart(tmp_
     prose = tmp_path / "prose.txt"
     prose.write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 4)
     assert file_lines(str(prose), "auto") == [line for line in prose.read_text().splitlines() if line]
+
+
+def _classifier_args(tmp_path, contextual, *more):
+    train = tmp_path / "sentiment.txt"
+    train.write_text("".join(f"{label} {text}\n" for label, text in
+                             [("pos", "The rain is fine"), ("neg", "the rain in spain is cold"),
+                              ("pos", "a fine day in Spain"), ("neg", "cold rain")] * 8))
+    return ["train", "classify", "--data", str(train), "--runs", str(tmp_path), "--name", "classifier",
+            "--train.max_steps=4", "--train.epochs=0", "--train.progress=false", "--model.hidden_size=8",
+            "--model.embed_size=8", "--data.tokens=word", f"--model.contextual={contextual}", *more]
+
+
+def test_a_classifier_reads_the_char_lms_vectors_at_its_words_and_works_from_its_run_directory_alone(tmp_path, capsys):
+    from seqlab.tasks.classify import logits_of, token_ids, words_chars
+
+    text, _ = _texts(tmp_path)
+    assert main(["train", "charlm", "--data", str(text), "--runs", str(tmp_path), "--name", "lm", *CHARLM]) == 0
+    lm_run = registry.get("charlm").load(tmp_path / "lm", "cpu")
+    assert main(_classifier_args(tmp_path, tmp_path / "lm")) == 0
+    shutil.rmtree(tmp_path / "lm")  # the classifier needs nothing of the LM's run any more
+    run_dir = tmp_path / "classifier"
+    run = registry.get("classify").load(run_dir, "cpu")
+    for name, value in lm_run.model.state_dict().items():  # frozen: the LMs' weights unchanged
+        assert torch.equal(run.model.contextual.state_dict()[name], value)
+    # the encoder's input is [E[w_i] ; h^f after w_i ; h^b before w_i], each sentence's vectors as if read alone
+    texts = ["The rain in Spain", "cold"]
+    ids = [token_ids(run.tokens, t, 0) for t in texts]
+    seen = {}
+    hook = run.model.encoder.register_forward_pre_hook(lambda module, args: seen.update(x=args[0]))
+    logits_of(run.model.eval(), ids, [words_chars(run.context_vocab, t, x) for t, x in zip(texts, ids)], run.tokens.pad, "cpu")
+    for b, sentence in enumerate(texts):
+        words = sentence.split()
+        alone = lm_run.model.word_vectors(_batch(lm_run.vocab, [words]))[0].half().float()
+        assert torch.equal(seen["x"][b, : len(words), run.cfg.model.embed_size:], alone)
+        assert torch.equal(seen["x"][b, : len(words), : run.cfg.model.embed_size], run.model.embed(torch.tensor(ids[b])))
+    hook.remove()
+    capsys.readouterr()
+    (tmp_path / "q.txt").write_text("a fine day\nThe cold rain in Spain\n")
+    assert main(["predict", str(run_dir), "--input", str(tmp_path / "q.txt")]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert main(["evaluate", str(run_dir), "--data", str(tmp_path / "sentiment.txt")]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    from seqlab.serve.panels import ServedRun
+
+    answer = ServedRun(0, run_dir, "cpu").answer({"text": "a fine day in Spain"}, None)  # what seqlab serve runs
+    assert {label for label, _ in answer["probabilities"]} == {"pos", "neg"}
+    for args, message in [(["export", str(run_dir), "--out", str(tmp_path / "x")], "reads the char LMs' vectors"),
+                          (["predict", str(run_dir), "--input", str(tmp_path / "q.txt"), "--explain",
+                            str(tmp_path / "e.png")], "--explain: this classifier reads the char LMs' vectors")]:
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err
+
+
+@pytest.mark.parametrize("more, message", [
+    (["--data.tokens=char"], "model.contextual needs data.tokens=word (got 'char')"),
+    (["--model.init_from=somewhere"], "give one (the pretrained encoder reads embeddings alone)"),
+])
+def test_a_classifier_refuses_char_lms_where_it_has_no_words_to_read_them_at(tmp_path, capsys, more, message):
+    assert main(_classifier_args(tmp_path, tmp_path / "lm", *more)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err

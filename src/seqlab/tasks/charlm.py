@@ -16,6 +16,7 @@ See :mod:`seqlab.models.charlm` for how a word's vector is read off them.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -34,6 +35,7 @@ from seqlab.data.files import read_text
 from seqlab.data.lines import check_sentences, numbered_chunks
 from seqlab.data.stream import batchify, windows
 from seqlab.data.tagged import read_conll
+from seqlab.data.tokens import vocab_from_json
 from seqlab.errors import UserError
 from seqlab.fields import Fraction
 from seqlab.models.charlm import BiCharLM
@@ -42,6 +44,7 @@ from seqlab.tasks.lm import LMRun, LMTask, evaluate_streams, read_lm_vocab
 from seqlab.tasks.panel import Panel, text_box, text_field
 from seqlab.tasks.registry import Task, option
 from seqlab.train import distributed, rundir
+from seqlab.train.config import apply_dict, to_dict
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig
 
@@ -96,7 +99,8 @@ def looks_like_conll(head: str) -> bool:
 
 
 def split_texts(cfg: CharLMDataConfig) -> tuple[str, str, dict]:
-    """(training text, held-out text, per-file line counts): each file's last ``valid_fraction`` of lines held out."""
+    """(training text, held-out text, per file its lines in each part and its characters, newlines included): each
+    file's last ``valid_fraction`` of lines held out."""
     train, valid, counts = [], [], {}
     for path in files_of(cfg):
         lines = file_lines(path, cfg.format)
@@ -105,13 +109,17 @@ def split_texts(cfg: CharLMDataConfig) -> tuple[str, str, dict]:
             raise UserError(f"{path}: {len(lines)} line(s) cannot be split into training and held-out text")
         train += lines[:cut]
         valid += lines[cut:]
-        counts[path] = {"train": cut, "valid": len(lines) - cut}
+        counts[path] = {"train": cut, "valid": len(lines) - cut, "chars": sum(len(line) + 1 for line in lines)}
     return "\n".join(train) + "\n", "\n".join(valid) + "\n", counts
 
 
-def corpus_dir(cfg: CharLMDataConfig) -> Path:
-    """A directory in the cache with train.txt and valid.txt (made once per content), read as an LM corpus."""
-    train, valid, _ = split_texts(cfg)
+TEXT_FILE = "text.json"  # a run's record of the text it was trained on: split_texts' counts per file
+
+
+def corpus_dir(cfg: CharLMDataConfig) -> tuple[Path, dict]:
+    """A directory in the cache with train.txt and valid.txt (made once per content), read as an LM corpus, and
+    :func:`split_texts`' counts."""
+    train, valid, counts = split_texts(cfg)
     key = hashlib.sha256((train + "\0" + valid).encode("utf-8")).hexdigest()[:16]
     folder = tokenfile.cache_dir() / f"charlm-{key}"
     for name, text in (("train.txt", train), ("valid.txt", valid)):
@@ -121,7 +129,7 @@ def corpus_dir(cfg: CharLMDataConfig) -> Path:
             tmp = path.with_suffix(f".tmp{os.getpid()}")
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)
-    return folder
+    return folder, counts
 
 
 def reversed_ids(ids) -> np.ndarray:
@@ -131,8 +139,9 @@ def reversed_ids(ids) -> np.ndarray:
 class CharLMTask(LMTask):
     """The LM task's trainer view, the backward LM reading the reversed streams at the same windows."""
 
-    def __init__(self, model: BiCharLM, corpus, cfg: TrainConfig, device) -> None:
+    def __init__(self, model: BiCharLM, corpus, cfg: TrainConfig, device, counts: dict) -> None:
         super().__init__(model, corpus, cfg, device)
+        self.counts = counts
         streams = batchify(reversed_ids(corpus.train), cfg.batch_size, cfg.bptt, "train")
         self.backward_streams = distributed.shard(streams, contiguous=True)
         self.valid_backward = batchify(reversed_ids(corpus.valid), cfg.eval_batch_size, 1, "valid")
@@ -158,6 +167,10 @@ class CharLMTask(LMTask):
     def load_state_dict(self, d: dict) -> None:
         self.state = None if d["state"] is None else _to(d["state"], self.device)
 
+    def save(self, run_dir: Path) -> None:
+        super().save(run_dir)  # and what the run is trained on (benchmarks cite its size)
+        (Path(run_dir) / TEXT_FILE).write_text(json.dumps({"files": self.counts}, indent=1))
+
 
 def _to(state, device):
     if isinstance(state, torch.Tensor):
@@ -173,9 +186,10 @@ def both_directions(forward: dict, backward: dict) -> dict:
 
 # ------------------------------------------------------------------------ setup / build
 def setup(cfg: CharLMConfig, resume_dir: Path | None, device) -> CharLMTask:
-    data = DataConfig(str(corpus_dir(cfg.data)), "char")
-    corpus = load_corpus(data, read_lm_vocab(resume_dir) if resume_dir else None, cfg.train.progress)
-    return CharLMTask(BiCharLM(cfg.model, len(corpus.vocab)).to(device), corpus, cfg.train, device)
+    folder, counts = corpus_dir(cfg.data)
+    corpus = load_corpus(DataConfig(str(folder), "char"), read_lm_vocab(resume_dir) if resume_dir else None,
+                         cfg.train.progress)
+    return CharLMTask(BiCharLM(cfg.model, len(corpus.vocab)).to(device), corpus, cfg.train, device, counts)
 
 
 def build(cfg: CharLMConfig, run_dir: Path, device) -> LMRun:
@@ -189,6 +203,19 @@ def load_for_features(run_dir: str) -> LMRun:
     if kind != TASK.name:
         raise UserError(f"model.contextual: {run_dir} is a {kind} run; give a run of `seqlab train {TASK.name}`")
     return TASK.load(run_dir, device="cpu")
+
+
+def contextual_spec(run: LMRun, run_dir: str) -> dict:
+    """What a model with ``model.contextual`` keeps of the char-LM run in its own vocab.json: the LMs' model config,
+    their character vocabulary and where they came from (their weights go into its checkpoints)."""
+    return {"model": to_dict(run.cfg.model), "tokens": run.vocab.to_json(), "from": str(Path(run_dir).resolve())}
+
+
+def contextual_model(spec: dict) -> BiCharLM:
+    """The (untrained) two LMs of a :func:`contextual_spec`: the shape that a checkpoint's weights load into."""
+    lm_cfg = ModelConfig()
+    apply_dict(lm_cfg, spec["model"])
+    return BiCharLM(lm_cfg, len(vocab_from_json(spec["tokens"])))
 
 
 def scores_of_text(run: LMRun, text: str) -> dict:

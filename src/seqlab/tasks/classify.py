@@ -25,13 +25,15 @@ from seqlab.data.folds import stratified_hold_out
 from seqlab.data.labelled import LabelledFileConfig, read_examples
 from seqlab.data.lines import check_lengths, check_sentences, numbered_chunks
 from seqlab.data.splice import nucleotides
-from seqlab.data.tokens import TokensConfig, build_tokens, tokens_from_json
+from seqlab.data.tokens import TokensConfig, build_tokens, tokens_from_json, vocab_from_json
 from seqlab.data.vocab import Vocabulary
 from seqlab.errors import UserError
 from seqlab.export import Exportable
 from seqlab.metrics.classification import classification_scores
+from seqlab.models.charlm import collate_chars, sentence_chars
 from seqlab.models.classifier import ClassifierConfig, SequenceClassifier
 from seqlab.tasks.bilm import pretrained_encoder
+from seqlab.tasks.charlm import contextual_model, contextual_spec, load_for_features
 from seqlab.tasks.panel import Panel, text_box, text_field, token_pieces
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
@@ -69,20 +71,23 @@ class ClassifyTask(BucketedTask):
 
     metric = "accuracy"
 
-    def __init__(self, model, cfg: ClassifyConfig, tokens, labels: Vocabulary, train, valid, device) -> None:
+    def __init__(self, model, cfg: ClassifyConfig, tokens, labels: Vocabulary, train, valid, device,
+                 contextual: dict | None = None) -> None:
         self.model, self.cfg, self.tokens, self.labels, self.device = model, cfg, tokens, labels, device
-        encoded = encode(train, tokens, labels, cfg.data.max_len)
-        self.examples(encoded, [len(ids) for ids, _ in encoded])
-        self.valid = encode(valid, tokens, labels, cfg.data.max_len)
+        self.contextual = contextual
+        context_vocab = vocab_from_json(contextual["tokens"]) if contextual else None
+        encoded = encode(train, tokens, labels, cfg.data.max_len, context_vocab)
+        self.examples(encoded, [len(ids) for ids, _, _ in encoded])
+        self.valid = encode(valid, tokens, labels, cfg.data.max_len, context_vocab)
 
     def train_step(self, batch):
         logits, y = self.forward(batch)
-        return F.cross_entropy(logits, y, label_smoothing=self.cfg.model.label_smoothing), sum(len(ids) for ids, _ in batch)  # tokens, for tokens/s
+        return F.cross_entropy(logits, y, label_smoothing=self.cfg.model.label_smoothing), sum(len(ids) for ids, _, _ in batch)  # tokens, for tokens/s
 
     def forward(self, batch):
-        tokens, lengths = pad_batch([ids for ids, _ in batch], self.tokens.pad)
-        y = torch.tensor([label for _, label in batch], device=self.device)
-        return self.model(tokens.to(self.device), lengths.to(self.device)), y
+        y = torch.tensor([label for _, label, _ in batch], device=self.device)
+        return logits_of(self.model, [ids for ids, _, _ in batch], [c for _, _, c in batch], self.tokens.pad,
+                         self.device), y
 
     def evaluate(self) -> dict:
         total, correct = 0.0, 0
@@ -94,14 +99,38 @@ class ClassifyTask(BucketedTask):
         return {"loss": total / len(self.valid), "accuracy": accuracy, "selection": 1.0 - accuracy}
 
     def save(self, run_dir: Path) -> None:
-        write_vocab(run_dir, tokens=self.tokens, labels=self.labels)
+        write_vocab(run_dir, tokens=self.tokens, labels=self.labels,
+                    **({"contextual": self.contextual} if self.contextual else {}))
 
 
-def encode(examples, tokens, labels: Vocabulary, max_len: int) -> list[tuple[list[int], int]]:
+def encode(examples, tokens, labels: Vocabulary, max_len: int, context_vocab=None) -> list[tuple]:
+    """(token ids, label id, the sentence's characters for the char LMs or None) of each example."""
     out = []
     for ex in examples:
-        out.append((token_ids(tokens, ex.text, max_len), labels.stoi[ex.label]))
+        ids = token_ids(tokens, ex.text, max_len)
+        out.append((ids, labels.stoi[ex.label], words_chars(context_vocab, ex.text, ids)))
     return out
+
+
+def words_chars(context_vocab, text: str, ids: list[int]) -> dict | None:
+    """The characters of ``text``'s words, as the char LMs read them (:func:`sentence_chars`), one word per token id
+    (word tokens: the text's words as written, cut as the ids were; an empty text's one <unk> is an empty word)."""
+    if context_vocab is None:
+        return None
+    words = text.split()[: len(ids)]
+    return sentence_chars(context_vocab, words if len(words) == len(ids) else [""])
+
+
+def logits_of(model: SequenceClassifier, ids: list[list[int]], chars: list[dict | None], pad: int, device,
+              **kwargs):
+    """The model on a batch of token-id sequences (right-padded here) and, with char LMs, their characters."""
+    tokens, lengths = pad_batch(ids, pad)
+    context = None
+    if model.contextual is not None:
+        context = {"words": tokens}
+        collate_chars(context, chars)
+        context = {k: v.to(device) for k, v in context.items() if k != "words"}
+    return model(tokens.to(device), lengths.to(device), context=context, **kwargs)
 
 
 def token_ids(tokens, text: str, max_len: int) -> list[int]:
@@ -127,11 +156,15 @@ def _check_labels(examples, labels: Vocabulary, path: str) -> None:
 
 # ------------------------------------------------------------------------ setup / build
 def setup(cfg: ClassifyConfig, resume_dir: Path | None, device) -> ClassifyTask:
+    _check_contextual(cfg)
     train_set, valid_set = _splits(cfg.data)
-    pretrained = None
+    pretrained, charlm, contextual = None, None, None
     if resume_dir:
-        tokens, labels = _load_vocab(resume_dir)
+        tokens, labels, contextual = _load_vocab(resume_dir)
     else:
+        if cfg.model.contextual:
+            charlm = load_for_features(cfg.model.contextual)
+            contextual = contextual_spec(charlm, cfg.model.contextual)
         if cfg.model.init_from:
             tokens, pretrained = pretrained_encoder(cfg.model.init_from, cfg.model, cfg.data)
         else:
@@ -139,12 +172,27 @@ def setup(cfg: ClassifyConfig, resume_dir: Path | None, device) -> ClassifyTask:
                                   cfg.data.min_freq, cfg.data.bpe_vocab_size)
         labels = Vocabulary.build([[ex.label for ex in train_set]], specials=())
     _check_labels(valid_set, labels, cfg.data.valid or cfg.data.path)
-    model = _model(cfg, tokens, labels, device)
+    model = _model(cfg, tokens, labels, contextual, device)
     if pretrained is not None:
         _load_pretrained(cfg.model.init_from, model, pretrained, tokens, train_set)
     if cfg.model.vectors and not resume_dir:
         _load_vectors(cfg.model, tokens, model)
-    return ClassifyTask(model, cfg, tokens, labels, train_set, valid_set, device)
+    if charlm is not None:  # the char LMs' weights into the classifier's (so its checkpoints hold them)
+        model.contextual.load_state_dict(charlm.model.state_dict())
+    if model.contextual is not None:  # frozen: each sentence's vectors computed once in this training
+        model.contextual.keep = True
+    return ClassifyTask(model, cfg, tokens, labels, train_set, valid_set, device, contextual)
+
+
+def _check_contextual(cfg: ClassifyConfig) -> None:
+    if not cfg.model.contextual:
+        return
+    if cfg.data.tokens != "word":
+        raise UserError(f"model.contextual needs data.tokens=word (got {cfg.data.tokens!r}): the char LMs' states "
+                        "are read at the words")
+    if cfg.model.init_from:
+        raise UserError(f"model.contextual={cfg.model.contextual!r} and model.init_from={cfg.model.init_from!r}: "
+                        "give one (the pretrained encoder reads embeddings alone)")
 
 
 def _load_pretrained(run_dir: str, model: SequenceClassifier, weights: dict, tokens, train_set) -> None:
@@ -170,39 +218,44 @@ def _load_vectors(cfg: ClassifierConfig, tokens, model) -> None:
     model.embed.weight.requires_grad_(not cfg.freeze_vectors)
 
 
-def _model(cfg: ClassifyConfig, tokens, labels: Vocabulary, device) -> SequenceClassifier:
-    return SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad).to(device)
+def _model(cfg: ClassifyConfig, tokens, labels: Vocabulary, contextual: dict | None, device) -> SequenceClassifier:
+    lms = contextual_model(contextual) if contextual else None
+    return SequenceClassifier(cfg.model, len(tokens), len(labels), tokens.pad, lms).to(device)
 
 
 def _load_vocab(run_dir: Path):
     parts = read_vocab(run_dir)
-    return tokens_from_json(parts["tokens"]), Vocabulary.from_json(parts["labels"])
+    return tokens_from_json(parts["tokens"]), Vocabulary.from_json(parts["labels"]), parts.get("contextual")
 
 
 @dataclass
 class ClassifyRun(Run):
     tokens: object
     labels: Vocabulary
+    context_vocab: object = None  # model.contextual: the char LMs' characters
 
 
 def build(cfg: ClassifyConfig, run_dir: Path, device) -> ClassifyRun:
-    tokens, labels = _load_vocab(run_dir)
-    return ClassifyRun(cfg, _model(cfg, tokens, labels, device), run_dir, device, tokens, labels)
+    tokens, labels, contextual = _load_vocab(run_dir)
+    return ClassifyRun(cfg, _model(cfg, tokens, labels, contextual, device), run_dir, device, tokens, labels,
+                       vocab_from_json(contextual["tokens"]) if contextual else None)
 
 
 def probabilities(run: ClassifyRun, texts: list[str]) -> torch.Tensor:
     """(N, C) class probabilities of ``texts``."""
-    return id_probabilities(run, [token_ids(run.tokens, t, run.cfg.data.max_len) for t in texts])
+    ids = [token_ids(run.tokens, t, run.cfg.data.max_len) for t in texts]
+    return id_probabilities(run, ids, [words_chars(run.context_vocab, t, x) for t, x in zip(texts, ids)])
 
 
 @torch.no_grad()
-def id_probabilities(run: ClassifyRun, ids: list[list[int]]) -> torch.Tensor:
-    """(N, C) class probabilities of token-id sequences, batched by length (less padding)."""
-    device = run.device
+def id_probabilities(run: ClassifyRun, ids: list[list[int]], chars: list[dict | None] | None = None) -> torch.Tensor:
+    """(N, C) class probabilities of token-id sequences (and, with char LMs, their :func:`words_chars`), batched by
+    length (less padding)."""
+    chars = chars or [None] * len(ids)
     p = torch.zeros(len(ids), len(run.labels))
     for rows in by_length([len(x) for x in ids]):
-        tokens, lengths = pad_batch([ids[k] for k in rows], run.tokens.pad)
-        p[rows] = run.model(tokens.to(device), lengths.to(device)).softmax(-1).float().cpu()
+        p[rows] = logits_of(run.model, [ids[k] for k in rows], [chars[k] for k in rows], run.tokens.pad,
+                            run.device).softmax(-1).float().cpu()
     return p
 
 
@@ -217,6 +270,9 @@ def predict_lines(run: ClassifyRun, lines: Iterable[str], options: PredictOption
     streamed: a chunk of lines at a time.  ``options.explain``: the attribution map of all of them, drawn
     at the end."""
     explain = options.explain if options else None
+    if explain and run.model.contextual is not None:
+        raise UserError("--explain: this classifier reads the char LMs' vectors too (model.contextual); attributions "
+                        "to its word embeddings alone would leave them out")
     seen: list[tuple[list[int], int]] = []  # (ids, predicted class) of every line, for --explain
     for first, chunk in numbered_chunks(lines):
         check_sentences(chunk, first)
@@ -225,7 +281,8 @@ def predict_lines(run: ClassifyRun, lines: Iterable[str], options: PredictOption
         ids = [token_ids(run.tokens, t, run.cfg.data.max_len) for t in chunk]
         check_lengths(map(len, ids), run.model.encoder.max_positions, first, "the Transformer encoder")
         check_lengths(map(len, ids), run.model.max_positions, first, "model.positions")
-        best, index = id_probabilities(run, ids).max(-1)
+        chars = [words_chars(run.context_vocab, t, x) for t, x in zip(chunk, ids)]
+        best, index = id_probabilities(run, ids, chars).max(-1)
         if explain:
             _check_aligned(ids, first, len(seen[0][0]) if seen else None)
             seen += zip(ids, index.tolist())
@@ -399,6 +456,9 @@ PRESETS = {
 
 def export(run: ClassifyRun) -> Exportable:
     """seqlab export: token ids (B, T), right-padded, and their lengths (B,) in; class logits (B, C) out."""
+    if run.model.contextual is not None:
+        raise UserError(f"seqlab export: {run.run_dir} reads the char LMs' vectors (model.contextual), whose inputs "
+                        "are the sentences' characters; export covers classifiers of token ids alone")
     def batch(generator, lengths: list[int]) -> dict:
         tokens = torch.randint(1, len(run.tokens), (len(lengths), max(lengths)), generator=generator)
         lens = torch.tensor(lengths)
@@ -424,8 +484,8 @@ def _panel_action(served, fields: dict, upload=None) -> dict:
         raise UserError("the sentence has no tokens the model reads")
     check_lengths([len(ids)], run.model.encoder.max_positions, 1, "the Transformer encoder")
     with served.lock:
-        logits, weights = run.model(torch.tensor([ids], device=run.device), torch.tensor([len(ids)], device=run.device),
-                                    need_weights=True)
+        logits, weights = logits_of(run.model, [ids], [words_chars(run.context_vocab, text, ids)], run.tokens.pad,
+                                    run.device, need_weights=True)
         p = logits.softmax(-1)[0].float().cpu()
     order = p.argsort(descending=True).tolist()
     out = {"probabilities": [[run.labels.itos[k], round(float(p[k]), 4)] for k in order]}

@@ -27,17 +27,14 @@ from seqlab.data.tagschemes import chunks, words_from_bmes
 from seqlab.errors import UserError
 from seqlab.export import Exportable
 from seqlab.fields import Count, Fraction, Index, Size
-from seqlab.models.charlm import BiCharLM
-from seqlab.models.lm import ModelConfig
 from seqlab.models.tagger import Tagger, TaggerConfig
 from seqlab.nn.crf import FORBIDDEN
-from seqlab.tasks.charlm import load_for_features
+from seqlab.tasks.charlm import contextual_model, contextual_spec, load_for_features
 from seqlab.tasks.panel import Panel, text_box, text_field
 from seqlab.tasks.recipe import Run
 from seqlab.tasks.registry import Task, option
 from seqlab.tasks.shared import EVAL_BATCH, BucketedTask, by_length, recurrent_export, train_and_valid
 from seqlab.tasks.tag_features import KINDS, CharFeatures, TagFeatures
-from seqlab.train.config import apply_dict, to_dict
 from seqlab.train.optim import OptimConfig
 from seqlab.train.trainer import TrainConfig
 
@@ -181,8 +178,7 @@ def setup(cfg: TagConfig, resume_dir: Path | None, device) -> TagTask:
     charlm = None
     if cfg.model.contextual and not resume_dir:  # the char LMs' config and vocabulary go into this run's vocab.json
         charlm = load_for_features(cfg.model.contextual)
-        features.use_contextual({"model": to_dict(charlm.cfg.model), "tokens": charlm.vocab.to_json(),
-                                 "from": str(Path(cfg.model.contextual).resolve())})
+        features.use_contextual(contextual_spec(charlm, cfg.model.contextual))
     model = _model(cfg, features, device)
     if charlm is not None:  # and their weights into the tagger's (so its checkpoints hold them)
         model.contextual.load_state_dict(charlm.model.state_dict())
@@ -195,11 +191,7 @@ def _model(cfg: TagConfig, features: TagFeatures, device) -> Tagger:
     sizes = features.sizes()
     if cfg.model.aux_loss > 0:
         sizes["frequency_bins"] = int(features.frequency_bins().max()) + 1
-    contextual = None
-    if features.contextual is not None:
-        lm_cfg = ModelConfig()
-        apply_dict(lm_cfg, features.contextual["model"])
-        contextual = BiCharLM(lm_cfg, len(features.context_vocab))
+    contextual = contextual_model(features.contextual) if features.contextual is not None else None
     return Tagger(cfg.model, sizes, features.transitions(), contextual).to(device)
 
 
