@@ -1,7 +1,7 @@
 """Other CPUs, emulated: the precision and recurrent tests again in subprocesses with oneDNN limited to AVX2, with
 ATen's vector kernels off, and with seqlab's C++ loop off -- so that every machine checks what a CPU without
-AVX-512 (or without AVX2) would see.  ``ATEN_CPU_CAPABILITY=default`` also makes the C++ loop's build take its
-path for a CPU without AVX2 (no -mavx2: the scalar build, which then stands aside for the Python driver)."""
+AVX-512 (or without AVX2) would see.  ``ATEN_CPU_CAPABILITY`` also picks the C++ loop's build: ``default`` none
+(the Python driver runs, as on a CPU without AVX2), ``avx2`` and ``avx512`` theirs (where the CPU has it)."""
 import os
 import subprocess
 import sys
@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from seqlab.nn import fused
+
 ROOT = Path(__file__).resolve().parents[1]
+# Where this process found the C++ loop's builds (read at collection, before conftest points SEQLAB_CACHE at a
+# session directory for token files): the subprocesses load them from there instead of compiling their own.
+BUILDS = str(fused.cache_dir())
 EMULATED = {"onednn-avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
             "aten-default": {"ATEN_CPU_CAPABILITY": "default"},
             "no-cpp-loop": {"SEQLAB_FUSED": "0"}}
@@ -17,7 +22,7 @@ EMULATED = {"onednn-avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
 
 @pytest.mark.parametrize("name", list(EMULATED))
 def test_precision_and_recurrent_tests_pass_on_an_emulated_cpu(name, tmp_path):
-    env = {**os.environ, **EMULATED[name]}
+    env = {**os.environ, "SEQLAB_CACHE": BUILDS, **EMULATED[name]}
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-x",
                            "tests/test_precision.py", "tests/test_recurrent_vs_torch.py"],
                           cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600)
@@ -34,8 +39,74 @@ def test_the_cpu_capability_seen_under_emulation():
 
 
 def test_the_cpp_loop_stands_aside_without_avx2():
-    code = ("import warnings; warnings.simplefilter('ignore'); from seqlab.nn import fused; "
-            "print(fused.load(), '-mavx2' in fused._compile_commands(fused.library_path())[0])")
+    code = ("import warnings; warnings.simplefilter('error'); from seqlab.nn import fused; "
+            "print(fused.load(), fused.isa())")
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "ATEN_CPU_CAPABILITY": "default"},
                          capture_output=True, text=True, check=True, timeout=300).stdout.split()
-    assert out == ["False", "False"]  # built (or not) without AVX2, and not used: the Python driver runs
+    assert out == ["False", "None"]  # no build for it, no warning: the Python driver runs
+
+
+def _cpu_flags() -> set[str]:
+    return fused._cpu_flags() or set()
+
+
+@pytest.mark.parametrize("capability", ["avx2", "avx512"])
+def test_each_build_of_the_cpp_loop_equals_the_python_driver(capability):
+    """The fused-loop tests (outputs and every gradient against the Python driver, float64 and float32, gradcheck)
+    in a subprocess that loads the build of one instruction set, forced with ATEN_CPU_CAPABILITY."""
+    name = capability.upper()
+    if not fused.ISAS[name][1] <= _cpu_flags():
+        pytest.skip(f"this CPU lacks {sorted(fused.ISAS[name][1] - _cpu_flags())}: its {name} build cannot run here")
+    if fused.isa() == name and "ATEN_CPU_CAPABILITY" not in os.environ:
+        pytest.skip(f"the {name} build is this CPU's own: the suite itself runs its tests")
+    env = {**os.environ, "SEQLAB_CACHE": BUILDS, "ATEN_CPU_CAPABILITY": capability}
+    code = "from seqlab.nn import fused; import torch; print(fused.load(), torch.ops.seqlab.isa())"
+    loaded = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                            timeout=300).stdout.split()
+    assert loaded == ["True", name]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-x", "tests/test_fused.py",
+                           "tests/test_recurrent_vs_torch.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout.splitlines()[-1]
+
+
+FULL = {"avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl"}
+
+
+@pytest.mark.parametrize("capability, flags, machine, expected", [
+    ("AVX512", FULL, "x86_64", "AVX512"),
+    ("AVX512", {"avx2", "fma"}, "x86_64", "AVX2"),  # ATEN_CPU_CAPABILITY=avx512 on a CPU without it: capped
+    ("AVX2", FULL, "x86_64", "AVX2"),  # lowered by ATEN_CPU_CAPABILITY=avx2
+    ("DEFAULT", FULL, "x86_64", None),
+    ("AVX2", {"avx2"}, "x86_64", None),  # no FMA
+    ("AVX512", FULL - {"avx512bw"}, "x86_64", "AVX2"),
+    ("DEFAULT", set(), "aarch64", None),
+])
+def test_the_build_is_torchs_capability_capped_at_the_cpus_flags(monkeypatch, capability, flags, machine, expected):
+    monkeypatch.setattr(fused, "_capability", lambda: capability)
+    monkeypatch.setattr(fused, "_cpu_flags", lambda: flags)
+    monkeypatch.setattr(fused.platform, "machine", lambda: machine)
+    assert fused.isa() == expected
+
+
+def test_one_cache_holds_a_library_per_instruction_set_whatever_the_capability(monkeypatch):
+    """A home directory shared by machines with different CPUs: each build has its own file, named the same
+    whatever capability the process that names it runs with."""
+    paths = {name: fused.library_path(name) for name in fused.ISAS}
+    assert len(set(paths.values())) == len(paths)
+    monkeypatch.setattr(fused, "_capability", lambda: "DEFAULT")
+    assert {name: fused.library_path(name) for name in fused.ISAS} == paths
+
+
+def test_the_avx512_build_compiles_on_any_x86_machine_with_a_compiler(monkeypatch):
+    """Built (not run) here even without AVX-512 -- by `make install`, else now: its vector code is checked by the
+    compiler on every machine."""
+    import platform
+    import shutil
+
+    if platform.machine().lower() not in ("x86_64", "amd64") or not (shutil.which("c++") or shutil.which("g++")):
+        pytest.skip("needs an x86 machine with a C++ compiler")
+    monkeypatch.setenv("SEQLAB_CACHE", BUILDS)
+    path = fused.build(name="AVX512")
+    assert path.is_file() and path.name.startswith("recurrence-avx512-")

@@ -140,9 +140,12 @@ def test_fresh_run_refuses_to_overwrite_a_trained_one(corpus, tmp_path):
 def test_resuming_a_finished_run_trains_no_further_and_reports(corpus, tmp_path):
     cfg = tiny_config(corpus, max_steps=4)
     first = lm.TASK.train(cfg, tmp_path / "run")
+    files = {name: (tmp_path / "run" / name).read_bytes() for name in ("metrics.jsonl", "last/trainer.pt")}
     again = lm.TASK.train(cfg, tmp_path / "run", resume=True)
     assert again["steps"] == 4 and again["loss"] == first["loss"]
     assert max(train_losses(tmp_path / "run")) == 4
+    # only reported: no second validation row (a benchmark reads its last time_s as the training time), no checkpoint
+    assert all((tmp_path / "run" / name).read_bytes() == data for name, data in files.items())
 
 
 def test_word_level_stream_keeps_spaces(tmp_path):

@@ -1,6 +1,9 @@
 """``python -m seqlab.nn.build [-v]``: compile the fused recurrence now (``make install`` runs it).
 
-Exits 0 either way: without a C++ compiler seqlab runs the Python driver (see :mod:`seqlab.nn.fused`).
+On x86 it builds the library of every instruction set of :data:`seqlab.nn.fused.ISAS` that the compiler
+knows, so that a cache shared by machines with different CPUs holds what each needs, and loads the one
+for this CPU.  Exits 0 either way: without a C++ compiler seqlab runs the Python driver (see
+:mod:`seqlab.nn.fused`).
 """
 from __future__ import annotations
 
@@ -12,12 +15,21 @@ from seqlab.nn import fused
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        path = fused.build(verbose="-v" in (sys.argv[1:] if argv is None else argv))
-        torch.ops.load_library(str(path))
-        print(f"seqlab: fused recurrence built: {path}")
-    except (RuntimeError, OSError) as err:
-        print(f"seqlab: fused recurrence not built ({err}); the Python driver will be used", file=sys.stderr)
+    verbose = "-v" in (sys.argv[1:] if argv is None else argv)
+    here = fused.isa()
+    if here is None:
+        print(f"seqlab: no vector build for this CPU ({fused._capability()}); the Python driver will be used",
+              file=sys.stderr)
+        return 0
+    for name in fused.ISAS:
+        try:
+            path = fused.build(verbose, name)
+            if name == here:
+                torch.ops.load_library(str(path))
+            print(f"seqlab: fused recurrence built for {name}{' (this CPU)' if name == here else ''}: {path}")
+        except (RuntimeError, OSError) as err:
+            print(f"seqlab: fused recurrence for {name} not built ({err})"
+                  f"{'; the Python driver will be used' if name == here else ''}", file=sys.stderr)
     return 0
 
 

@@ -12,11 +12,15 @@ backward step needs no transcendental at all.  It computes the same numbers as t
 driver up to float rounding (tested to 1e-10 in float64).
 
 It is a shared library compiled with the system's C++ compiler against the installed
-torch, once: ``python -m seqlab.nn.build`` (run by ``make install``) or on first use,
-into ``$SEQLAB_CACHE`` (default ``~/.cache/seqlab``), keyed by the source, the torch and
-Python versions and the CPU's vector instructions.  Where it cannot be built or loaded,
-or is built without AVX2 (then its scalar sigmoid and tanh would be slower than ATen's),
-and for what it does not cover -- a GPU tensor, a dtype other than float32/float64, a
+torch, once per instruction set (:data:`ISAS`: AVX-512 and AVX2+FMA, the vector widths of its
+sigmoid and tanh): ``python -m seqlab.nn.build`` (run by ``make install``) builds every one the
+compiler can, a process that needs one builds it on first use; into ``$SEQLAB_CACHE`` (default
+``~/.cache/seqlab``), keyed by the source, the torch and Python versions and the instruction set.
+At run time :func:`isa` picks the build: torch's CPU capability (``ATEN_CPU_CAPABILITY=avx2`` or
+``default`` lowers it, as it does ATen's own kernels), capped at what the CPU reports having -- so one
+cache shared by machines with different CPUs serves each its own.  Where there is no vector build for
+the CPU (no AVX2, or not x86: scalar sigmoid and tanh would be slower than ATen's), where it cannot be
+built or loaded, and for what it does not cover -- a GPU tensor, a dtype other than float32/float64, a
 cell of the user's own -- :func:`seqlab.nn.scan.scan` runs the Python driver (after one
 warning when the build failed).  ``SEQLAB_FUSED=0`` (or :func:`set_enabled`) switches it off.
 """
@@ -68,23 +72,54 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+# The builds, by instruction set (lowest first), with their compiler flags and the CPU flags they need.
+ISAS = {
+    "AVX2": (["-mavx2", "-mfma"], {"avx2", "fma"}),
+    "AVX512": (["-mavx2", "-mfma", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl"],
+               {"avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl"}),
+}
+
+
 def _capability() -> str:
-    """torch's view of this CPU's vector instructions: "AVX512", "AVX2", "DEFAULT", ..."""
+    """torch's view of this CPU's vector instructions: "AVX512", "AVX2", "DEFAULT", ... (``ATEN_CPU_CAPABILITY``
+    sets it: lower, or -- torch does not check -- higher than the CPU has)."""
     return torch.backends.cpu.get_cpu_capability()
 
 
-def library_path() -> Path:
-    """Where the compiled library for these sources, torch, Python and machine lives."""
+def _cpu_flags() -> set[str] | None:
+    """The CPU's feature flags from /proc/cpuinfo (None where there is none to read: torch's capability is trusted)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), None)
+    return set(line.split(":", 1)[1].split()) if line else None
+
+
+def isa() -> str | None:
+    """The build this process runs: the highest of :data:`ISAS` up to torch's capability that the CPU has; None
+    (the Python driver) without AVX2 or off x86."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    names = list(ISAS)
+    allowed = names[: names.index(_capability()) + 1] if _capability() in names else []
+    flags = _cpu_flags()
+    return next((name for name in reversed(allowed) if flags is None or ISAS[name][1] <= flags), None)
+
+
+def library_path(name: str | None = None) -> Path:
+    """Where the compiled library of instruction set ``name`` (default :func:`isa`) for these sources, torch and
+    Python lives."""
+    name = name or isa() or "DEFAULT"
     key = hashlib.sha256()
     for source in sorted(SOURCE.parent.iterdir()):  # recurrence.cpp and the headers it includes
         key.update(source.name.encode() + source.read_bytes())
-    for part in (torch.__version__, sys.version, platform.machine(), _capability(),
-                 str(torch._C._GLIBCXX_USE_CXX11_ABI)):
+    for part in (torch.__version__, sys.version, platform.machine(), str(torch._C._GLIBCXX_USE_CXX11_ABI)):
         key.update(part.encode())
-    return cache_dir() / f"recurrence-{key.hexdigest()[:16]}.so"
+    return cache_dir() / f"recurrence-{name.lower()}-{key.hexdigest()[:16]}.so"
 
 
-def _compile_commands(out: Path) -> list[list[str]]:
+def _compile_commands(out: Path, name: str | None = None) -> list[list[str]]:
     from torch.utils.cpp_extension import include_paths, library_paths
 
     named = os.environ.get("CXX")
@@ -98,22 +133,25 @@ def _compile_commands(out: Path) -> list[list[str]]:
     for lib in library_paths():
         base += [f"-L{lib}", f"-Wl,-rpath,{lib}"]
     base += ["-lc10", "-ltorch_cpu", "-ltorch"]
-    if _capability() in ("AVX2", "AVX512"):
-        base += ["-mavx2", "-mfma"]  # sigmoid/tanh through SLEEF's AVX2 functions, as ATen's kernels
+    base += ISAS[name][0] if name in ISAS else []  # sigmoid/tanh through SLEEF's vector functions, as ATen's kernels
     if sys.platform == "darwin":
         base += ["-undefined", "dynamic_lookup"]
     return [base + ["-fopenmp"], base]  # with OpenMP (torch's own runtime) for the row loops, else serial
 
 
-def build(verbose: bool = False) -> Path:
-    """Compile ``csrc/recurrence.cpp`` into :func:`library_path` (atomically); returns the path."""
-    path = library_path()
+def build(verbose: bool = False, name: str | None = None) -> Path:
+    """Compile ``csrc/recurrence.cpp`` for instruction set ``name`` (default :func:`isa`) into :func:`library_path`
+    (atomically); returns the path."""
+    name = name or isa()
+    if name is None:
+        raise RuntimeError(f"no vector build for this CPU (capability {_capability()}, {platform.machine()})")
+    path = library_path(name)
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         out, errors = Path(tmp) / path.name, []
-        for cmd in _compile_commands(out):
+        for cmd in _compile_commands(out, name):
             if verbose:
                 print(" ".join(cmd), file=sys.stderr)
             done = subprocess.run(cmd, check=False, capture_output=True, text=True)
@@ -138,11 +176,14 @@ def load() -> bool:
 
 def _load() -> bool:
     if _state["loaded"] is None:
+        if isa() is None:  # without vector sigmoid/tanh the C++ loop is slower than the Python driver's ATen calls
+            _state["loaded"] = False
+            return False
         try:
             if not library_path().exists():
-                print("seqlab: compiling the fused recurrence (once, about 20 s)...", file=sys.stderr, flush=True)
+                print(f"seqlab: compiling the fused recurrence for {isa()} (once, about 20 s)...", file=sys.stderr,
+                      flush=True)
             torch.ops.load_library(str(build()))
-            # without vector sigmoid/tanh (no AVX2) the C++ loop is slower than the Python driver's ATen calls
             _state["loaded"] = bool(torch.ops.seqlab.vectorized())
         except (RuntimeError, OSError) as err:
             _state["loaded"] = False

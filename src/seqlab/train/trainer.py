@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -310,7 +310,9 @@ class Trainer:
                 if stop:
                     break
         bar.close()
-        if not metrics or p.last_eval_step != p.step:  # e.g. resuming a finished run: report where it stands
+        if not metrics and p.last_eval_step == p.step:  # resuming a finished run: report where it stands, and
+            return self._score()  # change nothing (no metrics row, no checkpoint, no patience counted)
+        if p.last_eval_step != p.step:  # stopped between evaluations (time budget)
             metrics = self._evaluate()
         return metrics
 
@@ -345,13 +347,17 @@ class Trainer:
             self.ema.update_parameters(model)
         return value, n, time_up, asked
 
+    def _score(self, averaged: bool = True) -> dict:
+        """The validation metrics of the model (optim.ema: of the average, unless the caller holds it), every rank."""
+        self.task.model.eval()
+        with self._averaged_weights() if averaged else nullcontext(), torch.no_grad():
+            metrics = self.task.evaluate() if self.main else None  # rank 0 evaluates, every rank decides alike
+        return distributed.broadcast(metrics)
+
     def _evaluate(self) -> dict:
         p = self.progress
-        self.task.model.eval()
         with self._averaged_weights():  # optim.ema: the average is what is evaluated and kept in best/
-            with torch.no_grad():
-                metrics = self.task.evaluate() if self.main else None  # rank 0 evaluates, every rank decides alike
-            metrics = distributed.broadcast(metrics)
+            metrics = self._score(averaged=False)
             p.last_eval_step = p.step
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(metrics["loss"])
