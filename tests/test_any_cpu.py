@@ -110,3 +110,29 @@ def test_the_avx512_build_compiles_on_any_x86_machine_with_a_compiler(monkeypatc
     monkeypatch.setenv("SEQLAB_CACHE", BUILDS)
     path = fused.build(name="AVX512")
     assert path.is_file() and path.name.startswith("recurrence-avx512-")
+
+
+def test_a_compiler_too_old_for_avx512_still_gives_the_avx2_build(monkeypatch):
+    import warnings
+
+    if not fused.load() or fused.isa() != "AVX2":
+        pytest.skip("needs this process to run the AVX2 build (its library answers for the one 'loaded' here)")
+
+    real = fused.build
+
+    def build(verbose=False, name=None):
+        if name == "AVX512":
+            raise RuntimeError("compiling recurrence.cpp failed: unrecognized command-line option '-mavx512f'")
+        return real(verbose, name)
+
+    loaded = []
+    monkeypatch.setenv("SEQLAB_CACHE", BUILDS)
+    monkeypatch.setattr(fused, "build", build)
+    monkeypatch.setattr(fused, "_capability", lambda: "AVX512")
+    monkeypatch.setattr(fused, "_cpu_flags", lambda: FULL)
+    monkeypatch.setattr(fused.torch.ops, "load_library", loaded.append)  # the one loaded already answers vectorized()
+    monkeypatch.setitem(fused._state, "loaded", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: it fell back quietly to the next build
+        assert fused.load() is True
+    assert [Path(p).name.split("-")[1] for p in loaded] == ["avx2"]

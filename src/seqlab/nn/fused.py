@@ -96,15 +96,20 @@ def _cpu_flags() -> set[str] | None:
     return set(line.split(":", 1)[1].split()) if line else None
 
 
-def isa() -> str | None:
-    """The build this process runs: the highest of :data:`ISAS` up to torch's capability that the CPU has; None
-    (the Python driver) without AVX2 or off x86."""
+def usable() -> list[str]:
+    """The builds of :data:`ISAS` that this process may run, highest first: up to torch's capability, and only
+    those whose instructions the CPU has; none (the Python driver) without AVX2 or off x86."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        return None
+        return []
     names = list(ISAS)
     allowed = names[: names.index(_capability()) + 1] if _capability() in names else []
     flags = _cpu_flags()
-    return next((name for name in reversed(allowed) if flags is None or ISAS[name][1] <= flags), None)
+    return [name for name in reversed(allowed) if flags is None or ISAS[name][1] <= flags]
+
+
+def isa() -> str | None:
+    """The build this process runs (the first of :func:`usable`), or None."""
+    return next(iter(usable()), None)
 
 
 def library_path(name: str | None = None) -> Path:
@@ -179,15 +184,19 @@ def _load() -> bool:
         if isa() is None:  # without vector sigmoid/tanh the C++ loop is slower than the Python driver's ATen calls
             _state["loaded"] = False
             return False
-        try:
-            if not library_path().exists():
-                print(f"seqlab: compiling the fused recurrence for {isa()} (once, about 20 s)...", file=sys.stderr,
-                      flush=True)
-            torch.ops.load_library(str(build()))
-            _state["loaded"] = bool(torch.ops.seqlab.vectorized())
-        except (RuntimeError, OSError) as err:
+        for name in usable():  # a compiler too old for AVX-512 still gives the AVX2 build
+            try:
+                if not library_path(name).exists():
+                    print(f"seqlab: compiling the fused recurrence for {name} (once, about 20 s)...", file=sys.stderr,
+                          flush=True)
+                torch.ops.load_library(str(build(name=name)))
+                _state["loaded"] = bool(torch.ops.seqlab.vectorized())
+                break
+            except (RuntimeError, OSError) as err:
+                failed = err
+        else:
             _state["loaded"] = False
-            warnings.warn(f"seqlab: the fused recurrence is unavailable ({err}); using the Python driver",
+            warnings.warn(f"seqlab: the fused recurrence is unavailable ({failed}); using the Python driver",
                           RuntimeWarning, stacklevel=4)
     return _state["loaded"]
 
