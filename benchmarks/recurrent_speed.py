@@ -29,7 +29,12 @@ and peak memory of an LSTM at T=4096, B=4, H=128 for k = 0 (off), 256 and 64.
 LSTM, 65 symbols) sampling one token at a time with a carried state, batch 1 and 64, for the
 seqlab layer (auto and bptt backends) and torch.nn.LSTM with the same weights.
 
-    python benchmarks/recurrent_speed.py [--quick] [--reps N] [--device cpu|cuda] [--sampling]
+Every row also times inference (forward only, under ``torch.no_grad``): ``bptt_infer`` and
+``native_infer``.  ``--isa-pair`` runs the rows again in a subprocess with the ISA limited to AVX2
+(``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2``: oneDNN's kernels and seqlab's build alike) and
+writes both into one results file (``rows`` and ``avx2_limited``, with the build each used and the CPU's flags).
+
+    python benchmarks/recurrent_speed.py [--quick] [--reps N] [--device cpu|cuda] [--sampling] [--isa-pair] [--out F]
 """
 from __future__ import annotations
 
@@ -136,13 +141,19 @@ def _implementations(cell: str, shape, device: str) -> dict:
         hs = snn.autograd_scan(ours.cell, x, state, *ours.cell_weights(0))
         torch.stack([s[0] for s in hs]).sum().backward()
 
-    impls = {"bptt": bptt, "python": python, "autograd": autograd, "floor_py": _floor(GATES[cell], shape, device)}
+    @torch.no_grad()
+    def bptt_infer():  # inference: forward only, nothing kept for a backward
+        ours(x)
+
+    impls = {"bptt": bptt, "python": python, "autograd": autograd, "floor_py": _floor(GATES[cell], shape, device),
+             "bptt_infer": bptt_infer}
     if _fused_loaded(device):
         impls["floor"] = _floor(GATES[cell], shape, device, from_cpp=True)
     if torch_cls is not None:
         native = torch_cls(inp, hid).to(device)
         native.load_state_dict(ours.state_dict())
         impls["native"] = lambda: native(x)[0].sum().backward()
+        impls["native_infer"] = torch.no_grad()(lambda: native(x))
     return impls
 
 
@@ -174,6 +185,7 @@ def measure(cell: str, shape, reps: int, device: str) -> dict:
     if "native" in ms:
         row["bptt_over_native"] = round(ms["bptt"] / ms["native"], 3)
         row["native_over_floor"] = round(ms["native"] / ms["floor"], 3)
+        row["bptt_infer_over_native_infer"] = round(ms["bptt_infer"] / ms["native_infer"], 3)
     row["bptt_over_floor"] = round(ms["bptt"] / ms["floor"], 3)
     row["bptt_over_python"] = round(ms["bptt"] / ms["python"], 3)
     row["autograd_over_bptt"] = round(ms["autograd"] / ms["bptt"], 3)
@@ -181,6 +193,24 @@ def measure(cell: str, shape, reps: int, device: str) -> dict:
         if name in impls:
             row[f"{name}_peak_mb"] = round(peak_bytes(impls[name], device) / 2**20, 1)
     return row
+
+
+def avx2_limited(argv: list[str]) -> dict:
+    """This benchmark's rows again in a subprocess with oneDNN and ATen (so seqlab's loop too) limited to AVX2."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+    print("again with the ISA limited to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2):", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [a for i, a in enumerate(argv) if a not in ("--isa-pair", "--sampling", "--out")
+                and not a.startswith("--out=") and not (i and argv[i - 1] == "--out")]
+        subprocess.run([sys.executable, __file__, *args, "--out", str(Path(tmp) / "avx2.json")], env=env, check=True)
+        record = json.loads((Path(tmp) / "avx2.json").read_text())
+    return {"env": {k: env[k] for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")}, "fused_isa": record["fused_isa"],
+            "rows": record["rows"]}
 
 
 def sampling_speed(device: str, steps: int = 200, reps: int = 3) -> list[dict]:
@@ -257,6 +287,9 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--out", type=Path, default=None, help="results file (default benchmarks/results/recurrent_speed.json)")
     ap.add_argument("--sampling", action="store_true", help="also the LM sampling speed (tokens/s, batch 1 and 64)")
+    ap.add_argument("--isa-pair", action="store_true",
+                    help="also the same run with the ISA limited to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2, "
+                         "in a subprocess): both in one results file, under rows and avx2_limited")
     ap.add_argument("--checkpoint-only", action="store_true",
                     help="only the cost of checkpoint=k (LSTM, T=4096, B=4, H=128): results/recurrent_checkpoint.json")
     args = ap.parse_args(argv)
@@ -277,7 +310,7 @@ def main(argv=None) -> int:
     print(f"fused C++ loop: {'yes' if _fused_loaded(args.device) else 'no (Python driver)'}")
     print(f"{'cell':14s} {'T':>4s} {'B':>3s} {'H':>4s} {'bptt ms':>8s} {'python ms':>9s} {'native ms':>9s} "
           f"{'floor ms':>8s} {'bptt/native':>11s} {'bptt/floor':>10s} {'native/floor':>12s} "
-          f"{'bptt MB':>7s} {'python MB':>9s} {'native MB':>9s}")
+          f"{'bptt MB':>7s} {'python MB':>9s} {'native MB':>9s} {'infer/native':>12s}")
     for shape in shapes:
         for cell in CELLS:
             row = measure(cell, shape, reps, args.device)
@@ -286,12 +319,15 @@ def main(argv=None) -> int:
                   f"{row.get('native_ms', nan):9.1f} {row['floor_ms']:8.1f} "
                   f"{row.get('bptt_over_native', nan):11.2f} {row['bptt_over_floor']:10.2f} "
                   f"{row.get('native_over_floor', nan):12.2f} {row['bptt_peak_mb']:7.1f} {row['python_peak_mb']:9.1f} "
-                  f"{row.get('native_peak_mb', nan):9.1f}", flush=True)
+                  f"{row.get('native_peak_mb', nan):9.1f} {row.get('bptt_infer_over_native_infer', nan):12.2f}", flush=True)
     name = "recurrent_speed" + ("_quick" if args.quick else "") + ("_cuda" if args.device == "cuda" else "")
     figures = {"device": args.device, "fused": _fused_loaded(args.device), "reps": reps, "overhead_bound_shape": list(OVERHEAD_BOUND),
                "goal": "bptt <= 1.1x floor and <= 1.0x native (overhead-bound shape: <= 1.3x native)", "rows": rows}
+    figures["fused_isa"] = fused.isa() if _fused_loaded(args.device) else None
     if args.sampling:
         figures["sampling"] = sampling_speed(args.device)
+    if args.isa_pair:
+        figures["avx2_limited"] = avx2_limited(sys.argv[1:] if argv is None else argv)
     path = write_results(name, figures, time.perf_counter() - start, args.out)
     print(f"wrote {path}")
     return 0
