@@ -151,6 +151,7 @@ def test_a_tagger_with_contextual_vectors_works_from_its_run_directory_alone(tmp
 
 @pytest.mark.parametrize("make, message", [
     (lambda tmp_path: tmp_path / "missing", "is not a seqlab run directory (no config.json)"),
+    (lambda tmp_path: tmp_path / ("x" * 300), "is not a seqlab run directory (File name too long)"),
     (lambda tmp_path: _an_lm_run(tmp_path), "model.contextual: {} is a lm run; give a run of `seqlab train charlm`"),
 ])
 def test_a_contextual_run_that_is_not_a_char_lm_is_one_line(tmp_path, capsys, make, message):

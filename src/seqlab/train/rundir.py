@@ -18,7 +18,11 @@ from seqlab.train.config import apply_dict, to_dict
 
 def task_of(run_dir: str | Path) -> str:
     path = Path(run_dir) / "config.json"
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as err:  # a name too long, a path through a file, ...: is_file() raises some of these
+        raise UserError(f"{str(run_dir)[:200]} is not a seqlab run directory ({err.strerror})") from None
+    if not found:
         raise UserError(f"{run_dir} is not a seqlab run directory (no config.json)")
     return read_json(path).get("task", "lm")
 
