@@ -136,3 +136,14 @@ def test_a_compiler_too_old_for_avx512_still_gives_the_avx2_build(monkeypatch):
         warnings.simplefilter("error")  # no warning: it fell back quietly to the next build
         assert fused.load() is True
     assert [Path(p).name.split("-")[1] for p in loaded] == ["avx2"]
+
+
+def test_a_capability_above_the_cpus_is_one_line_not_an_illegal_instruction(monkeypatch, capsys):
+    from seqlab.cli import main
+
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx512")
+    monkeypatch.setattr(fused, "_cpu_flags", lambda: {"avx", "avx2", "fma"})
+    assert main(["train", "lm", "--data", "corpus.txt"]) == 2  # refused before anything runs
+    err = capsys.readouterr().err.strip()
+    assert "ATEN_CPU_CAPABILITY=avx512, but this CPU lacks avx512bw, avx512dq, avx512f, avx512vl" in err
+    assert "\n" not in err

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import types
 import typing
@@ -456,6 +457,19 @@ def _aliases() -> set[str]:
     return {task.command for task in tasks().values() if task.command}
 
 
+def _check_cpu_capability() -> None:
+    """ATEN_CPU_CAPABILITY above what the CPU has makes torch's own kernels stop the process ("Illegal
+    instruction"): say so in one line first."""
+    from seqlab.nn import fused
+
+    asked = os.environ.get("ATEN_CPU_CAPABILITY", "").strip().upper()
+    flags = fused._cpu_flags()
+    if asked in fused.ISAS and flags is not None and not fused.ISAS[asked][1] <= flags:
+        raise UserError(f"ATEN_CPU_CAPABILITY={os.environ['ATEN_CPU_CAPABILITY']}, but this CPU lacks "
+                        f"{', '.join(sorted(fused.ISAS[asked][1] - flags))}: torch's kernels would stop with 'Illegal "
+                        "instruction'; unset it or give a lower one (avx2, default)")
+
+
 def main(argv: list[str] | None = None) -> int:
     from seqlab.train.trainer import flush_denormals
 
@@ -464,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     if _task_help(argv):
         return 0
     try:
+        _check_cpu_capability()
         args, rest = _parser().parse_known_args(argv)
         commands = {**TAKES_OPTIONS, **dict.fromkeys(_aliases(), cmd_alias)}
         if rest and args.command not in commands:
