@@ -55,13 +55,9 @@ def machine() -> dict:
 
 def cpu_flags() -> list[str]:
     """The vector instruction sets of this CPU that the speed of torch and seqlab's loop depend on."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith(("flags", "Features"))),
-                 [])
-    return sorted(f for f in flags if f.startswith(("avx", "fma", "sse4", "amx", "asimd", "sve", "neon")))
+    from seqlab.nn.fused import _cpu_flags
+
+    return sorted(f for f in _cpu_flags() or () if f.startswith(("avx", "fma", "sse4", "amx", "asimd", "sve", "neon")))
 
 
 def write_results(name: str, figures: dict, wall_time_s: float, out: Path | None = None) -> Path:

@@ -3,6 +3,7 @@ ATen's vector kernels off, and with seqlab's C++ loop off -- so that every machi
 AVX-512 (or without AVX2) would see.  ``ATEN_CPU_CAPABILITY`` also picks the C++ loop's build: ``default`` none
 (the Python driver runs, as on a CPU without AVX2), ``avx2`` and ``avx512`` theirs (where the CPU has it)."""
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -46,17 +47,13 @@ def test_the_cpp_loop_stands_aside_without_avx2():
     assert out == ["False", "None"]  # no build for it, no warning: the Python driver runs
 
 
-def _cpu_flags() -> set[str]:
-    return fused._cpu_flags() or set()
-
-
 @pytest.mark.parametrize("capability", ["avx2", "avx512"])
 def test_each_build_of_the_cpp_loop_equals_the_python_driver(capability):
     """The fused-loop tests (outputs and every gradient against the Python driver, float64 and float32, gradcheck)
     in a subprocess that loads the build of one instruction set, forced with ATEN_CPU_CAPABILITY."""
     name = capability.upper()
-    if not fused.ISAS[name][1] <= _cpu_flags():
-        pytest.skip(f"this CPU lacks {sorted(fused.ISAS[name][1] - _cpu_flags())}: its {name} build cannot run here")
+    if fused.lacks(name) or platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip(f"this CPU lacks {sorted(fused.lacks(name)) or 'x86'}: its {name} build cannot run here")
     if fused.isa() == name and "ATEN_CPU_CAPABILITY" not in os.environ:
         pytest.skip(f"the {name} build is this CPU's own: the suite itself runs its tests")
     env = {**os.environ, "SEQLAB_CACHE": BUILDS, "ATEN_CPU_CAPABILITY": capability}
@@ -102,7 +99,6 @@ def test_one_cache_holds_a_library_per_instruction_set_whatever_the_capability(m
 def test_the_avx512_build_compiles_on_any_x86_machine_with_a_compiler(monkeypatch):
     """Built (not run) here even without AVX-512 -- by `make install`, else now: its vector code is checked by the
     compiler on every machine."""
-    import platform
     import shutil
 
     if platform.machine().lower() not in ("x86_64", "amd64") or not (shutil.which("c++") or shutil.which("g++")):

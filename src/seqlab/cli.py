@@ -463,11 +463,11 @@ def _check_cpu_capability() -> None:
     from seqlab.nn import fused
 
     asked = os.environ.get("ATEN_CPU_CAPABILITY", "").strip().upper()
-    flags = fused._cpu_flags()
-    if asked in fused.ISAS and flags is not None and not fused.ISAS[asked][1] <= flags:
+    missing = fused.lacks(asked) if asked in fused.ISAS else set()
+    if missing:
         raise UserError(f"ATEN_CPU_CAPABILITY={os.environ['ATEN_CPU_CAPABILITY']}, but this CPU lacks "
-                        f"{', '.join(sorted(fused.ISAS[asked][1] - flags))}: torch's kernels would stop with 'Illegal "
-                        "instruction'; unset it or give a lower one (avx2, default)")
+                        f"{', '.join(sorted(missing))}: torch's kernels would stop with 'Illegal instruction'; unset "
+                        "it or give a lower one (avx2, default)")
 
 
 def main(argv: list[str] | None = None) -> int:

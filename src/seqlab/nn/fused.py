@@ -87,13 +87,20 @@ def _capability() -> str:
 
 
 def _cpu_flags() -> set[str] | None:
-    """The CPU's feature flags from /proc/cpuinfo (None where there is none to read: torch's capability is trusted)."""
+    """The CPU's feature flags from /proc/cpuinfo (x86 "flags", ARM "Features"; None where there is none to read:
+    torch's capability is trusted)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return None
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), None)
+    line = next((ln for ln in text.splitlines() if ln.startswith(("flags", "Features"))), None)
     return set(line.split(":", 1)[1].split()) if line else None
+
+
+def lacks(name: str) -> set[str]:
+    """The CPU flags that build ``name`` of :data:`ISAS` needs and this CPU lacks (none where the flags are unknown)."""
+    flags = _cpu_flags()
+    return set() if flags is None else ISAS[name][1] - flags
 
 
 def usable() -> list[str]:
@@ -103,8 +110,7 @@ def usable() -> list[str]:
         return []
     names = list(ISAS)
     allowed = names[: names.index(_capability()) + 1] if _capability() in names else []
-    flags = _cpu_flags()
-    return [name for name in reversed(allowed) if flags is None or ISAS[name][1] <= flags]
+    return [name for name in reversed(allowed) if not lacks(name)]
 
 
 def isa() -> str | None:
@@ -181,10 +187,11 @@ def load() -> bool:
 
 def _load() -> bool:
     if _state["loaded"] is None:
-        if isa() is None:  # without vector sigmoid/tanh the C++ loop is slower than the Python driver's ATen calls
+        names = usable()
+        if not names:  # without vector sigmoid/tanh the C++ loop is slower than the Python driver's ATen calls
             _state["loaded"] = False
             return False
-        for name in usable():  # a compiler too old for AVX-512 still gives the AVX2 build
+        for name in names:  # a compiler too old for AVX-512 still gives the AVX2 build
             try:
                 if not library_path(name).exists():
                     print(f"seqlab: compiling the fused recurrence for {name} (once, about 20 s)...", file=sys.stderr,
