@@ -55,9 +55,9 @@ def machine() -> dict:
 
 def cpu_flags() -> list[str]:
     """The vector instruction sets of this CPU that the speed of torch and seqlab's loop depend on."""
-    from seqlab.nn.fused import _cpu_flags
+    from seqlab.nn import fused
 
-    return sorted(f for f in _cpu_flags() or () if f.startswith(("avx", "fma", "sse4", "amx", "asimd", "sve", "neon")))
+    return sorted(f for f in fused.cpu_flags() or () if f.startswith(("avx", "fma", "sse4", "amx", "asimd", "sve", "neon")))
 
 
 def write_results(name: str, figures: dict, wall_time_s: float, out: Path | None = None) -> Path:

@@ -82,7 +82,7 @@ FULL = {"avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl"}
 ])
 def test_the_build_is_torchs_capability_capped_at_the_cpus_flags(monkeypatch, capability, flags, machine, expected):
     monkeypatch.setattr(fused, "_capability", lambda: capability)
-    monkeypatch.setattr(fused, "_cpu_flags", lambda: flags)
+    monkeypatch.setattr(fused, "cpu_flags", lambda: flags)
     monkeypatch.setattr(fused.platform, "machine", lambda: machine)
     assert fused.isa() == expected
 
@@ -125,7 +125,7 @@ def test_a_compiler_too_old_for_avx512_still_gives_the_avx2_build(monkeypatch):
     monkeypatch.setenv("SEQLAB_CACHE", BUILDS)
     monkeypatch.setattr(fused, "build", build)
     monkeypatch.setattr(fused, "_capability", lambda: "AVX512")
-    monkeypatch.setattr(fused, "_cpu_flags", lambda: FULL)
+    monkeypatch.setattr(fused, "cpu_flags", lambda: FULL)
     monkeypatch.setattr(fused.torch.ops, "load_library", loaded.append)  # the one loaded already answers vectorized()
     monkeypatch.setitem(fused._state, "loaded", None)
     with warnings.catch_warnings():
@@ -138,7 +138,7 @@ def test_a_capability_above_the_cpus_is_one_line_not_an_illegal_instruction(monk
     from seqlab.cli import main
 
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx512")
-    monkeypatch.setattr(fused, "_cpu_flags", lambda: {"avx", "avx2", "fma"})
+    monkeypatch.setattr(fused, "cpu_flags", lambda: {"avx", "avx2", "fma"})
     assert main(["train", "lm", "--data", "corpus.txt"]) == 2  # refused before anything runs
     err = capsys.readouterr().err.strip()
     assert "ATEN_CPU_CAPABILITY=avx512, but this CPU lacks avx512bw, avx512dq, avx512f, avx512vl" in err

@@ -86,7 +86,7 @@ def _capability() -> str:
     return torch.backends.cpu.get_cpu_capability()
 
 
-def _cpu_flags() -> set[str] | None:
+def cpu_flags() -> set[str] | None:
     """The CPU's feature flags from /proc/cpuinfo (x86 "flags", ARM "Features"; None where there is none to read:
     torch's capability is trusted)."""
     try:
@@ -99,7 +99,7 @@ def _cpu_flags() -> set[str] | None:
 
 def lacks(name: str) -> set[str]:
     """The CPU flags that build ``name`` of :data:`ISAS` needs and this CPU lacks (none where the flags are unknown)."""
-    flags = _cpu_flags()
+    flags = cpu_flags()
     return set() if flags is None else ISAS[name][1] - flags
 
 
