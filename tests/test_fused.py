@@ -136,6 +136,33 @@ def test_inference_through_fused_loop_equals_python_driver(python_driver):
 
 
 @needs_fused
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_inference_of_every_cell_equals_python_driver(name):
+    # inference has its own loop (recurrence.cpp's infer: the input projection a chunk of 512 // B steps at a time,
+    # c and the cell's cache rolling): T = 41 at B = 30 is chunks of 17, 17 and 7; lengths mask rows; in train
+    # mode under no_grad the dropout masks (variational too) are drawn alike from the seed
+    torch.manual_seed(4)
+    layer = LAYERS[name](num_layers=2, bidirectional=True, dropout=0.3, variational_dropout=0.25, backend="bptt", **F64)
+    x = torch.randn(41, 30, 3, **F64)
+    hx = tuple(torch.randn(4, 30, 4, **F64) for _ in range(layer.cell.num_states))
+    lengths = torch.randint(1, 42, (30,))
+    for training in (False, True):
+        layer.train(training)
+        outs = []
+        for enabled in (True, False):
+            fused.set_enabled(enabled)
+            torch.manual_seed(5)
+            try:
+                with torch.no_grad():
+                    out, state = layer(x, hx if len(hx) > 1 else hx[0], lengths=lengths)
+            finally:
+                fused.set_enabled(True)
+            outs.append([out, *(state if isinstance(state, tuple) else (state,))])
+        for p, q in zip(*outs):
+            torch.testing.assert_close(p, q, atol=1e-10, rtol=0)
+
+
+@needs_fused
 def test_user_subclass_of_a_cell_is_not_fused():
     class Mine(snn.LSTMCell):  # may change the step: only the exact classes have a C++ twin
         pass

@@ -240,6 +240,16 @@ def _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w):
     return out, final, (xp, hs, cs, k, m, um)
 
 
+def _infer(cell, x, mask, u_mask, w_ih, b_ih, state, w):
+    """The forward alone (recurrence.cpp's infer: the input projection a chunk of steps at a time, nothing kept)."""
+    bias = cell.input_bias(b_ih, w).contiguous()
+    m = None if mask is None else mask.contiguous()
+    um = None if u_mask is None else u_mask.contiguous()
+    out, *final = torch.ops.seqlab.recurrence_infer(kind(cell), x.contiguous(), w_ih.contiguous(), bias,
+                                                     [s.contiguous() for s in state], [p.contiguous() for p in w], m, um)
+    return out, tuple(final)
+
+
 def _graph_kept() -> bool:
     """Whether this backward keeps the graph for another one (retain_graph=True); True if torch cannot say."""
     keep = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
@@ -276,6 +286,6 @@ def scan(cell: Cell, x: Tensor, state: State, w_ih: Tensor, b_ih: Tensor, w: Sta
     input needs a gradient (else nothing is kept for a backward)."""
     if not training:
         with torch.no_grad():
-            return _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w)[:2]
+            return _infer(cell, x, mask, u_mask, w_ih, b_ih, state, w)
     out, *final = _FusedRecurrence.apply(cell, len(state), x, mask, u_mask, w_ih, b_ih, *state, *w)
     return out, tuple(final)

@@ -185,10 +185,14 @@ struct Run {
   Tensor w_hh, b_hh;  // (G*H, H), (G*H,)
   const s_t *v_i = nullptr, *v_f = nullptr, *v_o = nullptr;  // peephole weights (H,)
   Tensor scratch;  // (B, G*H): the recurrent pre-activation of the GRU step
-  s_t* a(int64_t t) { return A.data_ptr<s_t>() + t * B * A.size(2); }
+  // Inference keeps less: A holds steps a0 .. a0 + A.size(0) - 1 only (the input projection of a chunk of
+  // steps), Cs two steps (t and t+1, by parity) and K one.
+  int64_t a0 = 0;
+  bool rolling = false;
+  s_t* a(int64_t t) { return A.data_ptr<s_t>() + (t - a0) * B * A.size(2); }
   s_t* h(int64_t t) { return Hs.data_ptr<s_t>() + t * B * H; }
-  s_t* c(int64_t t) { return Cs.data_ptr<s_t>() + t * B * H; }
-  s_t* k(int64_t t) { return K.data_ptr<s_t>() + t * B * H; }
+  s_t* c(int64_t t) { return Cs.data_ptr<s_t>() + (rolling ? t & 1 : t) * B * H; }
+  s_t* k(int64_t t) { return K.data_ptr<s_t>() + (rolling ? 0 : t) * B * H; }
   Tensor D, Dn;  // backward: dL/d(pre-activation) (T, B, G*H); the GRU's dL/dh_n (T, B, H)
   s_t* d(int64_t t) { return D.data_ptr<s_t>() + t * B * D.size(2); }
   s_t* dn(int64_t t) { return Dn.data_ptr<s_t>() + t * B * H; }

@@ -19,7 +19,8 @@
 // the LSTMs, (G+2)H for the GRUs, H for the Elman cell (its h'_t is Hs[t+1]); the output is a view
 // of Hs.  The backward writes dL/d(pre-activation) into D (T, B, G*H) -- the caller's d_xp -- and
 // the GRU's dL/dh_n into Dn (T, B, H): fresh buffers where the graph is kept for a second backward,
-// else A and K themselves.
+// else A and K themselves.  Inference (`infer`) keeps only Hs: A is one chunk of steps' input projection,
+// made just before those steps, Cs two steps and K one.
 #include <torch/library.h>
 
 #include "common.h"
@@ -70,12 +71,14 @@ void carry(Run<s_t>& r, int64_t t, const bool* m, s_t* out) {
   });
 }
 
-template <typename s_t, typename Cell>
+// before(t) runs ahead of step t (inference makes the input projection there, a chunk of steps at a time).
+template <typename s_t, typename Cell, typename Before>
 void forward_loop(Run<s_t>& r, const c10::optional<Tensor>& mask, const c10::optional<Tensor>& u_mask,
-                  Tensor& out) {
+                  Tensor& out, const Before& before) {
   Tensor u = u_mask ? at::empty({r.B, r.H}, r.Hs.options()) : Tensor();
   const bool* m = mask ? mask->data_ptr<bool>() : nullptr;
   for (int64_t t = 0; t < r.T; ++t) {
+    before(t);
     if (u_mask) at::mul_out(u, r.Hs[t], *u_mask);
     Cell::step(r, t, u_mask ? u.data_ptr<s_t>() : r.h(t));
     if (m) carry(r, t, m, out.data_ptr<s_t>());
@@ -176,9 +179,52 @@ std::vector<Tensor> forward(int64_t kind, Tensor xp, std::vector<Tensor> state, 
   Tensor out = mask ? at::empty({T, B, H}, xp.options()) : Hs.narrow(0, 1, T);
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "seqlab_recurrence_forward", [&] {
     Run<scalar_t> r = make_run<scalar_t>(kind, xp, Hs, Cs, K, w);
-    dispatch_cell<scalar_t>(kind, [&](auto cell) { forward_loop<scalar_t, decltype(cell)>(r, mask, u_mask, out); });
+    dispatch_cell<scalar_t>(kind, [&](auto cell) {
+      forward_loop<scalar_t, decltype(cell)>(r, mask, u_mask, out, [](int64_t) {});
+    });
   });
   return {out, Hs, Cs.defined() ? Cs : Tensor(), K.defined() ? K : Tensor()};
+}
+
+// The steps whose input projection inference makes at once: enough rows for an efficient product, few enough
+// that the chunk (kChunkRows x G*H) stays in cache until its steps read it.
+constexpr int64_t kChunkRows = 512;
+
+// infer(kind, x, w_ih, bias, state, w, mask, u_mask) -> [out, h_T, (c_T)]: the forward alone, keeping nothing for
+// a backward.  The input projection xp = x W_ih^T + bias is made a chunk of steps at a time just before those
+// steps, into one small buffer (not a (T, B, G*H) one written to memory and read back); c and the cell's cache K
+// roll over (two steps and one).  The same numbers as forward().
+std::vector<Tensor> infer(int64_t kind, Tensor x, Tensor w_ih, Tensor bias, std::vector<Tensor> state,
+                          std::vector<Tensor> w, c10::optional<Tensor> mask, c10::optional<Tensor> u_mask) {
+  check(x, state, w);
+  at::NoGradGuard no_grad;
+  const int64_t T = x.size(0), B = x.size(1), H = state[0].size(1), GH = gates(kind) * H;
+  TORCH_CHECK(w_ih.size(0) == GH && bias.numel() == GH, "w_ih and bias must have G*H rows");
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(T, kChunkRows / std::max<int64_t>(B, 1)));
+  Tensor A = at::empty({chunk, B, GH}, x.options()), Hs = at::empty({T + 1, B, H}, x.options()), Cs, K;
+  const Tensor xf = x.view({T * B, -1}), wt = w_ih.t();
+  Hs[0].copy_(state[0]);
+  if (is_lstm(kind)) {
+    Cs = at::empty({2, B, H}, x.options());
+    Cs[0].copy_(state[1]);
+  }
+  if (kind != RNN_TANH && kind != RNN_RELU) K = at::empty({1, B, H}, x.options());
+  Tensor out = mask ? at::empty({T, B, H}, x.options()) : Hs.narrow(0, 1, T);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqlab_recurrence_infer", [&] {
+    Run<scalar_t> r = make_run<scalar_t>(kind, A, Hs, Cs, K, w);
+    r.rolling = true;
+    const auto project = [&](int64_t t) {
+      if (t % chunk) return;
+      const int64_t n = std::min(chunk, T - t);
+      r.a0 = t;
+      Tensor a = A.narrow(0, 0, n).view({n * B, GH});
+      at::addmm_out(a, bias, xf.narrow(0, t * B, n * B), wt);
+    };
+    dispatch_cell<scalar_t>(kind, [&](auto cell) { forward_loop<scalar_t, decltype(cell)>(r, mask, u_mask, out, project); });
+  });
+  std::vector<Tensor> result{out, Hs[T].clone()};
+  if (Cs.defined()) result.push_back(Cs[T & 1].clone());
+  return result;
 }
 
 // backward(kind, A, Hs, Cs, K, w, d_out, d_state, mask, u_mask) -> [d_xp, d_h0, (d_c0), d_w_hh, d_b_hh, *d_extra].
@@ -252,6 +298,9 @@ TORCH_LIBRARY(seqlab, m) {
         &products);
   m.def("recurrence_forward(int kind, Tensor xp, Tensor[] state, Tensor[] w, Tensor? mask, Tensor? u_mask) -> Tensor[]",
         &forward);
+  m.def("recurrence_infer(int kind, Tensor x, Tensor w_ih, Tensor bias, Tensor[] state, Tensor[] w, Tensor? mask, "
+        "Tensor? u_mask) -> Tensor[]",
+        &infer);
   m.def("recurrence_backward(int kind, Tensor? A, Tensor Hs, Tensor? Cs, Tensor? K, Tensor[] w, Tensor d_out, "
         "Tensor[] d_state, Tensor? mask, Tensor? u_mask, bool in_place) -> Tensor[]",
         &backward);
