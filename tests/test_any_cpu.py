@@ -1,7 +1,7 @@
 """Other CPUs, emulated: the precision and recurrent tests again in subprocesses with oneDNN limited to AVX2, with
 ATen's vector kernels off, and with seqlab's C++ loop off -- so that every machine checks what a CPU without
-AVX-512 (or without AVX2) would see.  ``ATEN_CPU_CAPABILITY`` also picks the C++ loop's build: ``default`` none
-(the Python driver runs, as on a CPU without AVX2), ``avx2`` and ``avx512`` theirs (where the CPU has it)."""
+AVX-512 (or without AVX2) would see.  ``ATEN_CPU_CAPABILITY`` also picks the C++ loop's build: ``default`` the
+generic one (as on a CPU without AVX2, or ARM), ``avx2`` and ``avx512`` theirs (where the CPU has it)."""
 import os
 import platform
 import subprocess
@@ -23,9 +23,12 @@ EMULATED = {"onednn-avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
 
 @pytest.mark.parametrize("name", list(EMULATED))
 def test_precision_and_recurrent_tests_pass_on_an_emulated_cpu(name, tmp_path):
+    """With ATEN_CPU_CAPABILITY=default the C++ loop's generic build runs them, and its own tests (against the
+    Python driver) as well."""
     env = {**os.environ, "SEQLAB_CACHE": BUILDS, **EMULATED[name]}
+    own = ["tests/test_fused.py"] if name == "aten-default" else []
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-x",
-                           "tests/test_precision.py", "tests/test_recurrent_vs_torch.py"],
+                           "tests/test_precision.py", "tests/test_recurrent_vs_torch.py", *own],
                           cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout.splitlines()[-1]
@@ -39,18 +42,20 @@ def test_the_cpu_capability_seen_under_emulation():
     assert out == "DEFAULT"
 
 
-def test_the_cpp_loop_stands_aside_without_avx2():
-    code = ("import warnings; warnings.simplefilter('error'); from seqlab.nn import fused; "
-            "print(fused.load(), fused.isa())")
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "ATEN_CPU_CAPABILITY": "default"},
-                         capture_output=True, text=True, check=True, timeout=300).stdout.split()
-    assert out == ["False", "None"]  # no build for it, no warning: the Python driver runs
+def test_without_avx2_the_generic_build_runs():
+    code = ("import warnings; warnings.simplefilter('error'); from seqlab.nn import fused; import torch; "
+            "print(fused.load(), fused.isa(), torch.ops.seqlab.isa())")
+    env = {**os.environ, "SEQLAB_CACHE": BUILDS, "ATEN_CPU_CAPABILITY": "default"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         timeout=300).stdout.split()
+    assert out == ["True", "DEFAULT", "DEFAULT"]  # no warning: the build without vector instructions runs
 
 
 @pytest.mark.parametrize("capability", ["avx2", "avx512"])
 def test_each_build_of_the_cpp_loop_equals_the_python_driver(capability):
     """The fused-loop tests (outputs and every gradient against the Python driver, float64 and float32, gradcheck)
-    in a subprocess that loads the build of one instruction set, forced with ATEN_CPU_CAPABILITY."""
+    in a subprocess that loads the build of one instruction set, forced with ATEN_CPU_CAPABILITY (the generic
+    build's: the aten-default emulation above)."""
     name = capability.upper()
     if fused.lacks(name) or platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip(f"this CPU lacks {sorted(fused.lacks(name)) or 'x86'}: its {name} build cannot run here")
@@ -75,10 +80,12 @@ FULL = {"avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl"}
     ("AVX512", FULL, "x86_64", "AVX512"),
     ("AVX512", {"avx2", "fma"}, "x86_64", "AVX2"),  # ATEN_CPU_CAPABILITY=avx512 on a CPU without it: capped
     ("AVX2", FULL, "x86_64", "AVX2"),  # lowered by ATEN_CPU_CAPABILITY=avx2
-    ("DEFAULT", FULL, "x86_64", None),
-    ("AVX2", {"avx2"}, "x86_64", None),  # no FMA
+    ("DEFAULT", FULL, "x86_64", "DEFAULT"),  # ATEN_CPU_CAPABILITY=default: the generic build
+    ("AVX2", {"avx2"}, "x86_64", "DEFAULT"),  # no FMA
+    ("AVX512", {"sse2", "sse4_2"}, "x86_64", "DEFAULT"),  # an old x86: above its flags, capped down to the generic
     ("AVX512", FULL - {"avx512bw"}, "x86_64", "AVX2"),
-    ("DEFAULT", set(), "aarch64", None),
+    ("DEFAULT", set(), "aarch64", "DEFAULT"),
+    ("SVE256", {"asimd", "sve"}, "aarch64", "DEFAULT"),  # ARM: the generic build, whatever torch calls the CPU
 ])
 def test_the_build_is_torchs_capability_capped_at_the_cpus_flags(monkeypatch, capability, flags, machine, expected):
     monkeypatch.setattr(fused, "_capability", lambda: capability)
@@ -126,7 +133,7 @@ def test_a_compiler_too_old_for_avx512_still_gives_the_avx2_build(monkeypatch):
     monkeypatch.setattr(fused, "build", build)
     monkeypatch.setattr(fused, "_capability", lambda: "AVX512")
     monkeypatch.setattr(fused, "cpu_flags", lambda: FULL)
-    monkeypatch.setattr(fused.torch.ops, "load_library", loaded.append)  # the one loaded already answers vectorized()
+    monkeypatch.setattr(fused.torch.ops, "load_library", loaded.append)  # this process has its AVX2 build loaded already
     monkeypatch.setitem(fused._state, "loaded", None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning: it fell back quietly to the next build

@@ -1,12 +1,13 @@
 """``python -m seqlab.nn.build [-v]``: compile the fused recurrence now (``make install`` runs it).
 
 On x86 it builds the library of every instruction set of :data:`seqlab.nn.fused.ISAS` that the compiler
-knows, so that a cache shared by machines with different CPUs holds what each needs, and loads the one
-for this CPU.  Exits 0 either way: without a C++ compiler seqlab runs the Python driver (see
+knows (the generic one, AVX2, AVX-512), so that a cache shared by machines with different CPUs holds what
+each needs, and loads the one for this CPU; elsewhere the generic one.  Exits 0 either way: without a C++ compiler seqlab runs the Python driver (see
 :mod:`seqlab.nn.fused`).
 """
 from __future__ import annotations
 
+import platform
 import sys
 
 import torch
@@ -17,11 +18,8 @@ from seqlab.nn import fused
 def main(argv: list[str] | None = None) -> int:
     verbose = "-v" in (sys.argv[1:] if argv is None else argv)
     here = fused.isa()
-    if here is None:
-        print(f"seqlab: no vector build for this CPU ({fused._capability()}); the Python driver will be used",
-              file=sys.stderr)
-        return 0
-    for name in fused.ISAS:
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    for name in fused.ISAS if x86 else [here]:
         try:
             path = fused.build(verbose, name)
             if name == here:

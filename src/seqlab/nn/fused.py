@@ -12,17 +12,18 @@ backward step needs no transcendental at all.  It computes the same numbers as t
 driver up to float rounding (tested to 1e-10 in float64).
 
 It is a shared library compiled with the system's C++ compiler against the installed
-torch, once per instruction set (:data:`ISAS`: AVX-512 and AVX2+FMA, the vector widths of its
-sigmoid and tanh): ``python -m seqlab.nn.build`` (run by ``make install``) builds every one the
-compiler can, a process that needs one builds it on first use; into ``$SEQLAB_CACHE`` (default
+torch, once per instruction set (:data:`ISAS`: the generic build, AVX2+FMA and AVX-512, the vector
+widths of its sigmoid and tanh): ``python -m seqlab.nn.build`` (run by ``make install``) builds every one
+the compiler can, a process that needs one builds it on first use; into ``$SEQLAB_CACHE`` (default
 ``~/.cache/seqlab``), keyed by the source, the torch and Python versions and the instruction set.
 At run time :func:`isa` picks the build: torch's CPU capability (``ATEN_CPU_CAPABILITY=avx2`` or
 ``default`` lowers it, as it does ATen's own kernels), capped at what the CPU reports having -- so one
-cache shared by machines with different CPUs serves each its own.  Where there is no vector build for
-the CPU (no AVX2, or not x86: scalar sigmoid and tanh would be slower than ATen's), where it cannot be
-built or loaded, and for what it does not cover -- a GPU tensor, a dtype other than float32/float64, a
-cell of the user's own -- :func:`seqlab.nn.scan.scan` runs the Python driver (after one
-warning when the build failed).  ``SEQLAB_FUSED=0`` (or :func:`set_enabled`) switches it off.
+cache shared by machines with different CPUs serves each its own.  An x86 CPU without AVX2 and every
+other CPU (ARM) get the generic build: sigmoid and tanh as polynomials in plain C++ that the compiler
+vectorises for the target's baseline (SSE2, NEON).  Where it cannot be built or loaded (no compiler),
+and for what it does not cover -- a GPU tensor, a dtype other than float32/float64, a cell of the user's
+own -- :func:`seqlab.nn.scan.scan` runs the Python driver (after one warning when the build failed).
+``SEQLAB_FUSED=0`` (or :func:`set_enabled`) switches it off.
 """
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def cache_dir() -> Path:
 
 # The builds, by instruction set (lowest first), with their compiler flags and the CPU flags they need.
 ISAS = {
+    "DEFAULT": ([], set()),  # the target's baseline (SSE2 on x86-64, NEON on aarch64), vectorised by the compiler
     "AVX2": (["-mavx2", "-mfma"], {"avx2", "fma"}),
     "AVX512": (["-mavx2", "-mfma", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl"],
                {"avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl"}),
@@ -105,23 +107,23 @@ def lacks(name: str) -> set[str]:
 
 def usable() -> list[str]:
     """The builds of :data:`ISAS` that this process may run, highest first: up to torch's capability, and only
-    those whose instructions the CPU has; none (the Python driver) without AVX2 or off x86."""
+    those whose instructions the CPU has; off x86 the generic one alone."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        return []
+        return ["DEFAULT"]
     names = list(ISAS)
-    allowed = names[: names.index(_capability()) + 1] if _capability() in names else []
+    allowed = names[: names.index(_capability()) + 1] if _capability() in names else names[:1]
     return [name for name in reversed(allowed) if not lacks(name)]
 
 
-def isa() -> str | None:
-    """The build this process runs (the first of :func:`usable`), or None."""
-    return next(iter(usable()), None)
+def isa() -> str:
+    """The build this process runs: the first of :func:`usable`."""
+    return usable()[0]
 
 
 def library_path(name: str | None = None) -> Path:
     """Where the compiled library of instruction set ``name`` (default :func:`isa`) for these sources, torch and
     Python lives."""
-    name = name or isa() or "DEFAULT"
+    name = name or isa()
     key = hashlib.sha256()
     for source in sorted(SOURCE.parent.iterdir()):  # recurrence.cpp and the headers it includes
         key.update(source.name.encode() + source.read_bytes())
@@ -130,7 +132,7 @@ def library_path(name: str | None = None) -> Path:
     return cache_dir() / f"recurrence-{name.lower()}-{key.hexdigest()[:16]}.so"
 
 
-def _compile_commands(out: Path, name: str | None = None) -> list[list[str]]:
+def _compile_commands(out: Path, name: str) -> list[list[str]]:
     from torch.utils.cpp_extension import include_paths, library_paths
 
     named = os.environ.get("CXX")
@@ -144,7 +146,7 @@ def _compile_commands(out: Path, name: str | None = None) -> list[list[str]]:
     for lib in library_paths():
         base += [f"-L{lib}", f"-Wl,-rpath,{lib}"]
     base += ["-lc10", "-ltorch_cpu", "-ltorch"]
-    base += ISAS[name][0] if name in ISAS else []  # sigmoid/tanh through SLEEF's vector functions, as ATen's kernels
+    base += ISAS[name][0]  # AVX2, AVX-512: sigmoid/tanh through SLEEF's vector functions, as ATen's kernels
     if sys.platform == "darwin":
         base += ["-undefined", "dynamic_lookup"]
     return [base + ["-fopenmp"], base]  # with OpenMP (torch's own runtime) for the row loops, else serial
@@ -154,8 +156,6 @@ def build(verbose: bool = False, name: str | None = None) -> Path:
     """Compile ``csrc/recurrence.cpp`` for instruction set ``name`` (default :func:`isa`) into :func:`library_path`
     (atomically); returns the path."""
     name = name or isa()
-    if name is None:
-        raise RuntimeError(f"no vector build for this CPU (capability {_capability()}, {platform.machine()})")
     path = library_path(name)
     if path.exists():
         return path
@@ -188,16 +188,13 @@ def load() -> bool:
 def _load() -> bool:
     if _state["loaded"] is None:
         names = usable()
-        if not names:  # without vector sigmoid/tanh the C++ loop is slower than the Python driver's ATen calls
-            _state["loaded"] = False
-            return False
         for name in names:  # a compiler too old for AVX-512 still gives the AVX2 build
             try:
                 if not library_path(name).exists():
                     print(f"seqlab: compiling the fused recurrence for {name} (once, about 20 s)...", file=sys.stderr,
                           flush=True)
                 torch.ops.load_library(str(build(name=name)))
-                _state["loaded"] = bool(torch.ops.seqlab.vectorized())
+                _state["loaded"] = True
                 break
             except (RuntimeError, OSError) as err:
                 failed = err

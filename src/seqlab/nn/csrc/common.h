@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 #if defined(__AVX2__) || defined(__AVX512F__)
@@ -43,9 +45,8 @@ inline s_t dtanh(s_t y) { return 1 - y * y; }  // tanh' from tanh
 // the SLEEF library inside libtorch_cpu, 16 floats or 8 doubles at a time (AVX-512), 8 or 4 (AVX2):
 // sigmoid = 1 / (1 + exp(-x)) with the 1-ulp exp, as ATen's own sigmoid kernel; tanh with SLEEF's 3.5-ulp
 // tanh, where ATen's uses the 1-ulp one (2.7x slower in float, 2.1x in double, on the benchmark machine).
-// Elsewhere the C library's, one at a time: the Python driver is then the faster one, and seqlab.nn.fused
-// builds no library for such a CPU (see isa()).  seqlab.nn.fused compiles one library per instruction set and
-// loads the one for the CPU it runs on.
+// Built for no named instruction set (the generic build), their own polynomials (see below).  seqlab.nn.fused
+// compiles one library per instruction set and loads the one for the CPU it runs on.
 #if defined(__AVX512F__)
 constexpr const char* kIsa = "AVX512";
 template <typename s_t> struct Vec;
@@ -98,8 +99,6 @@ template <> struct Vec<double> {
 };
 #endif
 #if defined(__AVX2__) || defined(__AVX512F__)
-constexpr bool kVectorized = true;
-
 template <typename s_t, typename F>
 inline void vmap(const s_t* x, s_t* y, int64_t n, const F& f) {
   using V = Vec<s_t>;
@@ -117,15 +116,52 @@ inline void sigmoid(const s_t* x, s_t* y, int64_t n) { vmap(x, y, n, [](auto v) 
 template <typename s_t>
 inline void tanh(const s_t* x, s_t* y, int64_t n) { vmap(x, y, n, [](auto v) { return Vec<s_t>::tanh(v); }); }
 #else
-constexpr bool kVectorized = false;
+// No vector instruction set named (x86 below AVX2, ARM, ...): sigmoid and tanh in plain C++ that the compiler
+// vectorises for the target's baseline (SSE2 on x86-64, NEON on aarch64): float through Cephes's expf and tanhf
+// polynomials (about 1 and 2 ulp), branch-free so that the loops vectorise; double through the C library.
 constexpr const char* kIsa = "DEFAULT";
+inline float exp_poly(float x) {  // e^x = 2^n e^r, n = round(x / ln 2), |r| <= ln(2) / 2
+  x = std::min(std::max(x, -87.3f), 88.3f);
+  const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round to nearest (1.5 * 2^23)
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;           // x - n ln 2 in two parts (Cody-Waite)
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.f;
+  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;  // 2^n
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+inline float tanh_poly(float x) {  // |x| < 0.625: x + x^3 P(x^2); else sign(x) (1 - 2 / (e^{2|x|} + 1))
+  const float a = std::fabs(x), z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  const float small = x + x * z * p;
+  const float big = std::copysign(1.f - 2.f / (exp_poly(2.f * std::min(a, 9.f)) + 1.f), x);
+  return a < 0.625f ? small : big;
+}
 template <typename s_t>
 inline void sigmoid(const s_t* x, s_t* y, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) y[j] = 1 / (1 + std::exp(-x[j]));
+  if constexpr (std::is_same_v<s_t, float>) {
+    for (int64_t j = 0; j < n; ++j) y[j] = 1.f / (1.f + exp_poly(-x[j]));
+  } else {
+    for (int64_t j = 0; j < n; ++j) y[j] = 1 / (1 + std::exp(-x[j]));
+  }
 }
 template <typename s_t>
 inline void tanh(const s_t* x, s_t* y, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) y[j] = std::tanh(x[j]);
+  if constexpr (std::is_same_v<s_t, float>) {
+    for (int64_t j = 0; j < n; ++j) y[j] = tanh_poly(x[j]);
+  } else {
+    for (int64_t j = 0; j < n; ++j) y[j] = std::tanh(x[j]);
+  }
 }
 #endif
 

@@ -284,14 +284,10 @@ void products(int64_t steps, Tensor x, Tensor w_ih, Tensor w_hh, Tensor d, Tenso
   at::mm_out(dx, d, w_ih);
 }
 
-// Whether sigmoid and tanh above are the vectorised ones (else seqlab.nn.fused leaves this library unused).
-bool vectorized() { return kVectorized; }
-
 // The instruction set this library was compiled for: "AVX512", "AVX2" or "DEFAULT".
 std::string isa() { return kIsa; }
 
 TORCH_LIBRARY(seqlab, m) {
-  m.def("vectorized() -> bool", &vectorized);
   m.def("isa() -> str", &isa);
   m.def("products(int steps, Tensor x, Tensor w_ih, Tensor w_hh, Tensor d, Tensor hs, Tensor(a!) xp, Tensor(b!) dx, "
         "Tensor(c!) dw_ih, Tensor(d!) dw_hh) -> ()",
