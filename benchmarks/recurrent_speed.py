@@ -32,9 +32,12 @@ seqlab layer (auto and bptt backends) and torch.nn.LSTM with the same weights.
 Every row also times inference (forward only, under ``torch.no_grad``): ``bptt_infer`` and
 ``native_infer``.  ``--isa-pair`` runs the rows again in a subprocess with the ISA limited to AVX2
 (``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2``: oneDNN's kernels and seqlab's build alike) and
-writes both into one results file (``rows`` and ``avx2_limited``, with the build each used and the CPU's flags).
+writes both into one results file (``rows`` and ``avx2_limited``, with the build each used and the CPU's flags);
+``--generic`` likewise with no vector extension named (``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41``:
+the C++ loop's generic build, as on an x86 CPU without AVX2 or on ARM), under ``generic``.
 
-    python benchmarks/recurrent_speed.py [--quick] [--reps N] [--device cpu|cuda] [--sampling] [--isa-pair] [--out F]
+    python benchmarks/recurrent_speed.py [--quick] [--reps N] [--device cpu|cuda] [--sampling] [--isa-pair] [--generic]
+                                         [--out F]
 """
 from __future__ import annotations
 
@@ -195,22 +198,26 @@ def measure(cell: str, shape, reps: int, device: str) -> dict:
     return row
 
 
-def avx2_limited(argv: list[str]) -> dict:
-    """This benchmark's rows again in a subprocess with oneDNN and ATen (so seqlab's loop too) limited to AVX2."""
+LIMITS = {"avx2_limited": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"},
+          "generic": {"ONEDNN_MAX_CPU_ISA": "SSE41", "ATEN_CPU_CAPABILITY": "default"}}
+
+
+def limited(argv: list[str], name: str) -> dict:
+    """This benchmark's rows again in a subprocess with oneDNN and ATen (so seqlab's loop too) limited: to AVX2
+    (``avx2_limited``), or to no vector extension named (``generic``: seqlab's generic build, oneDNN's SSE4.1)."""
     import json
     import os
     import subprocess
     import tempfile
 
-    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
-    print("again with the ISA limited to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2):", flush=True)
+    env = {**os.environ, **LIMITS[name]}
+    print(f"again with the ISA limited ({' '.join(f'{k}={v}' for k, v in LIMITS[name].items())}):", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        args = [a for i, a in enumerate(argv) if a not in ("--isa-pair", "--sampling", "--out")
+        args = [a for i, a in enumerate(argv) if a not in ("--isa-pair", "--generic", "--sampling", "--out")
                 and not a.startswith("--out=") and not (i and argv[i - 1] == "--out")]
-        subprocess.run([sys.executable, __file__, *args, "--out", str(Path(tmp) / "avx2.json")], env=env, check=True)
-        record = json.loads((Path(tmp) / "avx2.json").read_text())
-    return {"env": {k: env[k] for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")}, "fused_isa": record["fused_isa"],
-            "rows": record["rows"]}
+        subprocess.run([sys.executable, __file__, *args, "--out", str(Path(tmp) / "limited.json")], env=env, check=True)
+        record = json.loads((Path(tmp) / "limited.json").read_text())
+    return {"env": LIMITS[name], "fused_isa": record["fused_isa"], "rows": record["rows"]}
 
 
 def sampling_speed(device: str, steps: int = 200, reps: int = 3) -> list[dict]:
@@ -290,6 +297,9 @@ def main(argv=None) -> int:
     ap.add_argument("--isa-pair", action="store_true",
                     help="also the same run with the ISA limited to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2, "
                          "in a subprocess): both in one results file, under rows and avx2_limited")
+    ap.add_argument("--generic", action="store_true",
+                    help="also the same run with no vector extension named (ATEN_CPU_CAPABILITY=default "
+                         "ONEDNN_MAX_CPU_ISA=SSE41: seqlab's generic build), under generic")
     ap.add_argument("--checkpoint-only", action="store_true",
                     help="only the cost of checkpoint=k (LSTM, T=4096, B=4, H=128): results/recurrent_checkpoint.json")
     args = ap.parse_args(argv)
@@ -326,8 +336,9 @@ def main(argv=None) -> int:
     figures["fused_isa"] = fused.isa() if _fused_loaded(args.device) else None
     if args.sampling:
         figures["sampling"] = sampling_speed(args.device)
-    if args.isa_pair:
-        figures["avx2_limited"] = avx2_limited(sys.argv[1:] if argv is None else argv)
+    for name, wanted in (("avx2_limited", args.isa_pair), ("generic", args.generic)):
+        if wanted:
+            figures[name] = limited(sys.argv[1:] if argv is None else argv, name)
     path = write_results(name, figures, time.perf_counter() - start, args.out)
     print(f"wrote {path}")
     return 0
