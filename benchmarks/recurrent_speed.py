@@ -336,9 +336,9 @@ def main(argv=None) -> int:
     figures["fused_isa"] = fused.isa() if _fused_loaded(args.device) else None
     if args.sampling:
         figures["sampling"] = sampling_speed(args.device)
-    for name, wanted in (("avx2_limited", args.isa_pair), ("generic", args.generic)):
+    for limit, wanted in (("avx2_limited", args.isa_pair), ("generic", args.generic)):
         if wanted:
-            figures[name] = limited(sys.argv[1:] if argv is None else argv, name)
+            figures[limit] = limited(sys.argv[1:] if argv is None else argv, limit)
     path = write_results(name, figures, time.perf_counter() - start, args.out)
     print(f"wrote {path}")
     return 0
