@@ -76,19 +76,17 @@ struct GruBefore {
     const int64_t H = r.H;
     s_t *A = r.a(t), *K = r.k(t), *hp = r.h(t), *h = r.h(t + 1);
     const s_t *U = u, *bias = r.b_hh.template data_ptr<s_t>();
-    rows(r.B, 3 * H, [&](int64_t b) {
-      s_t* x = A + b * 3 * H;
-      for (int64_t j = 0; j < 3 * H; ++j) x[j] += bias[j];
-    });
-    gemm_nt<s_t>(r.B, 2 * H, H, u, H, r.w(), H, 1, A, 3 * H);  // a_rz += u W_hrz^T
+    gemm_nt<s_t>(r.B, 2 * H, H, u, H, r.w(), H, 1, A, 3 * H);  // a_rz += u W_hrz^T (+ b_hrz below)
     rows(r.B, 8 * H, [&](int64_t b) {
       s_t* x = A + b * 3 * H;
+      for (int64_t j = 0; j < 2 * H; ++j) x[j] += bias[j];
       sigmoid(x, x, 2 * H);
       for (int64_t j = 0; j < H; ++j) K[b * H + j] = x[j] * U[b * H + j];
     });
-    gemm_nt<s_t>(r.B, H, H, K, H, r.w() + 2 * H * H, H, 1, A + 2 * H, 3 * H);  // a_n += (r * u) W_hn^T
+    gemm_nt<s_t>(r.B, H, H, K, H, r.w() + 2 * H * H, H, 1, A + 2 * H, 3 * H);  // a_n += (r * u) W_hn^T (+ b_hn)
     rows(r.B, 4 * H, [&](int64_t b) {
       s_t* x = A + b * 3 * H;
+      for (int64_t j = 0; j < H; ++j) x[2 * H + j] += bias[2 * H + j];
       tanh(x + 2 * H, x + 2 * H, H);
       gru_update(H, x, hp + b * H, h + b * H);
     });
@@ -99,21 +97,21 @@ struct GruBefore {
     rows(r.B, 2 * H, [&](int64_t b) {
       gru_update_backward(H, A + b * 3 * H, dh + b * H, hp + b * H, Dd + b * 3 * H, direct + b * H);
     });
-    Tensor d_ru = g.scratch[0], ru_grad = g.scratch[1];  // dL/d(r * u) = W_hn^T dL/da_n, and it times r
-    gemm_nn<s_t>(r.B, H, H, Dd + 2 * H, 3 * H, r.w() + 2 * H * H, H, 0, d_ru.data_ptr<s_t>(), H);
-    const s_t* D = d_ru.data_ptr<s_t>();
-    s_t* extra = ru_grad.data_ptr<s_t>();
-    rows(r.B, H, [&](int64_t b) {
+    // dL/d(r * u) = dL/da_n W_hn (into scratch); its part through r goes straight into du, and the product
+    // dL/da_{r,z} W_hrz is added onto it
+    gemm_nn<s_t>(r.B, H, H, Dd + 2 * H, 3 * H, r.w() + 2 * H * H, H, 0, g.p(g.scratch), H);
+    const s_t* D = g.p(g.scratch);
+    s_t* du = g.p(g.du);
+    rows(r.B, 2 * H, [&](int64_t b) {
       const s_t* a = A + b * 3 * H;
       for (int64_t j = 0; j < H; ++j) {
         const int64_t e = b * H + j;
         const s_t rr = a[j];
         Dd[b * 3 * H + j] = D[e] * U[e] * dsig(rr);
-        extra[e] = D[e] * rr;
+        du[e] = D[e] * rr;
       }
     });
-    gemm_nn<s_t>(r.B, H, 2 * H, Dd, 3 * H, r.w(), H, 0, g.p(g.du), H);  // du = dL/da_{r,z} W_hrz + d_ru * r
-    g.du.add_(ru_grad);
+    gemm_nn<s_t>(r.B, H, 2 * H, Dd, 3 * H, r.w(), H, 1, du, H);  // du = d_ru * r + dL/da_{r,z} W_hrz
   }
 };
 

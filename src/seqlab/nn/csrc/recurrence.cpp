@@ -249,7 +249,7 @@ std::vector<Tensor> backward(int64_t kind, c10::optional<Tensor> A_, Tensor Hs, 
     g.dh = at::empty({B, H}, Hs.options());
     g.du = at::empty({B, H}, Hs.options());
     g.dh_direct = at::zeros({B, H}, Hs.options());
-    if (kind == GRU_BEFORE) g.scratch = at::empty({2, B, H}, Hs.options());
+    if (kind == GRU_BEFORE) g.scratch = at::empty({B, H}, Hs.options());
     if (is_lstm(kind)) g.dc = d_state[1].contiguous().clone();
     // every u_t at once, for the steps (GRU_BEFORE reads it) and for dW_hh: a view of Hs without the mask
     Tensor U = u_mask ? Hs.narrow(0, 0, T) * *u_mask : Hs.narrow(0, 0, T);
