@@ -330,7 +330,8 @@ def main(argv=None) -> int:
                   f"{row.get('bptt_over_native', nan):11.2f} {row['bptt_over_floor']:10.2f} "
                   f"{row.get('native_over_floor', nan):12.2f} {row['bptt_peak_mb']:7.1f} {row['python_peak_mb']:9.1f} "
                   f"{row.get('native_peak_mb', nan):9.1f} {row.get('bptt_infer_over_native_infer', nan):12.2f}", flush=True)
-    name = "recurrent_speed" + ("_quick" if args.quick else "") + ("_cuda" if args.device == "cuda" else "")
+    name = ("recurrent_speed" + ("_generic" if args.generic else "") + ("_quick" if args.quick else "")
+            + ("_cuda" if args.device == "cuda" else ""))
     figures = {"device": args.device, "fused": _fused_loaded(args.device), "reps": reps, "overhead_bound_shape": list(OVERHEAD_BOUND),
                "goal": "bptt <= 1.1x floor and <= 1.0x native (overhead-bound shape: <= 1.3x native)", "rows": rows}
     figures["fused_isa"] = fused.isa() if _fused_loaded(args.device) else None
