@@ -306,13 +306,14 @@ def main(argv=None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but torch sees no CUDA device", file=sys.stderr)
         return 2
-    torch.manual_seed(0)
+    seed = 0
+    torch.manual_seed(seed)
     shapes, reps = (SHAPES[:1], 3) if args.quick else (SHAPES, args.reps)
     start = time.perf_counter()
     if args.checkpoint_only:
         rows = checkpoint_cost(args.device)
         path = write_results("recurrent_checkpoint", {"device": args.device, "fused": _fused_loaded(args.device),
-                                                      "rows": rows}, time.perf_counter() - start, args.out)
+                                                      "seed": seed, "rows": rows}, time.perf_counter() - start, args.out)
         print(f"wrote {path}")
         return 0
     rows = []
@@ -332,7 +333,7 @@ def main(argv=None) -> int:
                   f"{row.get('native_peak_mb', nan):9.1f} {row.get('bptt_infer_over_native_infer', nan):12.2f}", flush=True)
     name = ("recurrent_speed" + ("_generic" if args.generic else "") + ("_quick" if args.quick else "")
             + ("_cuda" if args.device == "cuda" else ""))
-    figures = {"device": args.device, "fused": _fused_loaded(args.device), "reps": reps, "overhead_bound_shape": list(OVERHEAD_BOUND),
+    figures = {"device": args.device, "fused": _fused_loaded(args.device), "reps": reps, "seed": seed, "overhead_bound_shape": list(OVERHEAD_BOUND),
                "goal": "bptt <= 1.1x floor and <= 1.0x native (overhead-bound shape: <= 1.3x native)", "rows": rows}
     figures["fused_isa"] = fused.isa() if _fused_loaded(args.device) else None
     if args.sampling:
