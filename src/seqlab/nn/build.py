@@ -2,8 +2,8 @@
 
 On x86 it builds the library of every instruction set of :data:`seqlab.nn.fused.ISAS` that the compiler
 knows (the generic one, AVX2, AVX-512), so that a cache shared by machines with different CPUs holds what
-each needs, and loads the one for this CPU; elsewhere the generic one.  Exits 0 either way: without a C++ compiler seqlab runs the Python driver (see
-:mod:`seqlab.nn.fused`).
+each needs, and loads the one for this CPU; elsewhere the generic one.  Exits 0 either way: without a C++
+compiler seqlab runs the Python driver (see :mod:`seqlab.nn.fused`).
 """
 from __future__ import annotations
 
