@@ -226,12 +226,15 @@ def applies(cell: Cell, x: Tensor, tensors, mask: Tensor | None = None) -> bool:
     )
 
 
+def _contiguous(state, w, mask, u_mask):
+    """The recurrence's arguments as the C++ loop takes them: contiguous, lists, None kept."""
+    return ([s.contiguous() for s in state], [p.contiguous() for p in w], None if mask is None else mask.contiguous(),
+            None if u_mask is None else u_mask.contiguous())
+
+
 def _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w):
     xp = input_projection(cell, x, w_ih, b_ih, w)  # (T, B, G*H)
-    state = [s.contiguous() for s in state]
-    w = [p.contiguous() for p in w]
-    m = None if mask is None else mask.contiguous()
-    um = None if u_mask is None else u_mask.contiguous()
+    state, w, m, um = _contiguous(state, w, mask, u_mask)
     out, hs, cs, k = torch.ops.seqlab.recurrence_forward(kind(cell), xp, state, w, m, um)
     final = (hs[-1].clone(),) + ((cs[-1].clone(),) if cs is not None else ())
     return out, final, (xp, hs, cs, k, m, um)
@@ -240,10 +243,8 @@ def _forward(cell, x, mask, u_mask, w_ih, b_ih, state, w):
 def _infer(cell, x, mask, u_mask, w_ih, b_ih, state, w):
     """The forward alone (recurrence.cpp's infer: the input projection a chunk of steps at a time, nothing kept)."""
     bias = cell.input_bias(b_ih, w).contiguous()
-    m = None if mask is None else mask.contiguous()
-    um = None if u_mask is None else u_mask.contiguous()
-    out, *final = torch.ops.seqlab.recurrence_infer(kind(cell), x.contiguous(), w_ih.contiguous(), bias,
-                                                     [s.contiguous() for s in state], [p.contiguous() for p in w], m, um)
+    state, w, m, um = _contiguous(state, w, mask, u_mask)
+    out, *final = torch.ops.seqlab.recurrence_infer(kind(cell), x.contiguous(), w_ih.contiguous(), bias, state, w, m, um)
     return out, tuple(final)
 
 

@@ -162,21 +162,35 @@ void check(const Tensor& xp, const std::vector<Tensor>& state, const std::vector
   for (const auto& p : w) TORCH_CHECK(p.is_contiguous() && p.scalar_type() == xp.scalar_type(), "bad weight");
 }
 
+// The state buffers of T steps from state = (h_0[, c_0]): Hs (T+1, B, H) from h_0; for the LSTMs Cs (c_steps, B, H)
+// from c_0, for every cell but the Elman one K (k_steps, B, H); out, Hs's steps 1..T or, with a mask, its own.
+struct StateBuffers {
+  Tensor Hs, Cs, K, out;
+};
+StateBuffers state_buffers(int64_t kind, const std::vector<Tensor>& state, int64_t T, int64_t c_steps, int64_t k_steps,
+                           bool masked) {
+  const int64_t B = state[0].size(0), H = state[0].size(1);
+  const auto options = state[0].options();
+  StateBuffers s{at::empty({T + 1, B, H}, options)};
+  s.Hs[0].copy_(state[0]);
+  if (is_lstm(kind)) {
+    s.Cs = at::empty({c_steps, B, H}, options);
+    s.Cs[0].copy_(state[1]);
+  }
+  if (kind != RNN_TANH && kind != RNN_RELU) s.K = at::empty({k_steps, B, H}, options);
+  s.out = masked ? at::empty({T, B, H}, options) : s.Hs.narrow(0, 1, T);
+  return s;
+}
+
 // forward(kind, xp, state, w, mask, u_mask) -> [out, Hs, Cs, K]; xp is taken over (becomes A).
 std::vector<Tensor> forward(int64_t kind, Tensor xp, std::vector<Tensor> state, std::vector<Tensor> w,
                             c10::optional<Tensor> mask, c10::optional<Tensor> u_mask) {
   check(xp, state, w);
   TORCH_CHECK(xp.size(2) == gates(kind) * state[0].size(1), "xp's last size must be G*H");
   at::NoGradGuard no_grad;
-  const int64_t T = xp.size(0), B = xp.size(1), H = state[0].size(1);
-  Tensor Hs = at::empty({T + 1, B, H}, xp.options()), Cs, K;
-  Hs[0].copy_(state[0]);
-  if (is_lstm(kind)) {
-    Cs = at::empty({T + 1, B, H}, xp.options());
-    Cs[0].copy_(state[1]);
-  }
-  if (kind != RNN_TANH && kind != RNN_RELU) K = at::empty({T, B, H}, xp.options());
-  Tensor out = mask ? at::empty({T, B, H}, xp.options()) : Hs.narrow(0, 1, T);
+  const int64_t T = xp.size(0);
+  const StateBuffers s = state_buffers(kind, state, T, T + 1, T, mask.has_value());
+  Tensor Hs = s.Hs, Cs = s.Cs, K = s.K, out = s.out;  // named, not bound: lambdas below capture them
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "seqlab_recurrence_forward", [&] {
     Run<scalar_t> r = make_run<scalar_t>(kind, xp, Hs, Cs, K, w);
     dispatch_cell<scalar_t>(kind, [&](auto cell) {
@@ -201,15 +215,10 @@ std::vector<Tensor> infer(int64_t kind, Tensor x, Tensor w_ih, Tensor bias, std:
   const int64_t T = x.size(0), B = x.size(1), H = state[0].size(1), GH = gates(kind) * H;
   TORCH_CHECK(w_ih.size(0) == GH && bias.numel() == GH, "w_ih and bias must have G*H rows");
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(T, kChunkRows / std::max<int64_t>(B, 1)));
-  Tensor A = at::empty({chunk, B, GH}, x.options()), Hs = at::empty({T + 1, B, H}, x.options()), Cs, K;
+  Tensor A = at::empty({chunk, B, GH}, x.options());
   const Tensor xf = x.view({T * B, -1}), wt = w_ih.t();
-  Hs[0].copy_(state[0]);
-  if (is_lstm(kind)) {
-    Cs = at::empty({2, B, H}, x.options());
-    Cs[0].copy_(state[1]);
-  }
-  if (kind != RNN_TANH && kind != RNN_RELU) K = at::empty({1, B, H}, x.options());
-  Tensor out = mask ? at::empty({T, B, H}, x.options()) : Hs.narrow(0, 1, T);
+  const StateBuffers s = state_buffers(kind, state, T, 2, 1, mask.has_value());
+  Tensor Hs = s.Hs, Cs = s.Cs, K = s.K, out = s.out;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqlab_recurrence_infer", [&] {
     Run<scalar_t> r = make_run<scalar_t>(kind, A, Hs, Cs, K, w);
     r.rolling = true;
