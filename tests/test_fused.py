@@ -14,14 +14,14 @@ from seqlab.nn import fused
 
 F64 = {"dtype": torch.float64}
 LAYERS = {
-    "rnn_tanh": lambda **k: snn.RNN(3, 4, **k),
-    "rnn_relu": lambda **k: snn.RNN(3, 4, nonlinearity="relu", **k),
-    "lstm": lambda **k: snn.LSTM(3, 4, **k),
-    "peephole": lambda **k: snn.LSTM(3, 4, variant="peephole", **k),
-    "coupled": lambda **k: snn.LSTM(3, 4, variant="coupled", **k),
-    "no_forget": lambda **k: snn.LSTM(3, 4, variant="no_forget", **k),
-    "gru": lambda **k: snn.GRU(3, 4, **k),
-    "gru_before": lambda **k: snn.GRU(3, 4, reset="before", **k),
+    "rnn_tanh": lambda hidden=4, **k: snn.RNN(3, hidden, **k),
+    "rnn_relu": lambda hidden=4, **k: snn.RNN(3, hidden, nonlinearity="relu", **k),
+    "lstm": lambda hidden=4, **k: snn.LSTM(3, hidden, **k),
+    "peephole": lambda hidden=4, **k: snn.LSTM(3, hidden, variant="peephole", **k),
+    "coupled": lambda hidden=4, **k: snn.LSTM(3, hidden, variant="coupled", **k),
+    "no_forget": lambda hidden=4, **k: snn.LSTM(3, hidden, variant="no_forget", **k),
+    "gru": lambda hidden=4, **k: snn.GRU(3, hidden, **k),
+    "gru_before": lambda hidden=4, **k: snn.GRU(3, hidden, reset="before", **k),
 }
 
 needs_fused = pytest.mark.skipif(
@@ -122,6 +122,33 @@ def test_layers_pick_the_fused_loop_by_themselves(monkeypatch):
     finally:
         fused.set_enabled(True)
     assert calls == [1]  # switched off: the Python driver ran
+
+
+@needs_fused
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("hidden", [21, 260])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_packed_products_at_every_edge_equal_python_driver(name, hidden, dtype):
+    # the step products run on W_hh packed into panels (csrc/gemm.h: NR = 16 floats or 8 doubles per panel with
+    # AVX2, MR = 6 rows at a time, 256 panel rows per pass): B = 13 is two full row blocks and one row; H = 21
+    # ends every product in a partial panel; H = 260 makes the forward's 260 and the backward's G*H rows of a panel
+    # take two passes; training (forward and backward) and inference
+    torch.manual_seed(6)
+    layer = LAYERS[name](hidden=hidden, dtype=dtype)
+    x = torch.randn(4, 13, 3, dtype=dtype)
+    hx = tuple(torch.randn(1, 13, hidden, dtype=dtype) for _ in range(layer.cell.num_states))
+    tolerance = {"atol": 1e-10, "rtol": 0} if dtype == torch.float64 else {"atol": 1e-4, "rtol": 1e-4}
+    for p, q in zip(*_both(layer, x, hx, None)):
+        torch.testing.assert_close(p, q, **tolerance)
+    outs = []
+    for enabled in (True, False):
+        fused.set_enabled(enabled)
+        try:
+            with torch.no_grad():
+                outs.append(layer(x, hx if len(hx) > 1 else hx[0])[0])
+        finally:
+            fused.set_enabled(True)
+    torch.testing.assert_close(*outs, **tolerance)
 
 
 @needs_fused

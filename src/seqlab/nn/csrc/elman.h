@@ -13,7 +13,7 @@ struct Elman {
   static constexpr int G = 1;
   static void step(Run<s_t>& r, int64_t t, const s_t* u) {
     const int64_t H = r.H, GH = r.A.size(2);
-    gemm_nt<s_t>(r.B, GH, H, u, H, r.w(), H, 1, r.a(t), GH);  // a = xp + u W_hh^T
+    r.W.forward(r.B, 0, GH, u, H, 1, r.a(t), GH);  // a = xp + u W_hh^T
     s_t *A = r.a(t), *h = r.h(t + 1);
     rows(r.B, 4 * H, [&](int64_t b) {
       s_t* x = A + b * H;
@@ -31,7 +31,7 @@ struct Elman {
     rows(r.B, 2 * H, [&](int64_t b) {
       for (int64_t e = b * H; e < (b + 1) * H; ++e) D[e] = dh[e] * (relu ? s_t(y[e] > 0) : dtanh(y[e]));
     });
-    gemm_nn<s_t>(r.B, H, H, D, H, r.w(), H, 0, g.p(g.du), H);  // du = dL/da W_hh
+    r.W.backward(r.B, 0, H, D, H, 0, g.p(g.du), H);  // du = dL/da W_hh
   }
 };
 

@@ -34,7 +34,7 @@ struct Gru {
     const int64_t H = r.H;
     s_t *A = r.a(t), *P = r.scratch.template data_ptr<s_t>(), *K = r.k(t), *hp = r.h(t), *h = r.h(t + 1);
     const s_t* bias = r.b_hh.template data_ptr<s_t>();
-    gemm_nt<s_t>(r.B, 3 * H, H, u, H, r.w(), H, 0, P, 3 * H);  // (B, 3H): u W_hh^T, then + b_hh below
+    r.W.forward(r.B, 0, 3 * H, u, H, 0, P, 3 * H);  // (B, 3H): u W_hh^T, then + b_hh below
     rows(r.B, 12 * H, [&](int64_t b) {
       s_t *x = A + b * 3 * H, *p = P + b * 3 * H;
       const int64_t e = b * H;
@@ -63,8 +63,8 @@ struct Gru {
         Dn[b * H + j] = d_a_n * rr;  // dL/dh_n, the n block of dL/d(W_hh u + b_hh)
       }
     });
-    gemm_nn<s_t>(r.B, H, 2 * H, D, 3 * H, r.w(), H, 0, g.p(g.du), H);  // du = dL/da_{r,z} W_hrz + dL/dh_n W_hn
-    gemm_nn<s_t>(r.B, H, H, Dn, H, r.w() + 2 * H * H, H, 1, g.p(g.du), H);
+    r.W.backward(r.B, 0, 2 * H, D, 3 * H, 0, g.p(g.du), H);  // du = dL/da_{r,z} W_hrz + dL/dh_n W_hn
+    r.W.backward(r.B, 2 * H, H, Dn, H, 1, g.p(g.du), H);
   }
 };
 
@@ -76,14 +76,14 @@ struct GruBefore {
     const int64_t H = r.H;
     s_t *A = r.a(t), *K = r.k(t), *hp = r.h(t), *h = r.h(t + 1);
     const s_t *U = u, *bias = r.b_hh.template data_ptr<s_t>();
-    gemm_nt<s_t>(r.B, 2 * H, H, u, H, r.w(), H, 1, A, 3 * H);  // a_rz += u W_hrz^T (+ b_hrz below)
+    r.W.forward(r.B, 0, 2 * H, u, H, 1, A, 3 * H);  // a_rz += u W_hrz^T (+ b_hrz below)
     rows(r.B, 8 * H, [&](int64_t b) {
       s_t* x = A + b * 3 * H;
       for (int64_t j = 0; j < 2 * H; ++j) x[j] += bias[j];
       sigmoid(x, x, 2 * H);
       for (int64_t j = 0; j < H; ++j) K[b * H + j] = x[j] * U[b * H + j];
     });
-    gemm_nt<s_t>(r.B, H, H, K, H, r.w() + 2 * H * H, H, 1, A + 2 * H, 3 * H);  // a_n += (r * u) W_hn^T (+ b_hn)
+    r.W.forward(r.B, 2 * H, H, K, H, 1, A + 2 * H, 3 * H);  // a_n += (r * u) W_hn^T (+ b_hn)
     rows(r.B, 4 * H, [&](int64_t b) {
       s_t* x = A + b * 3 * H;
       for (int64_t j = 0; j < H; ++j) x[2 * H + j] += bias[2 * H + j];
@@ -99,7 +99,7 @@ struct GruBefore {
     });
     // dL/d(r * u) = dL/da_n W_hn (into scratch); its part through r goes straight into du, and the product
     // dL/da_{r,z} W_hrz is added onto it
-    gemm_nn<s_t>(r.B, H, H, Dd + 2 * H, 3 * H, r.w() + 2 * H * H, H, 0, g.p(g.scratch), H);
+    r.W.backward(r.B, 2 * H, H, Dd + 2 * H, 3 * H, 0, g.p(g.scratch), H);
     const s_t* D = g.p(g.scratch);
     s_t* du = g.p(g.du);
     rows(r.B, 2 * H, [&](int64_t b) {
@@ -111,7 +111,7 @@ struct GruBefore {
         du[e] = D[e] * rr;
       }
     });
-    gemm_nn<s_t>(r.B, H, 2 * H, Dd, 3 * H, r.w(), H, 1, du, H);  // du = d_ru * r + dL/da_{r,z} W_hrz
+    r.W.backward(r.B, 0, 2 * H, Dd, 3 * H, 1, du, H);  // du = d_ru * r + dL/da_{r,z} W_hrz
   }
 };
 

@@ -25,7 +25,7 @@ struct Lstm {
   static constexpr int G = F == Forget::gate ? 4 : 3;
   static void step(Run<s_t>& r, int64_t t, const s_t* u) {
     const int64_t H = r.H;
-    gemm_nt<s_t>(r.B, G * H, H, u, H, r.w(), H, 1, r.a(t), G * H);  // a = xp + u W_hh^T
+    r.W.forward(r.B, 0, G * H, u, H, 1, r.a(t), G * H);  // a = xp + u W_hh^T
     s_t *A = r.a(t), *cp = r.c(t), *c = r.c(t + 1), *K = r.k(t), *h = r.h(t + 1);
     rows(r.B, 4 * G * H, [&](int64_t b) {
       s_t *i = A + b * G * H, *f = i + H, *gg = i + (G - 2) * H, *o = i + (G - 1) * H;
@@ -68,7 +68,7 @@ struct Lstm {
         d[(G - 1) * H + j] = dh[e] * tc * dsig(o);
       }
     });
-    gemm_nn<s_t>(r.B, H, G * H, D, G * H, r.w(), H, 0, g.p(g.du), H);  // du = dL/da W_hh
+    r.W.backward(r.B, 0, G * H, D, G * H, 0, g.p(g.du), H);  // du = dL/da W_hh
   }
 };
 
@@ -78,7 +78,7 @@ struct LstmPeephole {
   static constexpr int G = 4;
   static void step(Run<s_t>& r, int64_t t, const s_t* u) {
     const int64_t H = r.H, GH = r.A.size(2);
-    gemm_nt<s_t>(r.B, GH, H, u, H, r.w(), H, 1, r.a(t), GH);  // a = xp + u W_hh^T
+    r.W.forward(r.B, 0, GH, u, H, 1, r.a(t), GH);  // a = xp + u W_hh^T
     s_t *A = r.a(t), *cp = r.c(t), *c = r.c(t + 1), *K = r.k(t), *h = r.h(t + 1);
     const s_t *vi = r.v_i, *vf = r.v_f, *vo = r.v_o;
     rows(r.B, 16 * H, [&](int64_t b) {
@@ -119,7 +119,7 @@ struct LstmPeephole {
         dc[e] = d_c * f + d_a_i * vi[j] + d_a_f * vf[j];
       }
     });
-    gemm_nn<s_t>(r.B, H, r.A.size(2), D, r.A.size(2), r.w(), H, 0, g.p(g.du), H);  // du = dL/da W_hh
+    r.W.backward(r.B, 0, 4 * H, D, 4 * H, 0, g.p(g.du), H);  // du = dL/da W_hh
   }
 };
 

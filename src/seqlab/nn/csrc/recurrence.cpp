@@ -4,7 +4,7 @@
 // Each cell (elman.h, lstm.h, gru.h) is its forward step and its hand-derived backward step side by
 // side, the same formulas as the Python cell of the same name (seqlab/nn/elman.py, lstm.py, gru.py);
 // the generic driver here (forward_loop / backward_loop, run by `forward` / `backward`) runs every cell.
-// A forward step is the recurrent product (BLAS) and one pass over the batch rows doing all of the
+// A forward step is the recurrent product (gemm.h) and one pass over the batch rows doing all of the
 // cell's elementwise work, sigmoid and tanh included (SLEEF's vector functions); a backward step is
 // one pass (it needs no transcendental: the derivatives come from the kept activations) and the
 // product with W_hh.
@@ -47,6 +47,7 @@ template <typename s_t>
 Run<s_t> make_run(int64_t kind, const Tensor& A, const Tensor& Hs, const Tensor& Cs, const Tensor& K,
                   const std::vector<Tensor>& w) {
   Run<s_t> r{Hs.size(0) - 1, Hs.size(1), Hs.size(2), A, Hs, Cs, K, w[0], w[1]};
+  r.W = Recurrent<s_t>(w[0]);
   if (kind == LSTM_PEEPHOLE) {
     r.v_i = w[2].data_ptr<s_t>();
     r.v_f = w[3].data_ptr<s_t>();
@@ -273,7 +274,7 @@ std::vector<Tensor> backward(int64_t kind, c10::optional<Tensor> A_, Tensor Hs, 
 }
 
 // The floor of benchmarks/recurrent_speed.py: the products any implementation of the recurrence must do,
-// alone, through the same BLAS calls as the loop above -- x W_ih^T; T products u_t W_hh^T forward; T
+// alone, through the same calls as the loop above -- x W_ih^T; T products u_t W_hh^T forward; T
 // products dL/da_t W_hh backward; dW_hh, dW_ih and dL/dx.  x (T*B, I), d (T*B, G*H), hs (T*B, H).
 void products(int64_t steps, Tensor x, Tensor w_ih, Tensor w_hh, Tensor d, Tensor hs, Tensor xp, Tensor dx,
               Tensor dw_ih, Tensor dw_hh) {
@@ -282,11 +283,11 @@ void products(int64_t steps, Tensor x, Tensor w_ih, Tensor w_hh, Tensor d, Tenso
   at::mm_out(xp, x, w_ih.t());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqlab_products", [&] {
     Tensor step = at::empty({B, GH}, x.options()), dh = at::empty({B, H}, x.options());
-    const scalar_t *W = w_hh.data_ptr<scalar_t>(), *h = hs.data_ptr<scalar_t>(), *D = d.data_ptr<scalar_t>();
-    for (int64_t t = 0; t < steps; ++t)
-      gemm_nt<scalar_t>(B, GH, H, h + t * B * H, H, W, H, 0, step.data_ptr<scalar_t>(), GH);
-    for (int64_t t = steps - 1; t >= 0; --t)
-      gemm_nn<scalar_t>(B, H, GH, D + t * B * GH, GH, W, H, 0, dh.data_ptr<scalar_t>(), H);
+    const scalar_t *h = hs.data_ptr<scalar_t>(), *D = d.data_ptr<scalar_t>();
+    Recurrent<scalar_t> W(w_hh);
+    for (int64_t t = 0; t < steps; ++t) W.forward(B, 0, GH, h + t * B * H, H, 0, step.data_ptr<scalar_t>(), GH);
+    W = Recurrent<scalar_t>(w_hh);  // packed anew, as the backward of the loop does
+    for (int64_t t = steps - 1; t >= 0; --t) W.backward(B, 0, GH, D + t * B * GH, GH, 0, dh.data_ptr<scalar_t>(), H);
   });
   at::mm_out(dw_hh, d.t(), hs);
   at::mm_out(dw_ih, d.t(), x);
