@@ -1,16 +1,19 @@
-"""The recurrent products of an LSTM step with the weights packed once (MKL's cblas_sgemm_pack) vs plain sgemm_.
+"""The recurrent products of an LSTM step: plain sgemm_, MKL's packed GEMM, and seqlab's own packed kernel.
 
 The fused loop (seqlab.nn.fused) does two small products per step with the same weights,
-T times over: forward ``a_t += h_{t-1} W_hh^T`` (B x 4H by 4H x H) and backward
+T times over: forward ``a_t += h_{t-1} W_hh^T`` (B x H by H x 4H) and backward
 ``dL/dh_{t-1} = dL/da_t W_hh`` (B x 4H by 4H x H).  MKL can pack a matrix once into its
 kernel's internal layout (``cblas_sgemm_pack``) and then multiply by it many times
-(``cblas_sgemm_compute``), skipping the copy that every ``sgemm_`` call makes of its operands.
-Both are exported by libtorch_cpu (the MKL that torch links).  This measures, from C (one
-loop of T calls per timing, so that no Python cost enters), the time of T products each way
--- the packed one including its packing, once per sequence as the loop would do it -- at the
-LSTM shapes of benchmarks/recurrent_speed.py, interleaved rep by rep, and checks that both
-give the same numbers -- natively, then in a subprocess with MKL limited to AVX2
-(``MKL_ENABLE_INSTRUCTIONS=AVX2``); the results file names the CPU and its flags.
+(``cblas_sgemm_compute``), skipping the copy that every ``sgemm_`` call makes of its operands;
+both are exported by libtorch_cpu (the MKL that torch links), and are timed from C (one loop
+of T calls per timing, so that no Python cost enters).  seqlab's loop packs W_hh itself into
+panels of two vectors of columns and multiplies with a register-blocked kernel of its own
+(``csrc/gemm.h``); it is timed through ``torch.ops.seqlab.step_products`` (one call, T products,
+the same calls as a step of the loop).  Each packed time includes its packing, once per sequence
+as the loop does it.  At the LSTM shapes of benchmarks/recurrent_speed.py, interleaved rep by
+rep, checking that all give the same numbers -- natively, then in a subprocess with MKL limited
+to AVX2 (``MKL_ENABLE_INSTRUCTIONS=AVX2``); the results file names the CPU and its flags and
+the build of seqlab's loop.
 
     python benchmarks/packed_gemm.py [--reps 30] [--steps 100]
 """
@@ -32,6 +35,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import exit_on_user_error, machine, write_results
+
+from seqlab.errors import UserError
 
 SHAPES = [(64, 256), (32, 128), (128, 512), (8, 64)]  # (B, H) of recurrent_speed.py's LSTM rows; G = 4
 
@@ -75,8 +80,6 @@ double run(int packed, int backward, int M, int N, int K, int T, const float* X,
 
 def library(tmp: Path) -> ctypes.CDLL:
     """The timing loop above, compiled against libtorch_cpu (whose MKL exports both entry points)."""
-    from seqlab.errors import UserError
-
     cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
     if cc is None:
         raise UserError("no C compiler (cc or gcc; or set CC): the timing loop is compiled C")
@@ -94,6 +97,11 @@ def library(tmp: Path) -> ctypes.CDLL:
 
 
 def measure(reps: int, steps: int) -> list[dict]:
+    from seqlab.nn import fused
+
+    if not fused.load():
+        raise UserError("seqlab's fused loop is not built here (see seqlab.nn.fused): nothing of its own to time")
+    ours = torch.ops.seqlab.step_products
     torch.manual_seed(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,20 +112,28 @@ def measure(reps: int, steps: int) -> list[dict]:
             for backward in (0, 1):
                 X = torch.randn(B, N if backward else K)
                 out = {p: torch.zeros(B, K if backward else N) for p in (0, 1)}
-                times = {0: [], 1: []}
+                times = {0: [], 1: [], 2: []}
                 for _ in range(reps + 2):  # two warm-up reps
                     for p in (0, 1):
                         times[p].append(so.run(p, backward, B, N, K, steps, X.data_ptr(), W.data_ptr(),
                                                out[p].data_ptr()))
+                    t0 = time.perf_counter()
+                    out[2] = ours(steps, X, W, bool(backward))
+                    times[2].append(time.perf_counter() - t0)
                 reference = X @ W if backward else X @ W.T
-                plain, packed = (statistics.median(times[p][2:]) / steps * 1e6 for p in (0, 1))
+                plain, packed, own = (statistics.median(times[p][2:]) / steps * 1e6 for p in (0, 1, 2))
                 rows.append({"B": B, "H": H, "product": "dL/da W_hh (backward)" if backward else "h W_hh^T (forward)",
-                             "sgemm_us": round(plain, 2), "packed_us": round(packed, 2),
-                             "packed_over_sgemm": round(packed / plain, 3),
-                             "max_abs_diff": float(max((out[p] - reference).abs().max() for p in (0, 1)))})
-                print(f"B={B:4d} H={H:4d} {rows[-1]['product']:24s} sgemm_ {plain:8.2f} us  packed {packed:8.2f} us"
-                      f"  ratio {packed / plain:.3f}", flush=True)
+                             "sgemm_us": round(plain, 2), "packed_us": round(packed, 2), "seqlab_us": round(own, 2),
+                             "packed_over_sgemm": round(packed / plain, 3), "seqlab_over_sgemm": round(own / plain, 3),
+                             "max_abs_diff": float(max((out[p] - reference).abs().max() for p in (0, 1, 2)))})
+                print(_line(rows[-1]), flush=True)
     return rows
+
+
+def _line(r: dict) -> str:
+    return (f"B={r['B']:4d} H={r['H']:4d} {r['product']:24s} sgemm_ {r['sgemm_us']:8.2f} us  MKL packed "
+            f"{r['packed_us']:8.2f} us ({r['packed_over_sgemm']:.3f})  seqlab packed {r['seqlab_us']:8.2f} us "
+            f"({r['seqlab_over_sgemm']:.3f})")
 
 
 def main() -> None:
@@ -138,9 +154,11 @@ def main() -> None:
                            check=True)
     runs["avx2"] = json.loads(child.stdout.strip().splitlines()[-1])
     for r in runs["avx2"]:
-        print(f"B={r['B']:4d} H={r['H']:4d} {r['product']:24s} sgemm_ {r['sgemm_us']:8.2f} us  packed "
-              f"{r['packed_us']:8.2f} us  ratio {r['packed_over_sgemm']:.3f}")
-    path = write_results("packed_gemm", {"config": {"reps": args.reps, "steps": args.steps, "shapes": SHAPES},
+        print(_line(r))
+    from seqlab.nn import fused
+
+    path = write_results("packed_gemm", {"config": {"reps": args.reps, "steps": args.steps, "shapes": SHAPES,
+                                                    "seed": 0, "seqlab_build": fused.isa()},
                                          "runs": runs}, time.perf_counter() - start)
     print(f"wrote {path}")
 

@@ -126,13 +126,13 @@ def test_layers_pick_the_fused_loop_by_themselves(monkeypatch):
 
 @needs_fused
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("hidden", [21, 260])
+@pytest.mark.parametrize("hidden", [21, 520])
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_packed_products_at_every_edge_equal_python_driver(name, hidden, dtype):
     # the step products run on W_hh packed into panels (csrc/gemm.h: NR = 16 floats or 8 doubles per panel with
-    # AVX2, MR = 6 rows at a time, 256 panel rows per pass): B = 13 is two full row blocks and one row; H = 21
-    # ends every product in a partial panel; H = 260 makes the forward's 260 and the backward's G*H rows of a panel
-    # take two passes; training (forward and backward) and inference
+    # AVX2, MR = 6 rows at a time, 512 panel rows per pass): B = 13 is two full row blocks and one row; H = 21
+    # ends every product in a partial panel; H = 520 makes the forward's 520 and the backward's G*H rows of a panel
+    # take two passes or more; training (forward and backward) and inference
     torch.manual_seed(6)
     layer = LAYERS[name](hidden=hidden, dtype=dtype)
     x = torch.randn(4, 13, 3, dtype=dtype)

@@ -79,7 +79,7 @@ struct Tile {
 #else
   static constexpr int MR = 6;
 #endif
-  static constexpr int64_t KC = 16384 / (NR * sizeof(s_t));  // rows of a panel per pass: 16 KiB, within L1
+  static constexpr int64_t KC = 32768 / (NR * sizeof(s_t));  // rows of a panel per pass: 32 KiB, an L1
 };
 
 // W as the B operand of C = X W: element (k, j) at W[k * sk + j * sj], K x N.  Panels (ceil(N / NR), K, NR).

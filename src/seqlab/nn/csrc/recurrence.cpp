@@ -294,6 +294,26 @@ void products(int64_t steps, Tensor x, Tensor w_ih, Tensor w_hh, Tensor d, Tenso
   at::mm_out(dx, d, w_ih);
 }
 
+// benchmarks/packed_gemm.py: `steps` products of a step of the loop with W_hh (G*H, H), through the same calls --
+// forward X (B, H) W_hh^T, backward X (B, G*H) W_hh -- W_hh packed first (in the time, once, as the loop does);
+// returns the last product.
+Tensor step_products(int64_t steps, Tensor X, Tensor w_hh, bool backward) {
+  TORCH_CHECK(X.is_contiguous() && w_hh.is_contiguous() && X.scalar_type() == w_hh.scalar_type(), "bad operands");
+  at::NoGradGuard no_grad;
+  const int64_t B = X.size(0), GH = w_hh.size(0), H = w_hh.size(1);
+  Tensor C = at::empty({B, backward ? H : GH}, X.options());
+  AT_DISPATCH_FLOATING_TYPES(X.scalar_type(), "seqlab_step_products", [&] {
+    Recurrent<scalar_t> W(w_hh);
+    const scalar_t* x = X.data_ptr<scalar_t>();
+    scalar_t* c = C.data_ptr<scalar_t>();
+    for (int64_t t = 0; t < steps; ++t) {
+      if (backward) W.backward(B, 0, GH, x, GH, 0, c, H);
+      else W.forward(B, 0, GH, x, H, 0, c, GH);
+    }
+  });
+  return C;
+}
+
 // The instruction set this library was compiled for: "AVX512", "AVX2" or "DEFAULT".
 std::string isa() { return kIsa; }
 
@@ -302,6 +322,7 @@ TORCH_LIBRARY(seqlab, m) {
   m.def("products(int steps, Tensor x, Tensor w_ih, Tensor w_hh, Tensor d, Tensor hs, Tensor(a!) xp, Tensor(b!) dx, "
         "Tensor(c!) dw_ih, Tensor(d!) dw_hh) -> ()",
         &products);
+  m.def("step_products(int steps, Tensor X, Tensor w_hh, bool backward) -> Tensor", &step_products);
   m.def("recurrence_forward(int kind, Tensor xp, Tensor[] state, Tensor[] w, Tensor? mask, Tensor? u_mask) -> Tensor[]",
         &forward);
   m.def("recurrence_infer(int kind, Tensor x, Tensor w_ih, Tensor bias, Tensor[] state, Tensor[] w, Tensor? mask, "
