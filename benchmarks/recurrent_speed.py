@@ -27,7 +27,8 @@ and peak memory of an LSTM at T=4096, B=4, H=128 for k = 0 (off), 256 and 64.
 
 ``--sampling`` adds the inference figure: tokens/s of a character LM (embedding 128, 2x512
 LSTM, 65 symbols) sampling one token at a time with a carried state, batch 1 and 64, for the
-seqlab layer (auto and bptt backends) and torch.nn.LSTM with the same weights.
+seqlab layer (auto and bptt backends) and torch.nn.LSTM with the same weights; ``--sampling-only``
+that alone, into results/recurrent_sampling.json.
 
 Every row also times inference (forward only, under ``torch.no_grad``): ``bptt_infer`` and
 ``native_infer``.  ``--isa-pair`` runs the rows again in a subprocess with the ISA limited to AVX2
@@ -38,6 +39,7 @@ the C++ loop's generic build, as on an x86 CPU without AVX2 or on ARM), under ``
 
     python benchmarks/recurrent_speed.py [--quick] [--reps N] [--device cpu|cuda] [--sampling] [--isa-pair] [--generic]
                                          [--out F]
+    python benchmarks/recurrent_speed.py --checkpoint-only | --sampling-only
 """
 from __future__ import annotations
 
@@ -302,6 +304,8 @@ def main(argv=None) -> int:
                          "ONEDNN_MAX_CPU_ISA=SSE41: seqlab's generic build), under generic")
     ap.add_argument("--checkpoint-only", action="store_true",
                     help="only the cost of checkpoint=k (LSTM, T=4096, B=4, H=128): results/recurrent_checkpoint.json")
+    ap.add_argument("--sampling-only", action="store_true",
+                    help="only the LM sampling speed (as --sampling): results/recurrent_sampling.json")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but torch sees no CUDA device", file=sys.stderr)
@@ -314,6 +318,13 @@ def main(argv=None) -> int:
         rows = checkpoint_cost(args.device)
         path = write_results("recurrent_checkpoint", {"device": args.device, "fused": _fused_loaded(args.device),
                                                       "seed": seed, "rows": rows}, time.perf_counter() - start, args.out)
+        print(f"wrote {path}")
+        return 0
+    if args.sampling_only:
+        path = write_results("recurrent_sampling" + ("_cuda" if args.device == "cuda" else ""),
+                             {"device": args.device, "fused": _fused_loaded(args.device),
+                              "fused_isa": fused.isa() if _fused_loaded(args.device) else None, "seed": seed,
+                              "rows": sampling_speed(args.device)}, time.perf_counter() - start, args.out)
         print(f"wrote {path}")
         return 0
     rows = []

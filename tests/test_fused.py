@@ -130,12 +130,12 @@ def test_layers_pick_the_fused_loop_by_themselves(monkeypatch):
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_packed_products_at_every_edge_equal_python_driver(name, hidden, dtype):
     # the step products run on W_hh packed into panels (csrc/gemm.h: NR = 16 floats or 8 doubles per panel with
-    # AVX2, MR = 6 rows at a time, 512 panel rows per pass): B = 13 is two full row blocks and one row; H = 21
-    # ends every product in a partial panel; H = 520 makes the forward's 520 and the backward's G*H rows of a panel
-    # take two passes or more; training (forward and backward) and inference
+    # AVX2, MR = 6 rows at a time, 512 panel rows per pass; AVX-512: 32 or 16, 12 rows, 256): B = 13 is two full
+    # row blocks and one row (AVX-512: one and one); H = 21 ends every product in a partial panel; H = 520 makes
+    # the forward's 520 and the backward's G*H rows of a panel take two passes or more; training and inference
     torch.manual_seed(6)
     layer = LAYERS[name](hidden=hidden, dtype=dtype)
-    x = torch.randn(4, 13, 3, dtype=dtype)
+    x = torch.randn(9, 13, 3, dtype=dtype)  # packing starts at 8 steps (fewer call BLAS)
     hx = tuple(torch.randn(1, 13, hidden, dtype=dtype) for _ in range(layer.cell.num_states))
     tolerance = {"atol": 1e-10, "rtol": 0} if dtype == torch.float64 else {"atol": 1e-4, "rtol": 1e-4}
     for p, q in zip(*_both(layer, x, hx, None)):

@@ -68,6 +68,8 @@ void gemm_nn(int64_t M, int64_t N, int64_t K, const s_t* X, int64_t ldx, const s
 
 // ------------------------------------------------------------------------------- packed products
 #if defined(__AVX2__) || defined(__AVX512F__)
+constexpr bool kPackable = true;
+
 // Panels of NR = two vectors of columns; MR rows of C at a time (2 MR accumulators, 2 panel loads and one
 // broadcast: 15 of AVX2's 16 registers at MR = 6, as in BLIS's Haswell kernel; AVX-512 has 32, MR = 12).
 template <typename s_t>
@@ -95,12 +97,17 @@ template <typename s_t>
 Packed<s_t> pack(const s_t* W, int64_t sk, int64_t sj, int64_t K, int64_t N, const at::TensorOptions& options) {
   constexpr int NR = Tile<s_t>::NR;
   Packed<s_t> P{Tensor(), N, K};
-  P.data = at::zeros({P.panels(), K, NR}, options);
+  P.data = at::empty({P.panels(), K, NR}, options);
   s_t* out = P.data.template data_ptr<s_t>();
   at::parallel_for(0, P.panels(), 1, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p)
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t j = 0; j < NR && p * NR + j < N; ++j) out[(p * K + k) * NR + j] = W[k * sk + (p * NR + j) * sj];
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t cols = std::min<int64_t>(NR, N - p * NR);
+      for (int64_t k = 0; k < K; ++k) {
+        s_t* o = out + (p * K + k) * NR;
+        for (int64_t j = 0; j < cols; ++j) o[j] = W[k * sk + (p * NR + j) * sj];
+        std::fill(o + cols, o + NR, s_t(0));
+      }
+    }
   });
   return P;
 }
@@ -182,39 +189,45 @@ void gemm_packed(int64_t M, const s_t* X, int64_t ldx, const Packed<s_t>& P, s_t
     }
   };
   if (M * N * K < kSerialMacs) return panels(0, P.panels());
-  at::parallel_for(0, P.panels(), 1, panels);
+  // at least half of kSerialMacs for each thread, however many there are
+  at::parallel_for(0, P.panels(), std::max<int64_t>(1, kSerialMacs / 2 / (M * K * NR)), panels);
 }
 
+#else
+constexpr bool kPackable = false;
 #endif
+
+// Products of fewer steps than this call BLAS: packing copies W_hh once, which one or two products do not repay
+// (sampling one token at a time runs the loop for T = 1).
+constexpr int64_t kPackSteps = 8;
 
 // W_hh (G*H x H, row-major) as a step multiplies by a block of its rows, W = W_hh[r0 : r0 + n]:
 //   forward   C = beta C + X W^T   (X: M x H,  C: M x n),
 //   backward  C = beta C + X W     (X: M x n,  C: M x H),
-// beta 0 or 1.  Vector builds pack each block the first time it is used (once per call of the loop: a copy of
-// W_hh, against T products); the generic build calls BLAS.
+// beta 0 or 1.  Vector builds, for a loop of at least kPackSteps steps, pack each block the first time it is used
+// (once per call of the loop: a copy of W_hh, against T products); otherwise BLAS.
 template <typename s_t>
 class Recurrent {
  public:
   Recurrent() = default;
-  explicit Recurrent(const Tensor& w) : w_(w), H_(w.size(1)) {}
+  Recurrent(const Tensor& w, int64_t steps) : w_(w), H_(w.size(1)), packed_(kPackable && steps >= kPackSteps) {}
   void forward(int64_t M, int64_t r0, int64_t n, const s_t* X, int64_t ldx, s_t beta, s_t* C, int64_t ldc) {
 #if defined(__AVX2__) || defined(__AVX512F__)
-    gemm_packed<s_t>(M, X, ldx, block(false, r0, n), beta, C, ldc);
-#else
-    gemm_nt<s_t>(M, n, H_, X, ldx, w() + r0 * H_, H_, beta, C, ldc);
+    if (packed_) return gemm_packed<s_t>(M, X, ldx, block(false, r0, n), beta, C, ldc);
 #endif
+    gemm_nt<s_t>(M, n, H_, X, ldx, w() + r0 * H_, H_, beta, C, ldc);
   }
   void backward(int64_t M, int64_t r0, int64_t n, const s_t* X, int64_t ldx, s_t beta, s_t* C, int64_t ldc) {
 #if defined(__AVX2__) || defined(__AVX512F__)
-    gemm_packed<s_t>(M, X, ldx, block(true, r0, n), beta, C, ldc);
-#else
-    gemm_nn<s_t>(M, H_, n, X, ldx, w() + r0 * H_, H_, beta, C, ldc);
+    if (packed_) return gemm_packed<s_t>(M, X, ldx, block(true, r0, n), beta, C, ldc);
 #endif
+    gemm_nn<s_t>(M, H_, n, X, ldx, w() + r0 * H_, H_, beta, C, ldc);
   }
 
  private:
   Tensor w_;
   int64_t H_ = 0;
+  bool packed_ = false;
   const s_t* w() const { return w_.data_ptr<s_t>(); }
 #if defined(__AVX2__) || defined(__AVX512F__)
   struct Block {

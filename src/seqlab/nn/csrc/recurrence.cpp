@@ -47,7 +47,7 @@ template <typename s_t>
 Run<s_t> make_run(int64_t kind, const Tensor& A, const Tensor& Hs, const Tensor& Cs, const Tensor& K,
                   const std::vector<Tensor>& w) {
   Run<s_t> r{Hs.size(0) - 1, Hs.size(1), Hs.size(2), A, Hs, Cs, K, w[0], w[1]};
-  r.W = Recurrent<s_t>(w[0]);
+  r.W = Recurrent<s_t>(w[0], r.T);
   if (kind == LSTM_PEEPHOLE) {
     r.v_i = w[2].data_ptr<s_t>();
     r.v_f = w[3].data_ptr<s_t>();
@@ -284,9 +284,9 @@ void products(int64_t steps, Tensor x, Tensor w_ih, Tensor w_hh, Tensor d, Tenso
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqlab_products", [&] {
     Tensor step = at::empty({B, GH}, x.options()), dh = at::empty({B, H}, x.options());
     const scalar_t *h = hs.data_ptr<scalar_t>(), *D = d.data_ptr<scalar_t>();
-    Recurrent<scalar_t> W(w_hh);
+    Recurrent<scalar_t> W(w_hh, steps);
     for (int64_t t = 0; t < steps; ++t) W.forward(B, 0, GH, h + t * B * H, H, 0, step.data_ptr<scalar_t>(), GH);
-    W = Recurrent<scalar_t>(w_hh);  // packed anew, as the backward of the loop does
+    W = Recurrent<scalar_t>(w_hh, steps);  // packed anew, as the backward of the loop does
     for (int64_t t = steps - 1; t >= 0; --t) W.backward(B, 0, GH, D + t * B * GH, GH, 0, dh.data_ptr<scalar_t>(), H);
   });
   at::mm_out(dw_hh, d.t(), hs);
@@ -303,7 +303,7 @@ Tensor step_products(int64_t steps, Tensor X, Tensor w_hh, bool backward) {
   const int64_t B = X.size(0), GH = w_hh.size(0), H = w_hh.size(1);
   Tensor C = at::empty({B, backward ? H : GH}, X.options());
   AT_DISPATCH_FLOATING_TYPES(X.scalar_type(), "seqlab_step_products", [&] {
-    Recurrent<scalar_t> W(w_hh);
+    Recurrent<scalar_t> W(w_hh, steps);
     const scalar_t* x = X.data_ptr<scalar_t>();
     scalar_t* c = C.data_ptr<scalar_t>();
     for (int64_t t = 0; t < steps; ++t) {
