@@ -4,8 +4,10 @@ The Python driver issues every cell's per-step elementwise work as a dozen small
 calls; at small batch and hidden sizes their dispatch costs more than the matrix
 products.  ``csrc/`` holds the same cells (``elman.h``, ``lstm.h``, ``gru.h``) -- each a forward
 step and its hand-derived backward step side by side, the formulas of the Python cell of the
-same name -- and one generic loop (``recurrence.cpp``).  A step is one BLAS product (the ``sgemm_``/``dgemm_`` that
-torch's own CPU matmul reaches) and one pass over the batch rows that does all of the
+same name -- and one generic loop (``recurrence.cpp``).  A step is one product with W_hh (``gemm.h``: on W_hh packed
+once per call, by a register-blocked kernel of seqlab's own in the vector builds; the BLAS
+``sgemm_``/``dgemm_`` that torch's CPU matmul reaches in the generic build and for loops of
+fewer than 8 steps) and one pass over the batch rows that does all of the
 cell's elementwise work, sigmoid and tanh included (SLEEF's vector functions, from inside
 libtorch_cpu; tanh with SLEEF's 3.5-ulp version where ATen uses the 1-ulp one); the
 backward step needs no transcendental at all.  It computes the same numbers as the Python
