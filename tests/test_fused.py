@@ -132,20 +132,24 @@ def test_packed_products_at_every_edge_equal_python_driver(name, hidden, dtype):
     # the step products run on W_hh packed into panels (csrc/gemm.h: NR = 16 floats or 8 doubles per panel with
     # AVX2, MR = 6 rows at a time, 512 panel rows per pass; AVX-512: 32 or 16, 12 rows, 256): B = 13 is two full
     # row blocks and one row (AVX-512: one and one); H = 21 ends every product in a partial panel; H = 520 makes
-    # the forward's 520 and the backward's G*H rows of a panel take two passes or more; training and inference
+    # the forward's 520 and the backward's G*H rows of a panel take two passes or more; with two threads the batch
+    # rows are split between them for the whole sequence (7 and 6 rows: masks, the variational-dropout mask and
+    # every buffer taken at the thread's rows); training and inference
     torch.manual_seed(6)
-    layer = LAYERS[name](hidden=hidden, dtype=dtype)
+    layer = LAYERS[name](hidden=hidden, variational_dropout=0.25, dtype=dtype)
     x = torch.randn(9, 13, 3, dtype=dtype)  # packing starts at 8 steps (fewer call BLAS)
     hx = tuple(torch.randn(1, 13, hidden, dtype=dtype) for _ in range(layer.cell.num_states))
+    lengths = torch.tensor([9, 3, 9, 1, 7, 9, 2, 9, 8, 5, 9, 4, 6])
     tolerance = {"atol": 1e-10, "rtol": 0} if dtype == torch.float64 else {"atol": 1e-4, "rtol": 1e-4}
-    for p, q in zip(*_both(layer, x, hx, None)):
+    for p, q in zip(*_both(layer, x, hx, lengths)):
         torch.testing.assert_close(p, q, **tolerance)
+    layer.eval()
     outs = []
     for enabled in (True, False):
         fused.set_enabled(enabled)
         try:
             with torch.no_grad():
-                outs.append(layer(x, hx if len(hx) > 1 else hx[0])[0])
+                outs.append(layer(x, hx if len(hx) > 1 else hx[0], lengths=lengths)[0])
         finally:
             fused.set_enabled(True)
     torch.testing.assert_close(*outs, **tolerance)

@@ -10,6 +10,9 @@
 
 #include <ATen/Parallel.h>
 
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "vec.h"
@@ -211,6 +214,7 @@ class Recurrent {
  public:
   Recurrent() = default;
   Recurrent(const Tensor& w, int64_t steps) : w_(w), H_(w.size(1)), packed_(kPackable && steps >= kPackSteps) {}
+  bool packed() const { return packed_; }
   void forward(int64_t M, int64_t r0, int64_t n, const s_t* X, int64_t ldx, s_t beta, s_t* C, int64_t ldc) {
 #if defined(__AVX2__) || defined(__AVX512F__)
     if (packed_) return gemm_packed<s_t>(M, X, ldx, block(false, r0, n), beta, C, ldc);
@@ -235,14 +239,21 @@ class Recurrent {
     int64_t r0, n;
     Packed<s_t> P;
   };
-  std::vector<Block> blocks_;  // at most two per direction (the GRU with the reset before the product)
+  // At most two per direction (the GRU with the reset before the product); shared by the copies of this object
+  // that the threads of a loop split by batch rows hold (a deque: adding a block moves none of the others).
+  struct Blocks {
+    std::mutex lock;
+    std::deque<Block> all;
+  };
+  std::shared_ptr<Blocks> blocks_ = std::make_shared<Blocks>();
   const Packed<s_t>& block(bool backward, int64_t r0, int64_t n) {
-    for (const Block& b : blocks_)
+    std::lock_guard<std::mutex> guard(blocks_->lock);
+    for (const Block& b : blocks_->all)
       if (b.backward == backward && b.r0 == r0 && b.n == n) return b.P;
     const s_t* W = w() + r0 * H_;  // as the B operand: forward (k, j) = W[j][k] (K = H, N = n); backward W[k][j]
-    blocks_.push_back({backward, r0, n,
-                       backward ? pack<s_t>(W, H_, 1, n, H_, w_.options()) : pack<s_t>(W, 1, H_, H_, n, w_.options())});
-    return blocks_.back().P;
+    blocks_->all.push_back({backward, r0, n,
+                            backward ? pack<s_t>(W, H_, 1, n, H_, w_.options()) : pack<s_t>(W, 1, H_, H_, n, w_.options())});
+    return blocks_->all.back().P;
   }
 #endif
 };

@@ -47,6 +47,7 @@ template <typename s_t>
 Run<s_t> make_run(int64_t kind, const Tensor& A, const Tensor& Hs, const Tensor& Cs, const Tensor& K,
                   const std::vector<Tensor>& w) {
   Run<s_t> r{Hs.size(0) - 1, Hs.size(1), Hs.size(2), A, Hs, Cs, K, w[0], w[1]};
+  r.S = r.SA = r.B;
   r.W = Recurrent<s_t>(w[0], r.T);
   if (kind == LSTM_PEEPHOLE) {
     r.v_i = w[2].data_ptr<s_t>();
@@ -62,8 +63,8 @@ template <typename s_t>
 void carry(Run<s_t>& r, int64_t t, const bool* m, s_t* out) {
   const int64_t H = r.H;
   rows(r.B, H, [&](int64_t b) {
-    const bool keep = m[t * r.B + b];
-    s_t *h = r.h(t + 1) + b * H, *o = out + (t * r.B + b) * H;
+    const bool keep = m[r.row(t) + b];
+    s_t *h = r.h(t + 1) + b * H, *o = out + (r.row(t) + b) * H;
     if (!keep) {
       std::copy(r.h(t) + b * H, r.h(t) + (b + 1) * H, h);
       if (r.Cs.defined()) std::copy(r.c(t) + b * H, r.c(t) + (b + 1) * H, r.c(t + 1) + b * H);
@@ -72,35 +73,41 @@ void carry(Run<s_t>& r, int64_t t, const bool* m, s_t* out) {
   });
 }
 
-// before(t) runs ahead of step t (inference makes the input projection there, a chunk of steps at a time).
+// before(r, t) runs ahead of step t (inference makes the input projection there, a chunk of steps at a time).
+// mask (T, S) and u_mask (S, H) cover the whole batch; r steps its rows of it.
 template <typename s_t, typename Cell, typename Before>
 void forward_loop(Run<s_t>& r, const c10::optional<Tensor>& mask, const c10::optional<Tensor>& u_mask,
                   Tensor& out, const Before& before) {
+  const int64_t n = r.B * r.H;
   Tensor u = u_mask ? at::empty({r.B, r.H}, r.Hs.options()) : Tensor();
   const bool* m = mask ? mask->data_ptr<bool>() : nullptr;
+  const s_t* um = u_mask ? u_mask->data_ptr<s_t>() + r.b0 * r.H : nullptr;
   for (int64_t t = 0; t < r.T; ++t) {
-    before(t);
-    if (u_mask) at::mul_out(u, r.Hs[t], *u_mask);
-    Cell::step(r, t, u_mask ? u.data_ptr<s_t>() : r.h(t));
+    before(r, t);
+    if (um) {
+      s_t *x = u.data_ptr<s_t>(), *h = r.h(t);
+      for (int64_t e = 0; e < n; ++e) x[e] = h[e] * um[e];
+    }
+    Cell::step(r, t, um ? u.data_ptr<s_t>() : r.h(t));
     if (m) carry(r, t, m, out.data_ptr<s_t>());
   }
 }
 
-// U holds every step's recurrent input u_t = h_{t-1} * u_mask, (T, B, H) contiguous.
+// U holds every step's recurrent input u_t = h_{t-1} * u_mask, (T, S, H) contiguous; d_out (T, S, H), d_h (S, H).
 template <typename s_t, typename Cell>
 void backward_loop(Run<s_t>& r, Grad<s_t>& g, const Tensor& d_out, const c10::optional<Tensor>& mask,
                    const c10::optional<Tensor>& u_mask, const Tensor& U, Tensor& d_h) {
-  const int64_t H = r.H, n = r.B * H;
+  const int64_t H = r.H;
   const bool* m = mask ? mask->data_ptr<bool>() : nullptr;
   const bool lstm = g.dc.defined();
   Tensor carry_h = at::zeros({r.B, H}, r.Hs.options()), carry_c = at::zeros_like(carry_h);
-  s_t *dH = d_h.data_ptr<s_t>(), *dh = g.p(g.dh), *dc = lstm ? g.p(g.dc) : nullptr;
+  s_t *dH = d_h.data_ptr<s_t>() + r.b0 * H, *dh = g.p(g.dh), *dc = lstm ? g.p(g.dc) : nullptr;
   s_t *ch = carry_h.data_ptr<s_t>(), *cc = carry_c.data_ptr<s_t>(), *direct = g.p(g.dh_direct);
-  const s_t* um = u_mask ? u_mask->data_ptr<s_t>() : nullptr;
+  const s_t* um = u_mask ? u_mask->data_ptr<s_t>() + r.b0 * H : nullptr;
   for (int64_t t = r.T - 1; t >= 0; --t) {
-    const s_t* dout = d_out.data_ptr<s_t>() + t * n;
+    const s_t* dout = d_out.data_ptr<s_t>() + r.row(t) * H;
     rows(r.B, H, [&](int64_t b) {  // dL/dh_t: from the output and from step t+1; masked rows pass it on
-      const bool keep = !m || m[t * r.B + b];
+      const bool keep = !m || m[r.row(t) + b];
       for (int64_t e = b * H; e < (b + 1) * H; ++e) {
         dh[e] = keep ? dH[e] + dout[e] : s_t(0);
         ch[e] = keep ? s_t(0) : dH[e];
@@ -110,7 +117,7 @@ void backward_loop(Run<s_t>& r, Grad<s_t>& g, const Tensor& d_out, const c10::op
         }
       }
     });
-    Cell::step_backward(r, g, t, U.data_ptr<s_t>() + t * n);
+    Cell::step_backward(r, g, t, U.data_ptr<s_t>() + r.row(t) * H);
     const s_t* du = g.p(g.du);
     rows(r.B, H, [&](int64_t b) {  // dL/dh_{t-1} = dL/du_t * mask + the direct part (+ the carried part)
       for (int64_t e = b * H; e < (b + 1) * H; ++e) {
@@ -195,7 +202,10 @@ std::vector<Tensor> forward(int64_t kind, Tensor xp, std::vector<Tensor> state, 
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "seqlab_recurrence_forward", [&] {
     Run<scalar_t> r = make_run<scalar_t>(kind, xp, Hs, Cs, K, w);
     dispatch_cell<scalar_t>(kind, [&](auto cell) {
-      forward_loop<scalar_t, decltype(cell)>(r, mask, u_mask, out, [](int64_t) {});
+      by_rows(r.W.packed(), r.B, [&](int64_t first, int64_t last) {
+        Run<scalar_t> share = r.share(first, last - first);
+        forward_loop<scalar_t, decltype(cell)>(share, mask, u_mask, out, [](Run<scalar_t>&, int64_t) {});
+      });
     });
   });
   return {out, Hs, Cs.defined() ? Cs : Tensor(), K.defined() ? K : Tensor()};
@@ -223,14 +233,37 @@ std::vector<Tensor> infer(int64_t kind, Tensor x, Tensor w_ih, Tensor bias, std:
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "seqlab_recurrence_infer", [&] {
     Run<scalar_t> r = make_run<scalar_t>(kind, A, Hs, Cs, K, w);
     r.rolling = true;
-    const auto project = [&](int64_t t) {
+    Recurrent<scalar_t> W_ih(w_ih, T);
+    const int64_t I = x.size(2);
+    const scalar_t *X = x.data_ptr<scalar_t>(), *b_ih = bias.data_ptr<scalar_t>();
+    const auto project = [&](Run<scalar_t>& run, int64_t t) {
       if (t % chunk) return;
       const int64_t n = std::min(chunk, T - t);
-      r.a0 = t;
-      Tensor a = A.narrow(0, 0, n).view({n * B, GH});
-      at::addmm_out(a, bias, xf.narrow(0, t * B, n * B), wt);
+      run.a0 = t;
+      if (run.B == B) {  // the whole batch: one product for the chunk
+        Tensor a = A.narrow(0, 0, n).view({n * B, GH});
+        at::addmm_out(a, bias, xf.narrow(0, t * B, n * B), wt);
+        return;
+      }
+      // a thread's rows: into a chunk buffer of its own, (chunk, its rows, G*H), from its rows of x gathered
+      if (run.ab0 != 0 || run.SA != run.B) {
+        run.A = at::empty({chunk, run.B, GH}, A.options());
+        run.SA = run.B;
+        run.ab0 = 0;
+      }
+      Tensor xs = at::empty({n * run.B, I}, x.options());
+      scalar_t *a = run.A.data_ptr<scalar_t>(), *g = xs.data_ptr<scalar_t>();
+      for (int64_t s = 0; s < n; ++s)
+        std::copy(X + run.row(t + s) * I, X + (run.row(t + s) + run.B) * I, g + s * run.B * I);
+      for (int64_t i = 0; i < n * run.B; ++i) std::copy(b_ih, b_ih + GH, a + i * GH);
+      W_ih.forward(n * run.B, 0, GH, g, I, 1, a, GH);
     };
-    dispatch_cell<scalar_t>(kind, [&](auto cell) { forward_loop<scalar_t, decltype(cell)>(r, mask, u_mask, out, project); });
+    dispatch_cell<scalar_t>(kind, [&](auto cell) {
+      by_rows(r.W.packed(), r.B, [&](int64_t first, int64_t last) {
+        Run<scalar_t> share = r.share(first, last - first);
+        forward_loop<scalar_t, decltype(cell)>(share, mask, u_mask, out, project);
+      });
+    });
   });
   std::vector<Tensor> result{out, Hs[T].clone()};
   if (Cs.defined()) result.push_back(Cs[T & 1].clone());
@@ -264,7 +297,11 @@ std::vector<Tensor> backward(int64_t kind, c10::optional<Tensor> A_, Tensor Hs, 
     // every u_t at once, for the steps (GRU_BEFORE reads it) and for dW_hh: a view of Hs without the mask
     Tensor U = u_mask ? Hs.narrow(0, 0, T) * *u_mask : Hs.narrow(0, 0, T);
     dispatch_cell<scalar_t>(kind, [&](auto cell) {
-      backward_loop<scalar_t, decltype(cell)>(r, g, d_out, mask, u_mask, U, d_h);
+      by_rows(r.W.packed(), r.B, [&](int64_t first, int64_t last) {
+        Run<scalar_t> share = r.share(first, last - first);
+        Grad<scalar_t> g_share = g.share(first, last - first);
+        backward_loop<scalar_t, decltype(cell)>(share, g_share, d_out, mask, u_mask, U, d_h);
+      });
     });
     result = {r.D, d_h};
     if (is_lstm(kind)) result.push_back(g.dc);
@@ -285,9 +322,15 @@ void products(int64_t steps, Tensor x, Tensor w_ih, Tensor w_hh, Tensor d, Tenso
     Tensor step = at::empty({B, GH}, x.options()), dh = at::empty({B, H}, x.options());
     const scalar_t *h = hs.data_ptr<scalar_t>(), *D = d.data_ptr<scalar_t>();
     Recurrent<scalar_t> W(w_hh, steps);
-    for (int64_t t = 0; t < steps; ++t) W.forward(B, 0, GH, h + t * B * H, H, 0, step.data_ptr<scalar_t>(), GH);
+    by_rows(W.packed(), B, [&](int64_t b0, int64_t b1) {  // split over the threads as the loop splits
+      for (int64_t t = 0; t < steps; ++t)
+        W.forward(b1 - b0, 0, GH, h + (t * B + b0) * H, H, 0, step.data_ptr<scalar_t>() + b0 * GH, GH);
+    });
     W = Recurrent<scalar_t>(w_hh, steps);  // packed anew, as the backward of the loop does
-    for (int64_t t = steps - 1; t >= 0; --t) W.backward(B, 0, GH, D + t * B * GH, GH, 0, dh.data_ptr<scalar_t>(), H);
+    by_rows(W.packed(), B, [&](int64_t b0, int64_t b1) {
+      for (int64_t t = steps - 1; t >= 0; --t)
+        W.backward(b1 - b0, 0, GH, D + (t * B + b0) * GH, GH, 0, dh.data_ptr<scalar_t>() + b0 * H, H);
+    });
   });
   at::mm_out(dw_hh, d.t(), hs);
   at::mm_out(dw_ih, d.t(), x);
