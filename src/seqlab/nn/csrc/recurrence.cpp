@@ -338,8 +338,8 @@ void products(int64_t steps, Tensor x, Tensor w_ih, Tensor w_hh, Tensor d, Tenso
 }
 
 // benchmarks/packed_gemm.py: `steps` products of a step of the loop with W_hh (G*H, H), through the same calls --
-// forward X (B, H) W_hh^T, backward X (B, G*H) W_hh -- W_hh packed first (in the time, once, as the loop does);
-// returns the last product.
+// forward X (B, H) W_hh^T, backward X (B, G*H) W_hh -- W_hh packed first (in the time, once, as the loop does), the
+// whole batch at once (split over the threads by panels); returns the last product.
 Tensor step_products(int64_t steps, Tensor X, Tensor w_hh, bool backward) {
   TORCH_CHECK(X.is_contiguous() && w_hh.is_contiguous() && X.scalar_type() == w_hh.scalar_type(), "bad operands");
   at::NoGradGuard no_grad;
