@@ -9,9 +9,9 @@ both are exported by libtorch_cpu (the MKL that torch links), and are timed from
 of T calls per timing, so that no Python cost enters).  seqlab's loop packs W_hh itself into
 panels of two vectors of columns and multiplies with a register-blocked kernel of its own
 (``csrc/gemm.h``); it is timed through ``torch.ops.seqlab.step_products`` (one call, T products
-of the whole batch, split over the threads by panels of columns -- as the loop does them on one
-thread's rows, or where it does not split its batch rows between the threads).  Each packed time includes its packing, once per sequence
-as the loop does it.  At the LSTM shapes of benchmarks/recurrent_speed.py, interleaved rep by
+of the whole batch, split over the threads by panels of columns -- as the loop does them where
+it does not split its batch rows between the threads).  Each packed time includes its packing,
+once per sequence as the loop does it.  At the LSTM shapes of benchmarks/recurrent_speed.py, interleaved rep by
 rep, checking that all give the same numbers -- natively, then in a subprocess with MKL limited
 to AVX2 (``MKL_ENABLE_INSTRUCTIONS=AVX2``); the results file names the CPU and its flags and
 the build of seqlab's loop.
