@@ -100,4 +100,13 @@ void by_rows(bool packed, int64_t B, const F& f) {
   at::parallel_for(0, B, kMinRows, f);
 }
 
+// f(run) for each thread's share of the rows of r (the whole batch), split as by_rows splits them.
+template <typename s_t, typename F>
+void each_share(const Run<s_t>& r, const F& f) {
+  by_rows(r.W.packed(), r.B, [&](int64_t first, int64_t last) {
+    Run<s_t> share = r.share(first, last - first);
+    f(share);
+  });
+}
+
 }  // namespace seqlab

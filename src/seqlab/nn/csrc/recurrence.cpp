@@ -202,9 +202,8 @@ std::vector<Tensor> forward(int64_t kind, Tensor xp, std::vector<Tensor> state, 
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "seqlab_recurrence_forward", [&] {
     Run<scalar_t> r = make_run<scalar_t>(kind, xp, Hs, Cs, K, w);
     dispatch_cell<scalar_t>(kind, [&](auto cell) {
-      by_rows(r.W.packed(), r.B, [&](int64_t first, int64_t last) {
-        Run<scalar_t> share = r.share(first, last - first);
-        forward_loop<scalar_t, decltype(cell)>(share, mask, u_mask, out, [](Run<scalar_t>&, int64_t) {});
+      each_share(r, [&](Run<scalar_t>& run) {
+        forward_loop<scalar_t, decltype(cell)>(run, mask, u_mask, out, [](Run<scalar_t>&, int64_t) {});
       });
     });
   });
@@ -245,12 +244,7 @@ std::vector<Tensor> infer(int64_t kind, Tensor x, Tensor w_ih, Tensor bias, std:
         at::addmm_out(a, bias, xf.narrow(0, t * B, n * B), wt);
         return;
       }
-      // a thread's rows: into a chunk buffer of its own, (chunk, its rows, G*H), from its rows of x gathered
-      if (run.ab0 != 0 || run.SA != run.B) {
-        run.A = at::empty({chunk, run.B, GH}, A.options());
-        run.SA = run.B;
-        run.ab0 = 0;
-      }
+      // a thread's rows: into its own chunk buffer, from its rows of x gathered
       Tensor xs = at::empty({n * run.B, I}, x.options());
       scalar_t *a = run.A.data_ptr<scalar_t>(), *g = xs.data_ptr<scalar_t>();
       for (int64_t s = 0; s < n; ++s)
@@ -259,9 +253,13 @@ std::vector<Tensor> infer(int64_t kind, Tensor x, Tensor w_ih, Tensor bias, std:
       W_ih.forward(n * run.B, 0, GH, g, I, 1, a, GH);
     };
     dispatch_cell<scalar_t>(kind, [&](auto cell) {
-      by_rows(r.W.packed(), r.B, [&](int64_t first, int64_t last) {
-        Run<scalar_t> share = r.share(first, last - first);
-        forward_loop<scalar_t, decltype(cell)>(share, mask, u_mask, out, project);
+      each_share(r, [&](Run<scalar_t>& run) {
+        if (run.B < B) {  // a thread's share: a chunk buffer of its own, (chunk, its rows, G*H)
+          run.A = at::empty({chunk, run.B, GH}, A.options());
+          run.SA = run.B;
+          run.ab0 = 0;
+        }
+        forward_loop<scalar_t, decltype(cell)>(run, mask, u_mask, out, project);
       });
     });
   });
@@ -297,10 +295,9 @@ std::vector<Tensor> backward(int64_t kind, c10::optional<Tensor> A_, Tensor Hs, 
     // every u_t at once, for the steps (GRU_BEFORE reads it) and for dW_hh: a view of Hs without the mask
     Tensor U = u_mask ? Hs.narrow(0, 0, T) * *u_mask : Hs.narrow(0, 0, T);
     dispatch_cell<scalar_t>(kind, [&](auto cell) {
-      by_rows(r.W.packed(), r.B, [&](int64_t first, int64_t last) {
-        Run<scalar_t> share = r.share(first, last - first);
-        Grad<scalar_t> g_share = g.share(first, last - first);
-        backward_loop<scalar_t, decltype(cell)>(share, g_share, d_out, mask, u_mask, U, d_h);
+      each_share(r, [&](Run<scalar_t>& run) {
+        Grad<scalar_t> share = g.share(run.b0, run.B);
+        backward_loop<scalar_t, decltype(cell)>(run, share, d_out, mask, u_mask, U, d_h);
       });
     });
     result = {r.D, d_h};
